@@ -1,0 +1,67 @@
+"""The Flask application factory: `gunicorn "api:create_app()"`, `flask --app api ...`."""
+
+import os
+
+from flask import Flask, request
+
+from api import cli, db, errors
+from api.config import from_environment
+from api.openapi import Api
+from api.resources import auth, care_links, checkins, health, sessions, users
+
+BLUEPRINTS = (
+    health.blp,
+    auth.blp,
+    users.blp,
+    care_links.blp,
+    sessions.blp,
+    checkins.blp,
+)
+JSON_BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(from_environment(app.instance_path))
+    app.config.update(
+        API_TITLE="Sciatica care API",
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.0.3",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Records massage sessions and check-ins of people with "
+                "sciatica, watches them for aggravation warning signs and shares them with "
+                "the therapists the patient links. It gives no diagnosis."
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                }
+            },
+        },
+    )
+    if test_config:
+        app.config.update(test_config)
+    db.init_app(app)
+    api = Api(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    errors.init_app(app)
+    cli.init_app(app)
+    app.before_request(_require_json_body)
+    app.after_request(_no_store)
+    return app
+
+
+def _require_json_body() -> None:
+    if request.method in JSON_BODY_METHODS and request.content_length:
+        if not request.is_json:
+            raise errors.UnsupportedMediaType("Send the body as application/json.")
+
+
+def _no_store(response):
+    if request.path.startswith("/v1/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response

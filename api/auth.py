@@ -1,0 +1,90 @@
+"""Bearer access tokens (JWT) and the decorator that guards views by role."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+
+import jwt
+from flask import current_app, g, request
+
+from api.db import get_session
+from api.errors import AccessDenied, Unauthorized
+from api.openapi import document
+from models import User, utcnow
+from models.user import ROLES
+
+ALGORITHM = "HS256"
+ISSUER = "sciatica-care"
+
+
+def issue_access_token(user: User, *, now: datetime | None = None) -> tuple[str, int]:
+    """A signed access token for the user and its lifetime in seconds."""
+    now = now or utcnow()
+    ttl: timedelta = current_app.config["ACCESS_TOKEN_TTL"]
+    claims = {
+        "sub": str(user.id),
+        "role": user.role,
+        "iss": ISSUER,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+    }
+    token = jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM)
+    return token, int(ttl.total_seconds())
+
+
+def _invalid(detail: str) -> Unauthorized:
+    challenge = 'Bearer realm="sciatica-care"'
+    if request.headers.get("Authorization"):
+        challenge += ', error="invalid_token"'
+    return Unauthorized(detail, headers={"WWW-Authenticate": challenge})
+
+
+def _user_from_request() -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _invalid("A bearer access token is required.")
+    try:
+        claims = jwt.decode(
+            token.strip(),
+            current_app.config["SECRET_KEY"],
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub"]},
+        )
+        user_id = uuid.UUID(claims["sub"])
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise _invalid("The access token is invalid or expired.") from exc
+    if claims.get("typ") != "access":
+        raise _invalid("The access token is invalid or expired.")
+    user = get_session().get(User, user_id)
+    if user is None or claims["iat"] < int(user.password_changed_at.timestamp()):
+        raise _invalid("The access token is invalid or expired.")
+    return user
+
+
+def current_user() -> User:
+    return g.current_user
+
+
+def auth_required(*roles: str) -> Callable:
+    """Require a valid access token, and one of `roles` when given."""
+
+    def decorator(func: Callable) -> Callable:
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            user = _user_from_request()
+            if roles and user.role not in roles:
+                raise AccessDenied("Your role cannot use this endpoint.")
+            g.current_user = user
+            return func(*args, **kwargs)
+
+        responses = {401: "UNAUTHORIZED"}
+        if roles and set(roles) != set(ROLES):
+            responses[403] = "FORBIDDEN"
+        return document(responses=responses, security=True)(wrapper)
+
+    return decorator

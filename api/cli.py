@@ -1,0 +1,49 @@
+"""Command-line tasks: create accounts, load demo data."""
+
+import click
+from flask import Flask, current_app
+
+from api.db import session_scope
+from api.errors import DomainError
+from api.services import demo, users
+from models.user import ROLES
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(users_group)
+    app.cli.add_command(seed_demo)
+
+
+@click.group("users", help="Manage accounts.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--name", "display_name", required=True, help="Display name.")
+def create_user(email: str, password: str, role: str, display_name: str) -> None:
+    """Create an account (therapists and admins are created only this way or by an admin)."""
+    if len(password) < 10:
+        raise click.BadParameter("must be at least 10 characters", param_hint="--password")
+    with session_scope(current_app) as db_session:
+        try:
+            user = users.create(
+                db_session=db_session, email=email, password=password,
+                display_name=display_name, role=role,
+            )
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from exc
+        click.echo(f"created {user.role} {user.email} ({user.id})")
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Load a demo clinic: a therapist and patients with realistic histories."""
+    with session_scope(current_app) as db_session:
+        logins = demo.seed(db_session=db_session)
+    click.echo("Demo clinic ready. Sign in with:")
+    for role, email, password in logins:
+        click.echo(f"  {role:<9} {email:<32} {password}")

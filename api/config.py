@@ -1,0 +1,60 @@
+"""Configuration, read only from environment variables (documented in .env.example)."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+DEV_SECRET = "development-only-secret-never-use-in-production"  # noqa: S105 - the known value production refuses
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a safe configuration."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def default_database_url(instance_path: str) -> str:
+    return f"sqlite:///{Path(instance_path) / 'sciatica-care.sqlite3'}"
+
+
+def from_environment(instance_path: str) -> dict:
+    """Build the Flask config mapping from the process environment."""
+    env = os.environ.get("APP_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    secret = os.environ.get("SECRET_KEY", "")
+    if env == "production" and (not secret or secret == DEV_SECRET or len(secret) < 32):
+        raise ConfigError(
+            "APP_ENV=production needs SECRET_KEY set to a random value of at least 32 characters"
+        )
+    return {
+        "APP_ENV": env,
+        "TESTING": env == "testing",
+        "SECRET_KEY": secret or DEV_SECRET,
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(instance_path),
+        "ACCESS_TOKEN_TTL": timedelta(seconds=_int("ACCESS_TOKEN_TTL_SECONDS", 900)),
+        "REFRESH_TOKEN_TTL": timedelta(seconds=_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 86400)),
+        "IDEMPOTENCY_TTL": timedelta(seconds=_int("IDEMPOTENCY_TTL_SECONDS", 86400)),
+        "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED", "true")),
+        "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "JSON_SORT_KEYS": False,
+    }

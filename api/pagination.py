@@ -1,0 +1,101 @@
+"""Keyset pagination with an opaque cursor: {"items": [...], "next_cursor": ...}."""
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import marshmallow as ma
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from api.errors import Invalid
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class PageArgs(ma.Schema):
+    limit = ma.fields.Integer(
+        load_default=DEFAULT_LIMIT, validate=ma.validate.Range(min=1, max=MAX_LIMIT)
+    )
+    cursor = ma.fields.String(
+        load_default=None, validate=ma.validate.Length(max=512),
+        metadata={"description": "Opaque; the next_cursor of the previous page"},
+    )
+
+
+def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """The list envelope around an item schema."""
+    return ma.Schema.from_dict(
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "next_cursor": ma.fields.String(allow_none=True, required=True),
+        },
+        name=name,
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def _encode(values: list[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else str(v) for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, keys: list[InstrumentedAttribute]) -> list[Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(keys):
+            raise ValueError("wrong shape")
+        return [_typed(key, value) for key, value in zip(keys, raw, strict=True)]
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise Invalid("The cursor is not valid.", errors={"cursor": ["Not a valid cursor."]}) from exc
+
+
+def _typed(key: InstrumentedAttribute, value: str) -> Any:
+    python_type = key.type.python_type
+    if python_type is datetime:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError("cursor time without offset")
+        return parsed
+    if python_type is uuid.UUID:
+        return uuid.UUID(value)
+    return python_type(value)
+
+
+def _after(keys: list[InstrumentedAttribute], values: list[Any]):
+    """Rows strictly after `values` in descending (k1, k2, ...) order."""
+    clauses = []
+    for i, key in enumerate(keys):
+        equal = [keys[j] == values[j] for j in range(i)]
+        clauses.append(and_(*equal, key < values[i]))
+    return or_(*clauses)
+
+
+def paginate(
+    *,
+    db_session: Session,
+    query: Select,
+    keys: list[InstrumentedAttribute],
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """Run `query` ordered by `keys` descending (the last key must be unique)."""
+    if cursor:
+        query = query.where(_after(keys, _decode(cursor, keys)))
+    query = query.order_by(*(key.desc() for key in keys)).limit(limit + 1)
+    rows = list(db_session.scalars(query))
+    if len(rows) <= limit:
+        return Page(items=rows, next_cursor=None)
+    rows = rows[:limit]
+    last = rows[-1]
+    return Page(items=rows, next_cursor=_encode([getattr(last, key.key) for key in keys]))

@@ -1,0 +1,72 @@
+"""Registration, tokens, refresh and logout."""
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import issue_access_token
+from api.db import get_session
+from api.idempotency import idempotent
+from api.openapi import document
+from api.schemas.users import RefreshIn, RegisterIn, TokenIn, TokenOut, UserOut
+from api.services import auth, users
+
+blp = Blueprint("auth", __name__, url_prefix="/v1/auth", description="Accounts and tokens")
+
+
+def _token_body(grant: auth.Grant) -> dict:
+    access_token, expires_in = issue_access_token(grant.user)
+    return {
+        "access_token": access_token,
+        "refresh_token": grant.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    }
+
+
+@blp.route("/register")
+class Register(MethodView):
+    @idempotent
+    @blp.arguments(RegisterIn)
+    @blp.response(201, UserOut)
+    @document(responses={409: "CONFLICT"})
+    def post(self, data):
+        """Sign up as a patient"""
+        return users.create(db_session=get_session(), role="patient", **data)
+
+
+@blp.route("/token")
+class Token(MethodView):
+    @blp.arguments(TokenIn)
+    @blp.response(200, TokenOut)
+    @document(responses={401: "UNAUTHORIZED"})
+    def post(self, data):
+        """Exchange email and password for tokens"""
+        grant = auth.login(
+            db_session=get_session(), refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"], **data
+        )
+        return _token_body(grant)
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.arguments(RefreshIn)
+    @blp.response(200, TokenOut)
+    @document(responses={401: "UNAUTHORIZED"})
+    def post(self, data):
+        """Rotate a refresh token"""
+        grant = auth.refresh(
+            db_session=get_session(),
+            token=data["refresh_token"],
+            refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"],
+        )
+        return _token_body(grant)
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @blp.arguments(RefreshIn)
+    @blp.response(204)
+    def post(self, data):
+        """End the refresh token's family"""
+        auth.logout(db_session=get_session(), token=data["refresh_token"])

@@ -1,0 +1,119 @@
+"""Views shared by the two report resources, sessions and check-ins."""
+
+import uuid
+
+from flask import Response, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import auth_required, current_user
+from api.db import get_session
+from api.idempotency import idempotent
+from api.openapi import document
+from api.pagination import page_schema, paginate
+from api.schemas.reports import ReportQuery
+from api.services import reports
+
+ROLES = ("patient", "therapist", "admin")
+IF_MATCH = {
+    "name": "If-Match",
+    "schema": {"type": "string"},
+    "description": "The ETag you read; a stale one gets 412. Optional (last write wins).",
+}
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "schema": {"type": "string"},
+    "description": "The ETag you hold; unchanged gives 304.",
+}
+ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "Strong entity tag"}}
+
+
+def _quoted(report: reports.Report) -> str:
+    return f'"{reports.etag(report)}"'
+
+
+def make_blueprint(
+    *, name: str, noun: str, model: reports.ReportModel, schemas: dict
+) -> Blueprint:
+    """One blueprint for a report resource: list, create, read, update, delete."""
+    blp = Blueprint(name, __name__, url_prefix=f"/v1/{name}", description=f"{noun.capitalize()}s")
+    page = page_schema(schemas["out"], f"{schemas['out'].__name__.removesuffix('Out')}Page")
+
+    @blp.route("")
+    class Collection(MethodView):
+        @auth_required(*ROLES)
+        @blp.arguments(ReportQuery, location="query")
+        @blp.response(200, page)
+        @blp.doc(summary=f"List {noun}s you may see, most recent first")
+        def get(self, args):
+            query = reports.get_all(
+                user=current_user(), model=model, patient_id=args.get("patient_id"),
+                felt_from=args.get("from_"), felt_to=args.get("to"),
+            )
+            return paginate(
+                db_session=get_session(), query=query, keys=reports.sort_keys(model),
+                limit=args["limit"], cursor=args["cursor"],
+            )
+
+        @auth_required(*ROLES)
+        @idempotent
+        @blp.arguments(schemas["in"])
+        @blp.response(201, schemas["write"], headers=ETAG_HEADER)
+        @blp.alt_response(
+            200, schema=schemas["write"], success=True,
+            description=f"A {noun} with this id and the same content already exists",
+        )
+        @document(responses={409: "CONFLICT"})
+        @blp.doc(summary=f"Record a {noun} (analyzed at once)")
+        def post(self, data):
+            result = reports.create(
+                db_session=get_session(), user=current_user(), model=model, data=data
+            )
+            headers = {
+                "ETag": _quoted(result.report),
+                "Location": url_for(f"{name}.Item", report_id=result.report.id),
+            }
+            return result, 201 if result.created else 200, headers
+
+    @blp.route("/<uuid:report_id>")
+    class Item(MethodView):
+        @auth_required(*ROLES)
+        @blp.response(200, schemas["out"], headers=ETAG_HEADER)
+        @blp.alt_response(304, description="Not modified", success=True)
+        @document(responses={404: "NOT_FOUND"}, headers=[IF_NONE_MATCH])
+        @blp.doc(summary=f"Read a {noun}")
+        def get(self, report_id: uuid.UUID):
+            report = reports.get_or_raise(
+                db_session=get_session(), user=current_user(), model=model, report_id=report_id
+            )
+            if request.if_none_match.contains(reports.etag(report)):
+                return Response(status=304, headers={"ETag": _quoted(report)})
+            return report, 200, {"ETag": _quoted(report)}
+
+        @auth_required(*ROLES)
+        @blp.arguments(schemas["update"](partial=True))
+        @blp.response(200, schemas["write"], headers=ETAG_HEADER)
+        @document(
+            responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH]
+        )
+        @blp.doc(summary=f"Change a {noun} (re-analyzed)")
+        def patch(self, changes, report_id: uuid.UUID):
+            result = reports.update(
+                db_session=get_session(), user=current_user(), model=model,
+                report_id=report_id, changes=changes, if_match=request.if_match or None,
+            )
+            return result, 200, {"ETag": _quoted(result.report)}
+
+        @auth_required(*ROLES)
+        @blp.response(204)
+        @document(
+            responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH]
+        )
+        @blp.doc(summary=f"Delete a {noun} (kept as a tombstone for sync; re-analyzed)")
+        def delete(self, report_id: uuid.UUID):
+            reports.delete(
+                db_session=get_session(), user=current_user(), model=model,
+                report_id=report_id, if_match=request.if_match or None,
+            )
+
+    return blp

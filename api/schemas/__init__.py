@@ -1,0 +1,1 @@
+"""Marshmallow input and output shapes, one module per resource."""

@@ -1,0 +1,39 @@
+"""Field types and base schemas shared by the resources."""
+
+from datetime import UTC, datetime
+
+import marshmallow as ma
+from marshmallow import ValidationError
+
+
+class AwareDateTime(ma.fields.AwareDateTime):
+    """ISO 8601 with an offset in, UTC out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if not datetime(1900, 1, 1, tzinfo=UTC) <= parsed <= datetime(2200, 1, 1, tzinfo=UTC):
+            raise ValidationError("Must be between 1900 and 2200.")
+        return parsed.astimezone(UTC)
+
+
+class InSchema(ma.Schema):
+    """Input shapes reject unknown fields (no mass assignment)."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class OutSchema(ma.Schema):
+    """Output shapes: dumped from models, never loaded."""
+
+
+def one_of(values: tuple[str, ...]) -> ma.validate.OneOf:
+    return ma.validate.OneOf(values)

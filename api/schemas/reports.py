@@ -1,0 +1,131 @@
+"""Shapes of sessions and check-ins (the patient's reports) and their symptoms."""
+
+import marshmallow as ma
+
+from api.pagination import PageArgs
+from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of
+from models.report import AREAS, PRESSURES, SYMPTOM_SIDES, TECHNIQUES
+
+GRADE = ma.validate.Range(min=0, max=3)
+PAIN = ma.validate.Range(min=0, max=10)
+NOTES = ma.validate.Length(max=2000)
+
+
+class SymptomsIn(InSchema):
+    numbness = ma.fields.Integer(load_default=0, validate=GRADE, strict=True)
+    tingling = ma.fields.Integer(load_default=0, validate=GRADE, strict=True)
+    weakness = ma.fields.Integer(
+        load_default=0, validate=GRADE, strict=True, metadata={"description": "Leg weakness 0-3"}
+    )
+    side = ma.fields.String(load_default=None, allow_none=True, validate=one_of(SYMPTOM_SIDES))
+    bladder_bowel_change = ma.fields.Boolean(load_default=False)
+    saddle_numbness = ma.fields.Boolean(load_default=False)
+
+
+class SymptomsOut(OutSchema):
+    numbness = ma.fields.Integer(required=True)
+    tingling = ma.fields.Integer(required=True)
+    weakness = ma.fields.Integer(required=True)
+    side = ma.fields.String(required=True, allow_none=True)
+    bladder_bowel_change = ma.fields.Boolean(required=True)
+    saddle_numbness = ma.fields.Boolean(required=True)
+
+
+def _pain(**kwargs) -> ma.fields.Integer:
+    return ma.fields.Integer(validate=PAIN, strict=True, **kwargs)
+
+
+class ReportIn(InSchema):
+    id = ma.fields.UUID(metadata={"description": "Optional client-generated id (offline)"})
+    patient_id = ma.fields.UUID(
+        metadata={"description": "Required when a therapist or admin writes for a patient"}
+    )
+    symptoms = ma.fields.Nested(SymptomsIn, load_default=lambda: SymptomsIn().load({}))
+    notes = ma.fields.String(load_default=None, allow_none=True, validate=NOTES)
+
+
+class SessionIn(ReportIn):
+    started_at = AwareDateTime(required=True)
+    duration_minutes = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=1, max=240), strict=True
+    )
+    technique = ma.fields.String(required=True, validate=one_of(TECHNIQUES))
+    pressure = ma.fields.String(required=True, validate=one_of(PRESSURES))
+    areas = ma.fields.List(
+        ma.fields.String(validate=one_of(AREAS)),
+        load_default=list,
+        validate=ma.validate.Length(max=len(AREAS)),
+    )
+    acute_flare = ma.fields.Boolean(load_default=False)
+    pain_before = _pain(required=True)
+    pain_after = _pain(load_default=None, allow_none=True)
+    therapist_id = ma.fields.UUID(
+        load_default=None, allow_none=True,
+        metadata={"description": "A therapist the patient has linked (patients only)"},
+    )
+
+
+class CheckInIn(ReportIn):
+    recorded_at = AwareDateTime(required=True)
+    pain = _pain(required=True)
+
+
+class SessionUpdateIn(SessionIn):
+    class Meta:
+        exclude = ("id", "patient_id")
+
+
+class CheckInUpdateIn(CheckInIn):
+    class Meta:
+        exclude = ("id", "patient_id")
+
+
+class ReportOut(OutSchema):
+    id = ma.fields.UUID(required=True)
+    patient_id = ma.fields.UUID(required=True)
+    symptoms = ma.fields.Nested(SymptomsOut, required=True)
+    notes = ma.fields.String(required=True, allow_none=True)
+    created_at = AwareDateTime(required=True)
+    updated_at = AwareDateTime(required=True)
+
+
+class SessionOut(ReportOut):
+    therapist_id = ma.fields.UUID(required=True, allow_none=True)
+    started_at = AwareDateTime(required=True)
+    duration_minutes = ma.fields.Integer(required=True)
+    technique = ma.fields.String(required=True, validate=one_of(TECHNIQUES))
+    pressure = ma.fields.String(required=True, validate=one_of(PRESSURES))
+    areas = ma.fields.List(ma.fields.String(validate=one_of(AREAS)), required=True)
+    acute_flare = ma.fields.Boolean(required=True)
+    pain_before = ma.fields.Integer(required=True)
+    pain_after = ma.fields.Integer(required=True, allow_none=True)
+
+
+class CheckInOut(ReportOut):
+    recorded_at = AwareDateTime(required=True)
+    pain = ma.fields.Integer(required=True)
+
+
+class SessionWriteOut(SessionOut):
+    alerts = ma.fields.List(
+        ma.fields.Dict(), required=True,
+        metadata={"description": "Alerts this write raised or updated"},
+    )
+
+
+class CheckInWriteOut(CheckInOut):
+    alerts = ma.fields.List(
+        ma.fields.Dict(), required=True,
+        metadata={"description": "Alerts this write raised or updated"},
+    )
+
+
+class ReportQuery(PageArgs):
+    patient_id = ma.fields.UUID()
+    from_ = AwareDateTime(data_key="from", metadata={"description": "Felt at or after"})
+    to = AwareDateTime(metadata={"description": "Felt before"})
+
+    @ma.validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
+            raise ma.ValidationError("Must not be after 'to'.", "from")

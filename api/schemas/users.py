@@ -1,0 +1,69 @@
+"""Shapes of accounts, the caller's profile and authentication."""
+
+import marshmallow as ma
+
+from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of
+from models.user import CAUSES, ROLES, SIDES
+
+PASSWORD_RULES = ma.validate.Length(min=10, max=256)
+
+
+def _email() -> ma.fields.Email:
+    return ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+
+
+def _display_name(**kwargs) -> ma.fields.String:
+    return ma.fields.String(validate=ma.validate.Length(min=1, max=120), **kwargs)
+
+
+class RegisterIn(InSchema):
+    email = _email()
+    password = ma.fields.String(required=True, load_only=True, validate=PASSWORD_RULES)
+    display_name = _display_name(required=True)
+
+
+class UserCreateIn(RegisterIn):
+    role = ma.fields.String(required=True, validate=one_of(ROLES))
+
+
+class UserOut(OutSchema):
+    id = ma.fields.UUID(required=True)
+    email = ma.fields.String(required=True)
+    role = ma.fields.String(required=True, validate=one_of(ROLES))
+    display_name = ma.fields.String(required=True)
+    created_at = AwareDateTime(required=True)
+
+
+class MeOut(UserOut):
+    affected_side = ma.fields.String(
+        attribute="profile.affected_side", allow_none=True, validate=one_of(SIDES)
+    )
+    suspected_cause = ma.fields.String(
+        attribute="profile.suspected_cause", allow_none=True, validate=one_of(CAUSES)
+    )
+    medically_cleared_at = ma.fields.Date(attribute="profile.medically_cleared_at", allow_none=True)
+
+
+class MeUpdateIn(InSchema):
+    display_name = _display_name()
+    affected_side = ma.fields.String(validate=one_of(SIDES))
+    suspected_cause = ma.fields.String(validate=one_of(CAUSES))
+    medically_cleared_at = ma.fields.Date(allow_none=True)
+
+
+class TokenIn(InSchema):
+    email = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=254))
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(max=256))
+
+
+class RefreshIn(InSchema):
+    refresh_token = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=512)
+    )
+
+
+class TokenOut(OutSchema):
+    access_token = ma.fields.String(required=True)
+    refresh_token = ma.fields.String(required=True)
+    token_type = ma.fields.String(required=True, metadata={"enum": ["Bearer"]})
+    expires_in = ma.fields.Integer(required=True, metadata={"description": "Seconds"})

@@ -1,0 +1,1 @@
+"""Services: load, authorize, persist, analyze, commit. Views call these and nothing else."""

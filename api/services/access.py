@@ -1,0 +1,48 @@
+"""Who may see which patient: the one place that answers it."""
+
+import uuid
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import Session
+
+from api.errors import NotFound
+from models import CareLink, User
+
+
+def visible_patient_ids(user: User) -> Select | None:
+    """A select of the patient ids the user may see, or None for 'everyone' (admin)."""
+    if user.role == "admin":
+        return None
+    if user.role == "therapist":
+        return select(CareLink.patient_id).where(
+            CareLink.therapist_id == user.id, CareLink.status == "active"
+        )
+    return select(User.id).where(User.id == user.id)
+
+
+def can_access_patient(*, db_session: Session, user: User, patient_id: uuid.UUID) -> bool:
+    if user.role == "admin":
+        return db_session.get(User, patient_id) is not None
+    if user.role == "patient":
+        return patient_id == user.id
+    return bool(
+        db_session.scalar(
+            select(
+                exists().where(
+                    CareLink.therapist_id == user.id,
+                    CareLink.patient_id == patient_id,
+                    CareLink.status == "active",
+                )
+            )
+        )
+    )
+
+
+def get_patient_or_raise(*, db_session: Session, user: User, patient_id: uuid.UUID) -> User:
+    """The patient, if the user may see them; otherwise the same 404 as an unknown id."""
+    if not can_access_patient(db_session=db_session, user=user, patient_id=patient_id):
+        raise NotFound("No such patient.")
+    patient = db_session.get(User, patient_id)
+    if patient is None or patient.role != "patient":
+        raise NotFound("No such patient.")
+    return patient

@@ -1,0 +1,58 @@
+"""Care links: a patient grants a therapist access; either side can end it at once."""
+
+import uuid
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.errors import Conflict, Invalid, NotFound
+from api.services import users
+from models import CareLink, User, utcnow
+
+
+def create(*, db_session: Session, patient: User, therapist_email: str) -> CareLink:
+    therapist = users.get_by_email(db_session=db_session, email=therapist_email)
+    if therapist is None or therapist.role != "therapist":
+        raise Invalid(
+            "No therapist account has this email.",
+            errors={"therapist_email": ["No therapist account has this email."]},
+        )
+    link = CareLink(patient_id=patient.id, therapist_id=therapist.id, status="active")
+    db_session.add(link)
+    try:
+        db_session.commit()
+    except IntegrityError as exc:
+        db_session.rollback()
+        raise Conflict("This therapist already has access.") from exc
+    return link
+
+
+def get_all(*, user: User, status: str | None = None) -> Select:
+    query = select(CareLink)
+    if user.role == "patient":
+        query = query.where(CareLink.patient_id == user.id)
+    elif user.role == "therapist":
+        query = query.where(CareLink.therapist_id == user.id)
+    if status:
+        query = query.where(CareLink.status == status)
+    return query
+
+
+def get_or_raise(*, db_session: Session, user: User, link_id: uuid.UUID) -> CareLink:
+    query = select(CareLink).where(CareLink.id == link_id)
+    if user.role != "admin":
+        query = query.where(or_(CareLink.patient_id == user.id, CareLink.therapist_id == user.id))
+    link = db_session.scalar(query)
+    if link is None:
+        raise NotFound("No such care link.")
+    return link
+
+
+def end(*, db_session: Session, user: User, link_id: uuid.UUID) -> None:
+    link = get_or_raise(db_session=db_session, user=user, link_id=link_id)
+    if link.status == "active":
+        link.status = "ended"
+        link.ended_at = utcnow()
+        link.ended_by = user.id
+        db_session.commit()

@@ -1,0 +1,247 @@
+"""Sessions and check-ins: create, read, list, update, soft-delete; every write re-analyzes."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import ETags
+
+from api.errors import Conflict, Invalid, NotFound, StalePrecondition
+from api.services import access
+from models import CareLink, CheckIn, MassageSession, User, utcnow
+
+Report = MassageSession | CheckIn
+ReportModel = type[MassageSession] | type[CheckIn]
+
+
+@dataclass
+class WriteResult:
+    """A written report and the alerts the write raised or updated."""
+
+    report: Report
+    alerts: list[Any] = field(default_factory=list)
+    created: bool = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.report, name)
+
+
+def etag(report: Report) -> str:
+    return f"{report.id.hex[:12]}-{report.version}"
+
+
+def _felt_column(model: ReportModel):
+    return model.started_at if model is MassageSession else model.recorded_at
+
+
+def _noun(model: ReportModel) -> str:
+    return "session" if model is MassageSession else "check-in"
+
+
+def _target_patient(*, db_session: Session, user: User, patient_id: uuid.UUID | None) -> User:
+    if user.role == "patient":
+        if patient_id not in (None, user.id):
+            raise Invalid(
+                "Patients record their own reports.",
+                errors={"patient_id": ["Patients cannot write for another patient."]},
+            )
+        return user
+    unknown = Invalid("Unknown patient.", errors={"patient_id": ["Unknown patient."]})
+    if patient_id is None:
+        raise Invalid(
+            "Name the patient you write for.", errors={"patient_id": ["Missing data for field."]}
+        )
+    try:
+        return access.get_patient_or_raise(db_session=db_session, user=user, patient_id=patient_id)
+    except NotFound as exc:
+        raise unknown from exc
+
+
+def _therapist_for(
+    *, db_session: Session, user: User, patient: User, therapist_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    if user.role == "therapist":
+        if therapist_id not in (None, user.id):
+            raise Invalid(
+                "A therapist records their own sessions.",
+                errors={"therapist_id": ["Must be you or empty."]},
+            )
+        return user.id
+    if therapist_id is None:
+        return None
+    linked = db_session.scalar(
+        select(CareLink.id).where(
+            CareLink.patient_id == patient.id,
+            CareLink.therapist_id == therapist_id,
+            CareLink.status == "active",
+        )
+    )
+    if linked is None:
+        raise Invalid(
+            "The therapist is not linked to this patient.",
+            errors={"therapist_id": ["Not a therapist linked to this patient."]},
+        )
+    return therapist_id
+
+
+def _assign(report: Report, data: dict) -> None:
+    for key, value in data.items():
+        if key == "symptoms":
+            report.symptoms = {**report.symptoms, **value} if report.id else value
+        else:
+            setattr(report, key, value)
+
+
+def _same_content(report: Report, data: dict) -> bool:
+    for key, value in data.items():
+        current = report.symptoms if key == "symptoms" else getattr(report, key)
+        if current != value:
+            return False
+    return True
+
+
+def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -> WriteResult:
+    """Save a new report, or return the same one when a retry sends an existing id."""
+    data = dict(data)
+    patient = _target_patient(db_session=db_session, user=user, patient_id=data.pop("patient_id", None))
+    if model is MassageSession:
+        data["therapist_id"] = _therapist_for(
+            db_session=db_session, user=user, patient=patient, therapist_id=data.get("therapist_id")
+        )
+    report_id = data.pop("id", None)
+    if report_id is not None:
+        existing = db_session.get(model, report_id)
+        if existing is not None:
+            return _existing(existing, patient, data, model)
+    report = model(id=report_id or uuid.uuid4(), patient_id=patient.id)
+    report.symptoms = data.pop("symptoms")
+    _assign(report, data)
+    db_session.add(report)
+    try:
+        db_session.flush()
+    except IntegrityError as exc:
+        db_session.rollback()
+        raise Conflict(f"A {_noun(model)} with this id already exists.") from exc
+    alerts = _analyze(db_session=db_session, patient=patient, changed=[report])
+    db_session.commit()
+    return WriteResult(report=report, alerts=alerts, created=True)
+
+
+def _existing(existing: Report, patient: User, data: dict, model: ReportModel) -> WriteResult:
+    comparable = {k: v for k, v in data.items() if not (k == "therapist_id" and v is None)}
+    if (
+        existing.patient_id == patient.id
+        and existing.deleted_at is None
+        and _same_content(existing, comparable)
+    ):
+        return WriteResult(report=existing, alerts=[], created=False)
+    raise Conflict(
+        f"A {_noun(model)} with this id already exists with other content.",
+        errors={"id": ["Already used."]},
+    )
+
+
+def get_or_raise(
+    *, db_session: Session, user: User, model: ReportModel, report_id: uuid.UUID
+) -> Report:
+    report = db_session.get(model, report_id)
+    if (
+        report is None
+        or report.deleted_at is not None
+        or not access.can_access_patient(db_session=db_session, user=user, patient_id=report.patient_id)
+    ):
+        raise NotFound(f"No such {_noun(model)}.")
+    return report
+
+
+def get_all(
+    *,
+    user: User,
+    model: ReportModel,
+    patient_id: uuid.UUID | None = None,
+    felt_from: datetime | None = None,
+    felt_to: datetime | None = None,
+) -> Select:
+    felt = _felt_column(model)
+    query = select(model).where(model.deleted_at.is_(None))
+    visible = access.visible_patient_ids(user)
+    if visible is not None:
+        query = query.where(model.patient_id.in_(visible))
+    if patient_id is not None:
+        query = query.where(model.patient_id == patient_id)
+    if felt_from is not None:
+        query = query.where(felt >= felt_from)
+    if felt_to is not None:
+        query = query.where(felt < felt_to)
+    return query
+
+
+def sort_keys(model: ReportModel) -> list:
+    return [_felt_column(model), model.id]
+
+
+def _check_precondition(report: Report, if_match: ETags | None) -> None:
+    if if_match is None or not if_match or if_match.star_tag:
+        return
+    if not if_match.contains(etag(report)):
+        raise StalePrecondition(
+            f"The {'session' if isinstance(report, MassageSession) else 'check-in'} changed "
+            "since you read it; fetch it again."
+        )
+
+
+def update(
+    *,
+    db_session: Session,
+    user: User,
+    model: ReportModel,
+    report_id: uuid.UUID,
+    changes: dict,
+    if_match: ETags | None = None,
+) -> WriteResult:
+    report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
+    _check_precondition(report, if_match)
+    changes = dict(changes)
+    if model is MassageSession and "therapist_id" in changes:
+        patient = db_session.get(User, report.patient_id)
+        changes["therapist_id"] = _therapist_for(
+            db_session=db_session, user=user, patient=patient, therapist_id=changes["therapist_id"]
+        )
+    _assign(report, changes)
+    return _commit_write(db_session, report, created=False)
+
+
+def delete(
+    *,
+    db_session: Session,
+    user: User,
+    model: ReportModel,
+    report_id: uuid.UUID,
+    if_match: ETags | None = None,
+) -> WriteResult:
+    report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
+    _check_precondition(report, if_match)
+    report.deleted_at = utcnow()
+    return _commit_write(db_session, report, created=False)
+
+
+def _commit_write(db_session: Session, report: Report, *, created: bool) -> WriteResult:
+    try:
+        db_session.flush()
+    except StaleDataError as exc:
+        db_session.rollback()
+        raise StalePrecondition("Another write changed this record at the same time; retry.") from exc
+    patient = db_session.get(User, report.patient_id)
+    alerts = _analyze(db_session=db_session, patient=patient, changed=[report])
+    db_session.commit()
+    return WriteResult(report=report, alerts=alerts, created=created)
+
+
+def _analyze(*, db_session: Session, patient: User, changed: list[Report]) -> list[Any]:
+    """Re-analyze the patient after a write, in the write's transaction (analyzer issue)."""
+    return []

@@ -1,0 +1,63 @@
+"""Accounts: registration, creation by an admin or the CLI, the caller's own profile."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.errors import Conflict, Invalid
+from api.services.passwords import hash_password
+from models import PatientProfile, User, utcnow
+
+PROFILE_FIELDS = ("affected_side", "suspected_cause", "medically_cleared_at")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_by_email(*, db_session: Session, email: str) -> User | None:
+    return db_session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def create(
+    *, db_session: Session, email: str, password: str, display_name: str, role: str = "patient"
+) -> User:
+    """Create an account (and the patient profile for a patient) and commit."""
+    user = User(
+        email=normalize_email(email),
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name.strip(),
+    )
+    if role == "patient":
+        user.profile = PatientProfile()
+    db_session.add(user)
+    try:
+        db_session.commit()
+    except IntegrityError as exc:
+        db_session.rollback()
+        raise Conflict(
+            "An account with this email already exists.", errors={"email": ["Already registered."]}
+        ) from exc
+    return user
+
+
+def update_me(*, db_session: Session, user: User, changes: dict) -> User:
+    profile_changes = {k: changes.pop(k) for k in PROFILE_FIELDS if k in changes}
+    if profile_changes and user.role != "patient":
+        raise Invalid(
+            "Only patients have a patient profile.",
+            errors={k: ["Only patients have this field."] for k in profile_changes},
+        )
+    if "display_name" in changes:
+        user.display_name = changes["display_name"].strip()
+    for key, value in profile_changes.items():
+        setattr(user.profile, key, value)
+    db_session.commit()
+    return user
+
+
+def change_password(*, db_session: Session, user: User, new_password: str) -> None:
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    db_session.commit()

@@ -1,0 +1,21 @@
+"""SQLAlchemy models of the product: one module per aggregate, no Flask import."""
+
+from models.base import Base, UTCDateTime, utcnow
+from models.care_link import CareLink
+from models.idempotency import IdempotencyRecord
+from models.report import CheckIn, MassageSession
+from models.token import RefreshToken
+from models.user import PatientProfile, User
+
+__all__ = [
+    "Base",
+    "CareLink",
+    "CheckIn",
+    "IdempotencyRecord",
+    "MassageSession",
+    "PatientProfile",
+    "RefreshToken",
+    "User",
+    "UTCDateTime",
+    "utcnow",
+]

@@ -1,0 +1,116 @@
+"""Massage sessions and check-ins: the patient's reports, soft-deleted as tombstones."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+TECHNIQUES = (
+    "swedish", "myofascial_release", "trigger_point", "deep_tissue", "sports", "shiatsu", "other",
+)
+PRESSURES = ("light", "moderate", "firm", "deep")
+AREAS = (
+    "lower_back", "buttock", "piriformis", "hip", "hamstring", "calf", "foot", "sciatic_nerve_path",
+)
+SYMPTOM_SIDES = ("left", "right", "both")
+
+
+class ReportMixin:
+    """Columns shared by sessions and check-ins: owner, symptoms, bookkeeping."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+    @declared_attr
+    def patient_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+    numbness: Mapped[int] = mapped_column(SmallInteger, default=0)
+    tingling: Mapped[int] = mapped_column(SmallInteger, default=0)
+    weakness: Mapped[int] = mapped_column(SmallInteger, default=0)
+    symptom_side: Mapped[str | None] = mapped_column(String(8))
+    bladder_bowel_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    saddle_numbness: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        # Optimistic locking: a concurrent write of the same row fails instead of winning.
+        return {"version_id_col": cls.__table__.c.version}
+
+    @property
+    def symptoms(self) -> dict:
+        return {
+            "numbness": self.numbness,
+            "tingling": self.tingling,
+            "weakness": self.weakness,
+            "side": self.symptom_side,
+            "bladder_bowel_change": self.bladder_bowel_change,
+            "saddle_numbness": self.saddle_numbness,
+        }
+
+    @symptoms.setter
+    def symptoms(self, value: dict) -> None:
+        self.numbness = value.get("numbness", 0)
+        self.tingling = value.get("tingling", 0)
+        self.weakness = value.get("weakness", 0)
+        self.symptom_side = value.get("side")
+        self.bladder_bowel_change = value.get("bladder_bowel_change", False)
+        self.saddle_numbness = value.get("saddle_numbness", False)
+
+
+def _symptom_checks() -> tuple[CheckConstraint, ...]:
+    return (
+        CheckConstraint("numbness BETWEEN 0 AND 3", name="numbness"),
+        CheckConstraint("tingling BETWEEN 0 AND 3", name="tingling"),
+        CheckConstraint("weakness BETWEEN 0 AND 3", name="weakness"),
+    )
+
+
+class MassageSession(ReportMixin, Base):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        *_symptom_checks(),
+        CheckConstraint("pain_before BETWEEN 0 AND 10", name="pain_before"),
+        CheckConstraint("pain_after BETWEEN 0 AND 10", name="pain_after"),
+        CheckConstraint("duration_minutes BETWEEN 1 AND 240", name="duration_minutes"),
+        Index("ix_sessions_patient_started", "patient_id", "started_at"),
+    )
+
+    therapist_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(SmallInteger)
+    technique: Mapped[str] = mapped_column(String(32))
+    pressure: Mapped[str] = mapped_column(String(16))
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    acute_flare: Mapped[bool] = mapped_column(Boolean, default=False)
+    pain_before: Mapped[int] = mapped_column(SmallInteger)
+    pain_after: Mapped[int | None] = mapped_column(SmallInteger)
+
+    @property
+    def felt_at(self) -> datetime:
+        return self.started_at
+
+
+class CheckIn(ReportMixin, Base):
+    __tablename__ = "checkins"
+    __table_args__ = (
+        *_symptom_checks(),
+        CheckConstraint("pain BETWEEN 0 AND 10", name="pain"),
+        Index("ix_checkins_patient_recorded", "patient_id", "recorded_at"),
+    )
+
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    pain: Mapped[int] = mapped_column(SmallInteger)
+
+    @property
+    def felt_at(self) -> datetime:
+        return self.recorded_at

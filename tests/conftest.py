@@ -1,0 +1,165 @@
+"""Fixtures: an app on SQLite or PostgreSQL (TEST_DATABASE_URL), each test in a rolled-back
+transaction, users and tokens made directly in the database."""
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import create_app
+from api.auth import issue_access_token
+from api.db import make_engine
+from api.services.passwords import hash_password
+from models import CareLink, PatientProfile, User
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"
+
+
+def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def _reset_postgres(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = _database_url(tmp_path_factory)
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        _reset_postgres(engine)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def connection(engine):
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def app(monkeypatch, database_url, connection):
+    monkeypatch.setenv("APP_ENV", "testing")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    app = create_app({"RATELIMIT_ENABLED": False})
+    app.extensions["db_engine"].dispose()
+    app.extensions["db_sessionmaker"] = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(connection) -> Session:
+    """A session on the test's transaction, for arranging data and checking the outcome."""
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield session
+    session.close()
+
+
+class Factory:
+    """Makes rows directly (flush, never commit) and signs tokens for them."""
+
+    def __init__(self, app, db: Session, password_hash: str):
+        self.app, self.db, self.password_hash = app, db, password_hash
+
+    def user(self, role: str = "patient", email: str | None = None, **profile) -> User:
+        user = User(
+            email=email or f"{role}-{uuid.uuid4().hex[:10]}@example.org",
+            password_hash=self.password_hash,
+            role=role,
+            display_name=f"Test {role}",
+            created_at=datetime.now(UTC) - timedelta(minutes=1),
+            password_changed_at=datetime.now(UTC) - timedelta(minutes=1),
+        )
+        if role == "patient":
+            user.profile = PatientProfile(**profile)
+        self.db.add(user)
+        self.db.flush()
+        return user
+
+    def link(self, patient: User, therapist: User, status: str = "active") -> CareLink:
+        link = CareLink(patient_id=patient.id, therapist_id=therapist.id, status=status)
+        self.db.add(link)
+        self.db.flush()
+        return link
+
+    def headers(self, user: User | None, **extra) -> dict:
+        headers = dict(extra)
+        if user is not None:
+            with self.app.app_context():
+                token, _ = issue_access_token(user)
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+
+@pytest.fixture
+def make(app, db, password_hash) -> Factory:
+    return Factory(app, db, password_hash)
+
+
+def session_body(**overrides) -> dict:
+    body = {
+        "started_at": "2026-11-20T09:00:00+01:00",
+        "duration_minutes": 50,
+        "technique": "swedish",
+        "pressure": "moderate",
+        "areas": ["lower_back", "piriformis"],
+        "acute_flare": False,
+        "pain_before": 5,
+        "pain_after": 4,
+        "symptoms": {"numbness": 0, "tingling": 1, "weakness": 0, "side": "left"},
+        "notes": "Felt looser afterwards.",
+    }
+    body.update(overrides)
+    return body
+
+
+def checkin_body(**overrides) -> dict:
+    body = {
+        "recorded_at": "2026-11-21T08:00:00+01:00",
+        "pain": 4,
+        "symptoms": {"numbness": 0, "tingling": 0, "weakness": 0, "side": "left"},
+    }
+    body.update(overrides)
+    return body
