@@ -68,6 +68,7 @@ def _claim(key: str, request_hash: str) -> IdempotencyRecord | Response:
         owner=_owner(),
         key=key,
         request_hash=request_hash,
+        created_at=now,
         expires_at=now + current_app.config["IDEMPOTENCY_TTL"],
     )
     db_session.add(record)

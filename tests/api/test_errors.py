@@ -1,0 +1,94 @@
+"""Every error is RFC 9457 problem+json; limits and media types are enforced."""
+
+import pytest
+from flask import abort
+
+from tests.conftest import checkin_body
+
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
+
+
+def _assert_problem(resp, status):
+    assert resp.status_code == status
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json()
+    assert PROBLEM_KEYS <= set(body) and body["status"] == status
+    assert "Traceback" not in resp.get_data(as_text=True)
+    return body
+
+
+def test_unknown_route_is_404_problem(client):
+    _assert_problem(client.get("/v1/nowhere"), 404)
+
+
+def test_wrong_method_is_405_problem_with_allow(client):
+    resp = client.put("/v1/sessions")
+    _assert_problem(resp, 405)
+    assert "GET" in resp.headers["Allow"]
+
+
+def test_malformed_json_is_400_problem(client, make):
+    patient = make.user("patient")
+    resp = client.post(
+        "/v1/checkins", data="{not json", content_type="application/json",
+        headers=make.headers(patient),
+    )
+    _assert_problem(resp, 400)
+
+
+def test_non_json_body_is_415_problem(client, make):
+    patient = make.user("patient")
+    resp = client.post(
+        "/v1/checkins", data="pain=4", content_type="application/x-www-form-urlencoded",
+        headers=make.headers(patient),
+    )
+    _assert_problem(resp, 415)
+
+
+def test_body_over_one_mebibyte_is_413_problem(client, make, db):
+    patient = make.user("patient")
+    resp = client.post(
+        "/v1/checkins", json=checkin_body(notes="x" * (1024 * 1024)), headers=make.headers(patient)
+    )
+    _assert_problem(resp, 413)
+
+
+def test_validation_errors_are_keyed_by_field(client, make):
+    patient = make.user("patient")
+    resp = client.post("/v1/checkins", json={"pain": 99}, headers=make.headers(patient))
+    body = _assert_problem(resp, 422)
+    assert set(body["errors"]) == {"pain", "recorded_at"}
+
+
+def test_unhandled_exception_is_500_problem_without_trace(app):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    resp = app.test_client().get("/boom")
+    body = _assert_problem(resp, 500)
+    assert "secret internals" not in resp.get_data(as_text=True)
+    assert body["title"] == "Internal Server Error"
+
+
+@pytest.mark.parametrize("status", [400, 403, 409, 429, 503])
+def test_plain_http_aborts_become_problems(app, status):
+    @app.get(f"/abort{status}")
+    def aborter():
+        abort(status)
+
+    _assert_problem(app.test_client().get(f"/abort{status}"), status)
+
+
+def test_health_and_ready_need_no_auth(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/readyz").get_json() == {"status": "ready"}
+
+
+def test_ready_is_503_when_database_is_unreachable(monkeypatch, tmp_path):
+    from api import create_app
+
+    monkeypatch.setenv("APP_ENV", "testing")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/missing-dir/db.sqlite3")
+    app = create_app()
+    _assert_problem(app.test_client().get("/readyz"), 503)

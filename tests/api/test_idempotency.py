@@ -1,0 +1,109 @@
+"""Idempotency-Key: replays, mismatches, scoping per user, expiry, failures not stored."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+
+from sqlalchemy import func, select
+
+from models import CheckIn, IdempotencyRecord, MassageSession, User
+from tests.conftest import checkin_body, session_body
+
+
+def _count(db, model) -> int:
+    return db.scalar(select(func.count()).select_from(model))
+
+
+def test_retry_with_same_key_and_body_replays_first_response(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient, **{"Idempotency-Key": "k-1"})
+    first = client.post("/v1/sessions", json=session_body(), headers=headers)
+    second = client.post("/v1/sessions", json=session_body(), headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.get_json() == first.get_json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.headers["Location"] == first.headers["Location"]
+    assert _count(db, MassageSession) == 1
+
+
+def test_same_key_with_another_body_is_422_and_saves_nothing(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient, **{"Idempotency-Key": "k-2"})
+    client.post("/v1/checkins", json=checkin_body(pain=3), headers=headers)
+    resp = client.post("/v1/checkins", json=checkin_body(pain=4), headers=headers)
+    assert resp.status_code == 422
+    assert "Idempotency-Key" in resp.get_json()["errors"]
+    assert _count(db, CheckIn) == 1
+
+
+def test_keys_are_scoped_per_user(client, make, db):
+    one, two = make.user("patient"), make.user("patient")
+    for user in (one, two):
+        resp = client.post(
+            "/v1/checkins", json=checkin_body(), headers=make.headers(user, **{"Idempotency-Key": "shared"})
+        )
+        assert resp.status_code == 201 and resp.get_json()["patient_id"] == str(user.id)
+    assert _count(db, CheckIn) == 2
+
+
+def test_failed_request_is_not_stored_so_a_corrected_retry_works(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient, **{"Idempotency-Key": "k-3"})
+    bad = client.post("/v1/sessions", json=session_body(pain_before=42), headers=headers)
+    assert bad.status_code == 422
+    good = client.post("/v1/sessions", json=session_body(), headers=headers)
+    assert good.status_code == 201
+    assert _count(db, MassageSession) == 1
+
+
+def test_expired_record_is_not_replayed(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient, **{"Idempotency-Key": "k-4"})
+    client.post("/v1/checkins", json=checkin_body(), headers=headers)
+    record = db.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "k-4"))
+    assert record.expires_at - record.created_at >= timedelta(hours=24)
+    record.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.flush()
+    again = client.post("/v1/checkins", json=checkin_body(), headers=headers)
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert _count(db, CheckIn) == 2
+
+
+def test_pending_key_answers_409_until_abandoned(client, make, db):
+    patient = make.user("patient")
+    pending = IdempotencyRecord(
+        owner=f"user:{patient.id}", key="k-5", request_hash="x" * 64,
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    db.add(pending)
+    db.flush()
+    body = checkin_body()
+    headers = make.headers(patient, **{"Idempotency-Key": "k-5"})
+    # A different hash would be 422; make it match the in-flight request.
+    raw = json.dumps(body).encode()
+    pending.request_hash = sha256(b"POST /v1/checkins\n" + raw).hexdigest()
+    db.flush()
+    resp = client.post("/v1/checkins", data=raw, content_type="application/json", headers=headers)
+    assert resp.status_code == 409
+    pending.created_at = datetime.now(UTC) - timedelta(minutes=5)
+    db.flush()
+    resp = client.post("/v1/checkins", data=raw, content_type="application/json", headers=headers)
+    assert resp.status_code == 201
+
+
+def test_register_accepts_idempotency_key(client, db):
+    body = {"email": "idem@example.org", "password": "long enough pass", "display_name": "I"}
+    headers = {"Idempotency-Key": "reg-1"}
+    first = client.post("/v1/auth/register", json=body, headers=headers)
+    second = client.post("/v1/auth/register", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.get_json() == second.get_json()
+    assert _count(db, User) == 1
+
+
+def test_overlong_key_is_rejected(client, make):
+    patient = make.user("patient")
+    resp = client.post(
+        "/v1/checkins", json=checkin_body(), headers=make.headers(patient, **{"Idempotency-Key": "k" * 256})
+    )
+    assert resp.status_code == 422

@@ -1,0 +1,328 @@
+"""Sessions and check-ins: validation, client ids, lists, edits, tombstones, ETags."""
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from models import CheckIn, MassageSession
+from tests.conftest import checkin_body, session_body
+
+RESOURCES = [
+    pytest.param("/v1/sessions", MassageSession, session_body, "started_at", id="sessions"),
+    pytest.param("/v1/checkins", CheckIn, checkin_body, "recorded_at", id="checkins"),
+]
+
+
+@pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
+def test_create_stores_report_and_returns_it_in_utc(client, make, db, path, model, body, felt):
+    patient = make.user("patient")
+    resp = client.post(path, json=body(), headers=make.headers(patient))
+    assert resp.status_code == 201
+    data = resp.get_json()
+    assert data[felt].endswith("Z") and data[felt].startswith(body()[felt][:10])
+    assert data["alerts"] == []
+    assert data["patient_id"] == str(patient.id)
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Location"].endswith(f"{path}/{data['id']}")
+    assert resp.headers["ETag"].startswith('"')
+    stored = db.get(model, uuid.UUID(data["id"]))
+    assert stored.patient_id == patient.id
+    assert getattr(stored, felt).utcoffset().total_seconds() == 0
+    local_hour = int(body()[felt][11:13])
+    assert getattr(stored, felt).hour == local_hour - 1  # sent at +01:00
+    got = client.get(f"{path}/{data['id']}", headers=make.headers(patient))
+    assert got.status_code == 200 and got.get_json()[felt] == data[felt]
+
+
+def test_session_time_conversion_is_exact(client, make):
+    patient = make.user("patient")
+    resp = client.post(
+        "/v1/sessions", json=session_body(started_at="2026-11-20T23:30:00-05:00"),
+        headers=make.headers(patient),
+    )
+    assert resp.get_json()["started_at"] == "2026-11-21T04:30:00Z"
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"pain_before": 11}, "pain_before"),
+        ({"pain_before": -1}, "pain_before"),
+        ({"pain_before": "5"}, "pain_before"),
+        ({"pain_after": 10.5}, "pain_after"),
+        ({"duration_minutes": 0}, "duration_minutes"),
+        ({"duration_minutes": 241}, "duration_minutes"),
+        ({"technique": "cracking"}, "technique"),
+        ({"pressure": "extreme"}, "pressure"),
+        ({"areas": ["neck"]}, "areas"),
+        ({"notes": "x" * 2001}, "notes"),
+        ({"started_at": "2026-11-20T09:00:00"}, "started_at"),
+        ({"started_at": "yesterday"}, "started_at"),
+        ({"symptoms": {"numbness": 4}}, "symptoms"),
+        ({"symptoms": {"side": "up"}}, "symptoms"),
+        ({"symptoms": {"unknown": 1}}, "symptoms"),
+        ({"created_at": "2026-11-20T09:00:00Z"}, "created_at"),
+        ({"deleted_at": "2026-11-20T09:00:00Z"}, "deleted_at"),
+        ({"version": 7}, "version"),
+    ],
+)
+def test_session_validation_rejects_and_saves_nothing(client, make, db, override, field):
+    patient = make.user("patient")
+    resp = client.post("/v1/sessions", json=session_body(**override), headers=make.headers(patient))
+    assert resp.status_code == 422
+    assert resp.mimetype == "application/problem+json"
+    assert field in resp.get_json()["errors"]
+    assert db.scalar(select(MassageSession)) is None
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"pain_before": 0, "pain_after": 10},
+        {"pain_before": 10, "pain_after": 0},
+        {"duration_minutes": 1},
+        {"duration_minutes": 240},
+        {"notes": "x" * 2000},
+        {"pain_after": None},
+        {"areas": []},
+        {"symptoms": {"numbness": 3, "tingling": 3, "weakness": 3, "side": "both",
+                      "bladder_bowel_change": True, "saddle_numbness": True}},
+    ],
+)
+def test_session_boundary_values_are_accepted(client, make, override):
+    patient = make.user("patient")
+    resp = client.post("/v1/sessions", json=session_body(**override), headers=make.headers(patient))
+    assert resp.status_code == 201, resp.get_json()
+    for key, value in override.items():
+        if key != "symptoms":
+            assert resp.get_json()[key] == value
+
+
+@pytest.mark.parametrize(("override", "field"), [({"pain": 11}, "pain"), ({"recorded_at": None}, "recorded_at")])
+def test_checkin_validation(client, make, db, override, field):
+    patient = make.user("patient")
+    resp = client.post("/v1/checkins", json=checkin_body(**override), headers=make.headers(patient))
+    assert resp.status_code == 422 and field in resp.get_json()["errors"]
+    assert db.scalar(select(CheckIn)) is None
+
+
+def test_missing_symptoms_default_to_none(client, make):
+    patient = make.user("patient")
+    body = session_body()
+    del body["symptoms"], body["notes"], body["pain_after"]
+    data = client.post("/v1/sessions", json=body, headers=make.headers(patient)).get_json()
+    assert data["symptoms"] == {
+        "numbness": 0, "tingling": 0, "weakness": 0, "side": None,
+        "bladder_bowel_change": False, "saddle_numbness": False,
+    }
+    assert data["pain_after"] is None and data["notes"] is None
+
+
+@pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
+def test_client_id_retry_with_same_content_returns_existing(client, make, db, path, model, body, felt):
+    patient = make.user("patient")
+    report_id = str(uuid.uuid4())
+    first = client.post(path, json=body(id=report_id), headers=make.headers(patient))
+    again = client.post(path, json=body(id=report_id), headers=make.headers(patient))
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.get_json()["id"] == report_id
+    assert len(db.scalars(select(model)).all()) == 1
+
+
+@pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
+def test_client_id_with_other_content_is_409_and_not_overwritten(
+    client, make, db, path, model, body, felt
+):
+    patient, other = make.user("patient"), make.user("patient")
+    report_id = str(uuid.uuid4())
+    client.post(path, json=body(id=report_id, notes="mine"), headers=make.headers(patient))
+    changed = client.post(path, json=body(id=report_id, notes="edited"), headers=make.headers(patient))
+    stolen = client.post(path, json=body(id=report_id, notes="mine"), headers=make.headers(other))
+    assert changed.status_code == 409 and stolen.status_code == 409
+    db.expire_all()
+    stored = db.get(model, uuid.UUID(report_id))
+    assert stored.patient_id == patient.id and stored.notes == "mine"
+
+
+def test_deleted_id_cannot_be_recreated(client, make):
+    patient = make.user("patient")
+    report_id = str(uuid.uuid4())
+    headers = make.headers(patient)
+    client.post("/v1/sessions", json=session_body(id=report_id), headers=headers)
+    client.delete(f"/v1/sessions/{report_id}", headers=headers)
+    assert client.post("/v1/sessions", json=session_body(id=report_id), headers=headers).status_code == 409
+
+
+def test_list_pages_with_cursor_newest_first_without_gaps(client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    days = [1, 2, 3, 4, 5]
+    for day in days:
+        client.post("/v1/sessions", json=session_body(started_at=f"2026-11-0{day}T10:00:00Z"), headers=headers)
+    # Two sessions at the same instant must not be lost at a page boundary.
+    client.post("/v1/sessions", json=session_body(started_at="2026-11-03T10:00:00Z"), headers=headers)
+    seen, cursor = [], None
+    while True:
+        url = "/v1/sessions?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(url, headers=headers).get_json()
+        assert len(page["items"]) <= 2
+        seen += [item["started_at"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(seen, reverse=True) and len(seen) == 6
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=201", "cursor=%%%", "cursor=WzFd", "from=bad"])
+def test_list_rejects_bad_paging_and_filters(client, make, query):
+    patient = make.user("patient")
+    resp = client.get(f"/v1/sessions?{query}", headers=make.headers(patient))
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+
+
+def test_list_limit_200_is_accepted(client, make):
+    patient = make.user("patient")
+    assert client.get("/v1/sessions?limit=200", headers=make.headers(patient)).status_code == 200
+
+
+def test_list_filters_by_time_window_and_patient(client, make):
+    patient, other, therapist = make.user("patient"), make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    make.link(other, therapist)
+    for day in (1, 5, 9):
+        client.post("/v1/checkins", json=checkin_body(recorded_at=f"2026-11-0{day}T10:00:00Z"),
+                    headers=make.headers(patient))
+    client.post("/v1/checkins", json=checkin_body(), headers=make.headers(other))
+    headers = make.headers(therapist)
+    everyone = client.get("/v1/checkins", headers=headers).get_json()["items"]
+    assert len(everyone) == 4
+    window = client.get(
+        f"/v1/checkins?patient_id={patient.id}&from=2026-11-02T00:00:00Z&to=2026-11-09T10:00:00Z",
+        headers=headers,
+    ).get_json()["items"]
+    assert [item["recorded_at"] for item in window] == ["2026-11-05T10:00:00Z"]
+    assert client.get("/v1/checkins?from=2026-11-09T00:00:00Z&to=2026-11-01T00:00:00Z",
+                      headers=headers).status_code == 422
+
+
+def test_patch_changes_only_given_fields_and_merges_symptoms(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post("/v1/sessions", json=session_body(pain_after=None), headers=headers).get_json()
+    resp = client.patch(
+        f"/v1/sessions/{created['id']}", json={"pain_after": 3, "symptoms": {"numbness": 2}},
+        headers=headers,
+    )
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["pain_after"] == 3 and body["pain_before"] == 5
+    assert body["symptoms"]["numbness"] == 2 and body["symptoms"]["tingling"] == 1
+    assert body["alerts"] == []
+    db.expire_all()
+    assert db.get(MassageSession, uuid.UUID(created["id"])).pain_after == 3
+
+
+@pytest.mark.parametrize("body", [{"patient_id": "00000000-0000-0000-0000-000000000000"},
+                                  {"id": "00000000-0000-0000-0000-000000000000"},
+                                  {"pain_before": 12}, {"pain_before": None}])
+def test_patch_refuses_bad_or_protected_fields(client, make, db, body):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post("/v1/sessions", json=session_body(), headers=headers).get_json()
+    resp = client.patch(f"/v1/sessions/{created['id']}", json=body, headers=headers)
+    assert resp.status_code == 422
+    db.expire_all()
+    stored = db.get(MassageSession, uuid.UUID(created["id"]))
+    assert stored.patient_id == patient.id and stored.pain_before == 5
+
+
+def test_etag_if_none_match_gives_304_and_changes_after_edit(client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post("/v1/checkins", json=checkin_body(), headers=headers)
+    url = f"/v1/checkins/{created.get_json()['id']}"
+    etag = client.get(url, headers=headers).headers["ETag"]
+    assert etag == created.headers["ETag"]
+    assert client.get(url, headers=headers | {"If-None-Match": etag}).status_code == 304
+    patched = client.patch(url, json={"pain": 2}, headers=headers)
+    assert patched.headers["ETag"] != etag
+    assert client.get(url, headers=headers | {"If-None-Match": etag}).status_code == 200
+
+
+def test_stale_if_match_gets_412_and_changes_nothing(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post("/v1/sessions", json=session_body(), headers=headers)
+    url = f"/v1/sessions/{created.get_json()['id']}"
+    old = created.headers["ETag"]
+    fresh = client.patch(url, json={"pain_after": 2}, headers=headers | {"If-Match": old})
+    assert fresh.status_code == 200
+    stale_patch = client.patch(url, json={"pain_after": 9}, headers=headers | {"If-Match": old})
+    stale_delete = client.delete(url, headers=headers | {"If-Match": old})
+    assert stale_patch.status_code == stale_delete.status_code == 412
+    assert stale_patch.mimetype == "application/problem+json"
+    db.expire_all()
+    stored = db.get(MassageSession, uuid.UUID(created.get_json()["id"]))
+    assert stored.pain_after == 2 and stored.deleted_at is None
+    # Without If-Match the last write wins, so simple clients keep working.
+    assert client.patch(url, json={"pain_after": 1}, headers=headers).status_code == 200
+    current = client.get(url, headers=headers).headers["ETag"]
+    assert client.delete(url, headers=headers | {"If-Match": current}).status_code == 204
+
+
+@pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
+def test_delete_leaves_tombstone_and_hides_report(client, make, db, path, model, body, felt):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post(path, json=body(), headers=headers).get_json()
+    url = f"{path}/{created['id']}"
+    assert client.delete(url, headers=headers).status_code == 204
+    assert client.get(url, headers=headers).status_code == 404
+    assert client.delete(url, headers=headers).status_code == 404
+    assert client.patch(url, json={"notes": "x"}, headers=headers).status_code == 404
+    assert client.get(path, headers=headers).get_json()["items"] == []
+    db.expire_all()
+    assert db.get(model, uuid.UUID(created["id"])).deleted_at is not None
+
+
+def test_therapist_records_for_linked_patient_only(client, make, db):
+    patient, therapist = make.user("patient"), make.user("therapist")
+    headers = make.headers(therapist)
+    unlinked = client.post("/v1/sessions", json=session_body(patient_id=str(patient.id)), headers=headers)
+    random = client.post("/v1/sessions", json=session_body(patient_id=str(uuid.uuid4())), headers=headers)
+    missing = client.post("/v1/sessions", json=session_body(), headers=headers)
+    assert unlinked.status_code == random.status_code == missing.status_code == 422
+    assert unlinked.get_json() == random.get_json()
+    assert db.scalar(select(MassageSession)) is None
+    make.link(patient, therapist)
+    resp = client.post("/v1/sessions", json=session_body(patient_id=str(patient.id)), headers=headers)
+    assert resp.status_code == 201
+    assert resp.get_json()["therapist_id"] == str(therapist.id)
+    assert resp.get_json()["patient_id"] == str(patient.id)
+
+
+def test_patient_cannot_write_for_another_patient(client, make, db):
+    patient, other = make.user("patient"), make.user("patient")
+    resp = client.post(
+        "/v1/checkins", json=checkin_body(patient_id=str(other.id)), headers=make.headers(patient)
+    )
+    assert resp.status_code == 422
+    assert db.scalar(select(CheckIn)) is None
+
+
+def test_patient_names_only_a_linked_therapist(client, make):
+    patient, linked, stranger = make.user("patient"), make.user("therapist"), make.user("therapist")
+    make.link(patient, linked)
+    headers = make.headers(patient)
+    ok = client.post("/v1/sessions", json=session_body(therapist_id=str(linked.id)), headers=headers)
+    bad = client.post("/v1/sessions", json=session_body(therapist_id=str(stranger.id)), headers=headers)
+    assert ok.status_code == 201 and ok.get_json()["therapist_id"] == str(linked.id)
+    assert bad.status_code == 422 and "therapist_id" in bad.get_json()["errors"]
+
+
+def test_admin_sees_every_patient(client, make):
+    admin, one, two = make.user("admin"), make.user("patient"), make.user("patient")
+    client.post("/v1/sessions", json=session_body(), headers=make.headers(one))
+    client.post("/v1/sessions", json=session_body(), headers=make.headers(two))
+    assert len(client.get("/v1/sessions", headers=make.headers(admin)).get_json()["items"]) == 2

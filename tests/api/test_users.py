@@ -1,0 +1,77 @@
+"""The caller's own profile, and account creation by admins."""
+
+import pytest
+from sqlalchemy import select
+
+from models import User
+
+
+def test_me_returns_patient_profile(client, make):
+    patient = make.user("patient", affected_side="left", suspected_cause="piriformis")
+    body = client.get("/v1/me", headers=make.headers(patient)).get_json()
+    assert body["affected_side"] == "left"
+    assert body["suspected_cause"] == "piriformis"
+    assert body["medically_cleared_at"] is None
+
+
+def test_patch_me_sets_profile_and_display_name(client, make, db):
+    patient = make.user("patient")
+    resp = client.patch(
+        "/v1/me",
+        json={"display_name": "Renamed", "affected_side": "right",
+              "medically_cleared_at": "2026-10-01"},
+        headers=make.headers(patient),
+    )
+    assert resp.status_code == 200
+    assert resp.get_json()["medically_cleared_at"] == "2026-10-01"
+    db.expire_all()
+    stored = db.get(User, patient.id)
+    assert stored.display_name == "Renamed"
+    assert stored.profile.affected_side == "right"
+    assert str(stored.profile.medically_cleared_at) == "2026-10-01"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"role": "admin"}, {"email": "other@example.org"}, {"affected_side": "top"}, {"id": "x"}],
+)
+def test_patch_me_rejects_unknown_or_protected_fields(client, make, db, body):
+    patient = make.user("patient")
+    resp = client.patch("/v1/me", json=body, headers=make.headers(patient))
+    assert resp.status_code == 422
+    db.expire_all()
+    assert db.get(User, patient.id).role == "patient"
+
+
+def test_therapist_cannot_set_patient_profile_fields(client, make):
+    therapist = make.user("therapist")
+    resp = client.patch(
+        "/v1/me", json={"affected_side": "left"}, headers=make.headers(therapist)
+    )
+    assert resp.status_code == 422
+    assert "affected_side" in resp.get_json()["errors"]
+
+
+def test_admin_creates_therapist_account(client, make, db):
+    admin = make.user("admin")
+    resp = client.post(
+        "/v1/users",
+        json={"email": "t@example.org", "password": "long enough pass", "display_name": "T",
+              "role": "therapist"},
+        headers=make.headers(admin),
+    )
+    assert resp.status_code == 201 and resp.get_json()["role"] == "therapist"
+    assert db.scalar(select(User.role).where(User.email == "t@example.org")) == "therapist"
+
+
+@pytest.mark.parametrize("role", ["patient", "therapist"])
+def test_only_admins_create_accounts(client, make, db, role):
+    caller = make.user(role)
+    resp = client.post(
+        "/v1/users",
+        json={"email": "t@example.org", "password": "long enough pass", "display_name": "T",
+              "role": "admin"},
+        headers=make.headers(caller),
+    )
+    assert resp.status_code == 403
+    assert db.scalar(select(User).where(User.email == "t@example.org")) is None
