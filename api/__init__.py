@@ -55,9 +55,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _require_json_body() -> None:
-    if request.method in JSON_BODY_METHODS and request.content_length:
-        if not request.is_json:
-            raise errors.UnsupportedMediaType("Send the body as application/json.")
+    if request.method in JSON_BODY_METHODS and request.content_length and not request.is_json:
+        raise errors.UnsupportedMediaType("Send the body as application/json.")
 
 
 def _no_store(response):

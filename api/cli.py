@@ -2,6 +2,7 @@
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from api.db import session_scope
 from api.errors import DomainError
@@ -14,7 +15,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
 
 
-@click.group("users", help="Manage accounts.")
+@click.group("users", cls=AppGroup, help="Manage accounts.")
 def users_group() -> None:
     pass
 
@@ -31,8 +32,11 @@ def create_user(email: str, password: str, role: str, display_name: str) -> None
     with session_scope(current_app) as db_session:
         try:
             user = users.create(
-                db_session=db_session, email=email, password=password,
-                display_name=display_name, role=role,
+                db_session=db_session,
+                email=email,
+                password=password,
+                display_name=display_name,
+                role=role,
             )
         except DomainError as exc:
             raise click.ClickException(exc.detail) from exc
@@ -40,6 +44,7 @@ def create_user(email: str, password: str, role: str, display_name: str) -> None
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Load a demo clinic: a therapist and patients with realistic histories."""
     with session_scope(current_app) as db_session:

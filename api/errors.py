@@ -99,14 +99,21 @@ def handle_http_exception(error: HTTPException) -> Response:
     if status == 405 and error.get_response().headers.get("Allow"):
         headers["Allow"] = error.get_response().headers["Allow"]
     return problem(
-        status, error.name, str(detail), errors=errors if isinstance(errors, dict) else None,
+        status,
+        error.name,
+        str(detail),
+        errors=errors if isinstance(errors, dict) else None,
         headers=headers,
     )
 
 
 def handle_domain_error(error: DomainError) -> Response:
     return problem(
-        error.status, error.title, error.detail, slug=error.slug, errors=error.errors,
+        error.status,
+        error.title,
+        error.detail,
+        slug=error.slug,
+        errors=error.errors,
         headers=error.headers,
     )
 

@@ -23,7 +23,8 @@ class PageArgs(ma.Schema):
         load_default=DEFAULT_LIMIT, validate=ma.validate.Range(min=1, max=MAX_LIMIT)
     )
     cursor = ma.fields.String(
-        load_default=None, validate=ma.validate.Length(max=512),
+        load_default=None,
+        validate=ma.validate.Length(max=512),
         metadata={"description": "Opaque; the next_cursor of the previous page"},
     )
 
@@ -57,7 +58,9 @@ def _decode(cursor: str, keys: list[InstrumentedAttribute]) -> list[Any]:
             raise ValueError("wrong shape")
         return [_typed(key, value) for key, value in zip(keys, raw, strict=True)]
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise Invalid("The cursor is not valid.", errors={"cursor": ["Not a valid cursor."]}) from exc
+        raise Invalid(
+            "The cursor is not valid.", errors={"cursor": ["Not a valid cursor."]}
+        ) from exc
 
 
 def _typed(key: InstrumentedAttribute, value: str) -> Any:

@@ -9,11 +9,24 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from models.base import Base, UTCDateTime, utcnow
 
 TECHNIQUES = (
-    "swedish", "myofascial_release", "trigger_point", "deep_tissue", "sports", "shiatsu", "other",
+    "swedish",
+    "myofascial_release",
+    "trigger_point",
+    "deep_tissue",
+    "sports",
+    "shiatsu",
+    "other",
 )
 PRESSURES = ("light", "moderate", "firm", "deep")
 AREAS = (
-    "lower_back", "buttock", "piriformis", "hip", "hamstring", "calf", "foot", "sciatic_nerve_path",
+    "lower_back",
+    "buttock",
+    "piriformis",
+    "hip",
+    "hamstring",
+    "calf",
+    "foot",
+    "sciatic_nerve_path",
 )
 SYMPTOM_SIDES = ("left", "right", "both")
 

@@ -92,7 +92,9 @@ def client(app):
 @pytest.fixture
 def db(connection) -> Session:
     """A session on the test's transaction, for arranging data and checking the outcome."""
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield session
     session.close()
 

@@ -27,8 +27,11 @@ class CareLinks(MethodView):
         """List your care links"""
         query = care_links.get_all(user=current_user(), status=args.get("status"))
         return paginate(
-            db_session=get_session(), query=query, keys=[CareLink.created_at, CareLink.id],
-            limit=args["limit"], cursor=args["cursor"],
+            db_session=get_session(),
+            query=query,
+            keys=[CareLink.created_at, CareLink.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
         )
 
     @auth_required("patient")
@@ -39,7 +42,9 @@ class CareLinks(MethodView):
     def post(self, data):
         """Give a therapist access to your records"""
         return care_links.create(
-            db_session=get_session(), patient=current_user(), therapist_email=data["therapist_email"]
+            db_session=get_session(),
+            patient=current_user(),
+            therapist_email=data["therapist_email"],
         )
 
 

@@ -8,5 +8,10 @@ blp = make_blueprint(
     name="checkins",
     noun="check-in",
     model=CheckIn,
-    schemas={"in": CheckInIn, "update": CheckInUpdateIn, "out": CheckInOut, "write": CheckInWriteOut},
+    schemas={
+        "in": CheckInIn,
+        "update": CheckInUpdateIn,
+        "out": CheckInOut,
+        "write": CheckInWriteOut,
+    },
 )

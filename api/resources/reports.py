@@ -32,9 +32,7 @@ def _quoted(report: reports.Report) -> str:
     return f'"{reports.etag(report)}"'
 
 
-def make_blueprint(
-    *, name: str, noun: str, model: reports.ReportModel, schemas: dict
-) -> Blueprint:
+def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas: dict) -> Blueprint:
     """One blueprint for a report resource: list, create, read, update, delete."""
     blp = Blueprint(name, __name__, url_prefix=f"/v1/{name}", description=f"{noun.capitalize()}s")
     page = page_schema(schemas["out"], f"{schemas['out'].__name__.removesuffix('Out')}Page")
@@ -47,12 +45,18 @@ def make_blueprint(
         @blp.doc(summary=f"List {noun}s you may see, most recent first")
         def get(self, args):
             query = reports.get_all(
-                user=current_user(), model=model, patient_id=args.get("patient_id"),
-                felt_from=args.get("from_"), felt_to=args.get("to"),
+                user=current_user(),
+                model=model,
+                patient_id=args.get("patient_id"),
+                felt_from=args.get("from_"),
+                felt_to=args.get("to"),
             )
             return paginate(
-                db_session=get_session(), query=query, keys=reports.sort_keys(model),
-                limit=args["limit"], cursor=args["cursor"],
+                db_session=get_session(),
+                query=query,
+                keys=reports.sort_keys(model),
+                limit=args["limit"],
+                cursor=args["cursor"],
             )
 
         @auth_required(*ROLES)
@@ -60,7 +64,9 @@ def make_blueprint(
         @blp.arguments(schemas["in"])
         @blp.response(201, schemas["write"], headers=ETAG_HEADER)
         @blp.alt_response(
-            200, schema=schemas["write"], success=True,
+            200,
+            schema=schemas["write"],
+            success=True,
             description=f"A {noun} with this id and the same content already exists",
         )
         @document(responses={409: "CONFLICT"})
@@ -93,27 +99,30 @@ def make_blueprint(
         @auth_required(*ROLES)
         @blp.arguments(schemas["update"](partial=True))
         @blp.response(200, schemas["write"], headers=ETAG_HEADER)
-        @document(
-            responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH]
-        )
+        @document(responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH])
         @blp.doc(summary=f"Change a {noun} (re-analyzed)")
         def patch(self, changes, report_id: uuid.UUID):
             result = reports.update(
-                db_session=get_session(), user=current_user(), model=model,
-                report_id=report_id, changes=changes, if_match=request.if_match or None,
+                db_session=get_session(),
+                user=current_user(),
+                model=model,
+                report_id=report_id,
+                changes=changes,
+                if_match=request.if_match or None,
             )
             return result, 200, {"ETag": _quoted(result.report)}
 
         @auth_required(*ROLES)
         @blp.response(204)
-        @document(
-            responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH]
-        )
+        @document(responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH])
         @blp.doc(summary=f"Delete a {noun} (kept as a tombstone for sync; re-analyzed)")
         def delete(self, report_id: uuid.UUID):
             reports.delete(
-                db_session=get_session(), user=current_user(), model=model,
-                report_id=report_id, if_match=request.if_match or None,
+                db_session=get_session(),
+                user=current_user(),
+                model=model,
+                report_id=report_id,
+                if_match=request.if_match or None,
             )
 
     return blp

@@ -8,5 +8,10 @@ blp = make_blueprint(
     name="sessions",
     noun="session",
     model=MassageSession,
-    schemas={"in": SessionIn, "update": SessionUpdateIn, "out": SessionOut, "write": SessionWriteOut},
+    schemas={
+        "in": SessionIn,
+        "update": SessionUpdateIn,
+        "out": SessionOut,
+        "write": SessionWriteOut,
+    },
 )

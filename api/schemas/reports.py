@@ -60,7 +60,8 @@ class SessionIn(ReportIn):
     pain_before = _pain(required=True)
     pain_after = _pain(load_default=None, allow_none=True)
     therapist_id = ma.fields.UUID(
-        load_default=None, allow_none=True,
+        load_default=None,
+        allow_none=True,
         metadata={"description": "A therapist the patient has linked (patients only)"},
     )
 
@@ -108,14 +109,16 @@ class CheckInOut(ReportOut):
 
 class SessionWriteOut(SessionOut):
     alerts = ma.fields.List(
-        ma.fields.Dict(), required=True,
+        ma.fields.Dict(),
+        required=True,
         metadata={"description": "Alerts this write raised or updated"},
     )
 
 
 class CheckInWriteOut(CheckInOut):
     alerts = ma.fields.List(
-        ma.fields.Dict(), required=True,
+        ma.fields.Dict(),
+        required=True,
         metadata={"description": "Alerts this write raised or updated"},
     )
 

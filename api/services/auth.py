@@ -28,9 +28,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _new_refresh(
-    *, db_session: Session, user: User, family_id: uuid.UUID, ttl: timedelta
-) -> str:
+def _new_refresh(*, db_session: Session, user: User, family_id: uuid.UUID, ttl: timedelta) -> str:
     token = secrets.token_urlsafe(32)
     db_session.add(
         RefreshToken(
@@ -86,7 +84,9 @@ def refresh(*, db_session: Session, token: str, refresh_ttl: timedelta) -> Grant
 
 def logout(*, db_session: Session, token: str) -> None:
     """Revoke the token's family; an unknown token is silently accepted (nothing to end)."""
-    stored = db_session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _digest(token)))
+    stored = db_session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _digest(token))
+    )
     if stored is not None:
         _revoke_family(db_session, stored.family_id)
         db_session.commit()

@@ -19,8 +19,12 @@ PATIENT_PASSWORD = "demo-patient-pass"  # noqa: S105 - printed for the demo on p
 
 def _symptoms(**values) -> dict:
     base = {
-        "numbness": 0, "tingling": 0, "weakness": 0, "side": "left",
-        "bladder_bowel_change": False, "saddle_numbness": False,
+        "numbness": 0,
+        "tingling": 0,
+        "weakness": 0,
+        "side": "left",
+        "bladder_bowel_change": False,
+        "saddle_numbness": False,
     }
     return base | values
 
@@ -69,16 +73,39 @@ HISTORIES = {
         (MassageSession, _session(19, 5, 6, technique="sports", pressure="firm")),
         (CheckIn, _checkin(17, 7, tingling=2)),
         (MassageSession, _session(12, 7, 8, technique="deep_tissue", pressure="deep")),
-        (MassageSession, _session(5, 8, 8, technique="deep_tissue", pressure="firm",
-                                  symptoms={"tingling": 2, "numbness": 1})),
+        (
+            MassageSession,
+            _session(
+                5,
+                8,
+                8,
+                technique="deep_tissue",
+                pressure="firm",
+                symptoms={"tingling": 2, "numbness": 1},
+            ),
+        ),
     ],
     "red_flag": [
         (MassageSession, _session(20, 5, 4)),
-        (MassageSession, _session(13, 6, 5, acute_flare=True, pressure="deep",
-                                  areas=["buttock", "sciatic_nerve_path"])),
+        (
+            MassageSession,
+            _session(
+                13, 6, 5, acute_flare=True, pressure="deep", areas=["buttock", "sciatic_nerve_path"]
+            ),
+        ),
         (CheckIn, _checkin(12, 6, numbness=2, weakness=1)),
-        (CheckIn, _checkin(2, 7, numbness=3, weakness=2, saddle_numbness=True, side="both",
-                           bladder_bowel_change=True)),
+        (
+            CheckIn,
+            _checkin(
+                2,
+                7,
+                numbness=3,
+                weakness=2,
+                saddle_numbness=True,
+                side="both",
+                bladder_bowel_change=True,
+            ),
+        ),
     ],
     "new": [
         (MassageSession, _session(6, 5, 4, technique="swedish", pressure="light")),

@@ -108,7 +108,9 @@ def _same_content(report: Report, data: dict) -> bool:
 def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -> WriteResult:
     """Save a new report, or return the same one when a retry sends an existing id."""
     data = dict(data)
-    patient = _target_patient(db_session=db_session, user=user, patient_id=data.pop("patient_id", None))
+    patient = _target_patient(
+        db_session=db_session, user=user, patient_id=data.pop("patient_id", None)
+    )
     if model is MassageSession:
         data["therapist_id"] = _therapist_for(
             db_session=db_session, user=user, patient=patient, therapist_id=data.get("therapist_id")
@@ -153,7 +155,9 @@ def get_or_raise(
     if (
         report is None
         or report.deleted_at is not None
-        or not access.can_access_patient(db_session=db_session, user=user, patient_id=report.patient_id)
+        or not access.can_access_patient(
+            db_session=db_session, user=user, patient_id=report.patient_id
+        )
     ):
         raise NotFound(f"No such {_noun(model)}.")
     return report
@@ -235,7 +239,9 @@ def _commit_write(db_session: Session, report: Report, *, created: bool) -> Writ
         db_session.flush()
     except StaleDataError as exc:
         db_session.rollback()
-        raise StalePrecondition("Another write changed this record at the same time; retry.") from exc
+        raise StalePrecondition(
+            "Another write changed this record at the same time; retry."
+        ) from exc
     patient = db_session.get(User, report.patient_id)
     alerts = _analyze(db_session=db_session, patient=patient, changed=[report])
     db_session.commit()

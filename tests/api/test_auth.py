@@ -90,13 +90,19 @@ def test_missing_forged_or_expired_token_gets_401_with_challenge(app, client, ma
     now = datetime.now(UTC)
     claims = {"sub": str(user.id), "role": "admin", "iss": "sciatica-care", "typ": "access"}
     forged = jwt.encode(
-        claims | {"iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5)).timestamp())},
-        "another-secret-of-at-least-32-bytes!!", algorithm="HS256",
+        claims
+        | {"iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5)).timestamp())},
+        "another-secret-of-at-least-32-bytes!!",
+        algorithm="HS256",
     )
     expired = jwt.encode(
-        claims | {"iat": int((now - timedelta(hours=1)).timestamp()),
-                  "exp": int((now - timedelta(minutes=1)).timestamp())},
-        app.config["SECRET_KEY"], algorithm="HS256",
+        claims
+        | {
+            "iat": int((now - timedelta(hours=1)).timestamp()),
+            "exp": int((now - timedelta(minutes=1)).timestamp()),
+        },
+        app.config["SECRET_KEY"],
+        algorithm="HS256",
     )
     headers = {}
     if header:

@@ -11,7 +11,8 @@ def test_patient_links_therapist_by_email_and_therapist_then_sees_sessions(clien
     client.post("/v1/sessions", json=session_body(), headers=make.headers(patient))
     assert client.get("/v1/sessions", headers=make.headers(therapist)).get_json()["items"] == []
     resp = client.post(
-        "/v1/care-links", json={"therapist_email": therapist.email.upper()},
+        "/v1/care-links",
+        json={"therapist_email": therapist.email.upper()},
         headers=make.headers(patient),
     )
     assert resp.status_code == 201
@@ -65,19 +66,32 @@ def test_either_side_ends_link_and_access_ends_at_once(client, make, db):
     session_id = created.get_json()["id"]
     for ender in (patient, therapist):
         link = make.link(patient, therapist)
-        assert client.get(f"/v1/sessions/{session_id}", headers=make.headers(therapist)).status_code == 200
+        assert (
+            client.get(f"/v1/sessions/{session_id}", headers=make.headers(therapist)).status_code
+            == 200
+        )
         resp = client.delete(f"/v1/care-links/{link.id}", headers=make.headers(ender))
         assert resp.status_code == 204
-        assert client.get(f"/v1/sessions/{session_id}", headers=make.headers(therapist)).status_code == 404
+        assert (
+            client.get(f"/v1/sessions/{session_id}", headers=make.headers(therapist)).status_code
+            == 404
+        )
         db.expire_all()
         assert db.get(CareLink, link.id).status == "ended"
         assert db.get(CareLink, link.id).ended_by == ender.id
 
 
 def test_outsider_cannot_end_or_see_a_link(client, make, db):
-    patient, therapist, outsider = make.user("patient"), make.user("therapist"), make.user("therapist")
+    patient, therapist, outsider = (
+        make.user("patient"),
+        make.user("therapist"),
+        make.user("therapist"),
+    )
     link = make.link(patient, therapist)
-    assert client.delete(f"/v1/care-links/{link.id}", headers=make.headers(outsider)).status_code == 404
+    assert (
+        client.delete(f"/v1/care-links/{link.id}", headers=make.headers(outsider)).status_code
+        == 404
+    )
     assert client.get("/v1/care-links", headers=make.headers(outsider)).get_json()["items"] == []
     db.expire_all()
     assert db.get(CareLink, link.id).status == "active"

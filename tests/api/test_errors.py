@@ -12,7 +12,7 @@ def _assert_problem(resp, status):
     assert resp.status_code == status
     assert resp.mimetype == "application/problem+json"
     body = resp.get_json()
-    assert PROBLEM_KEYS <= set(body) and body["status"] == status
+    assert set(body) >= PROBLEM_KEYS and body["status"] == status
     assert "Traceback" not in resp.get_data(as_text=True)
     return body
 
@@ -30,7 +30,9 @@ def test_wrong_method_is_405_problem_with_allow(client):
 def test_malformed_json_is_400_problem(client, make):
     patient = make.user("patient")
     resp = client.post(
-        "/v1/checkins", data="{not json", content_type="application/json",
+        "/v1/checkins",
+        data="{not json",
+        content_type="application/json",
         headers=make.headers(patient),
     )
     _assert_problem(resp, 400)
@@ -39,7 +41,9 @@ def test_malformed_json_is_400_problem(client, make):
 def test_non_json_body_is_415_problem(client, make):
     patient = make.user("patient")
     resp = client.post(
-        "/v1/checkins", data="pain=4", content_type="application/x-www-form-urlencoded",
+        "/v1/checkins",
+        data="pain=4",
+        content_type="application/x-www-form-urlencoded",
         headers=make.headers(patient),
     )
     _assert_problem(resp, 415)

@@ -40,7 +40,9 @@ def test_keys_are_scoped_per_user(client, make, db):
     one, two = make.user("patient"), make.user("patient")
     for user in (one, two):
         resp = client.post(
-            "/v1/checkins", json=checkin_body(), headers=make.headers(user, **{"Idempotency-Key": "shared"})
+            "/v1/checkins",
+            json=checkin_body(),
+            headers=make.headers(user, **{"Idempotency-Key": "shared"}),
         )
         assert resp.status_code == 201 and resp.get_json()["patient_id"] == str(user.id)
     assert _count(db, CheckIn) == 2
@@ -72,7 +74,9 @@ def test_expired_record_is_not_replayed(client, make, db):
 def test_pending_key_answers_409_until_abandoned(client, make, db):
     patient = make.user("patient")
     pending = IdempotencyRecord(
-        owner=f"user:{patient.id}", key="k-5", request_hash="x" * 64,
+        owner=f"user:{patient.id}",
+        key="k-5",
+        request_hash="x" * 64,
         expires_at=datetime.now(UTC) + timedelta(hours=1),
     )
     db.add(pending)
@@ -104,6 +108,8 @@ def test_register_accepts_idempotency_key(client, db):
 def test_overlong_key_is_rejected(client, make):
     patient = make.user("patient")
     resp = client.post(
-        "/v1/checkins", json=checkin_body(), headers=make.headers(patient, **{"Idempotency-Key": "k" * 256})
+        "/v1/checkins",
+        json=checkin_body(),
+        headers=make.headers(patient, **{"Idempotency-Key": "k" * 256}),
     )
     assert resp.status_code == 422

@@ -38,7 +38,8 @@ def test_create_stores_report_and_returns_it_in_utc(client, make, db, path, mode
 def test_session_time_conversion_is_exact(client, make):
     patient = make.user("patient")
     resp = client.post(
-        "/v1/sessions", json=session_body(started_at="2026-11-20T23:30:00-05:00"),
+        "/v1/sessions",
+        json=session_body(started_at="2026-11-20T23:30:00-05:00"),
         headers=make.headers(patient),
     )
     assert resp.get_json()["started_at"] == "2026-11-21T04:30:00Z"
@@ -86,8 +87,16 @@ def test_session_validation_rejects_and_saves_nothing(client, make, db, override
         {"notes": "x" * 2000},
         {"pain_after": None},
         {"areas": []},
-        {"symptoms": {"numbness": 3, "tingling": 3, "weakness": 3, "side": "both",
-                      "bladder_bowel_change": True, "saddle_numbness": True}},
+        {
+            "symptoms": {
+                "numbness": 3,
+                "tingling": 3,
+                "weakness": 3,
+                "side": "both",
+                "bladder_bowel_change": True,
+                "saddle_numbness": True,
+            }
+        },
     ],
 )
 def test_session_boundary_values_are_accepted(client, make, override):
@@ -99,7 +108,9 @@ def test_session_boundary_values_are_accepted(client, make, override):
             assert resp.get_json()[key] == value
 
 
-@pytest.mark.parametrize(("override", "field"), [({"pain": 11}, "pain"), ({"recorded_at": None}, "recorded_at")])
+@pytest.mark.parametrize(
+    ("override", "field"), [({"pain": 11}, "pain"), ({"recorded_at": None}, "recorded_at")]
+)
 def test_checkin_validation(client, make, db, override, field):
     patient = make.user("patient")
     resp = client.post("/v1/checkins", json=checkin_body(**override), headers=make.headers(patient))
@@ -113,14 +124,20 @@ def test_missing_symptoms_default_to_none(client, make):
     del body["symptoms"], body["notes"], body["pain_after"]
     data = client.post("/v1/sessions", json=body, headers=make.headers(patient)).get_json()
     assert data["symptoms"] == {
-        "numbness": 0, "tingling": 0, "weakness": 0, "side": None,
-        "bladder_bowel_change": False, "saddle_numbness": False,
+        "numbness": 0,
+        "tingling": 0,
+        "weakness": 0,
+        "side": None,
+        "bladder_bowel_change": False,
+        "saddle_numbness": False,
     }
     assert data["pain_after"] is None and data["notes"] is None
 
 
 @pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
-def test_client_id_retry_with_same_content_returns_existing(client, make, db, path, model, body, felt):
+def test_client_id_retry_with_same_content_returns_existing(
+    client, make, db, path, model, body, felt
+):
     patient = make.user("patient")
     report_id = str(uuid.uuid4())
     first = client.post(path, json=body(id=report_id), headers=make.headers(patient))
@@ -137,7 +154,9 @@ def test_client_id_with_other_content_is_409_and_not_overwritten(
     patient, other = make.user("patient"), make.user("patient")
     report_id = str(uuid.uuid4())
     client.post(path, json=body(id=report_id, notes="mine"), headers=make.headers(patient))
-    changed = client.post(path, json=body(id=report_id, notes="edited"), headers=make.headers(patient))
+    changed = client.post(
+        path, json=body(id=report_id, notes="edited"), headers=make.headers(patient)
+    )
     stolen = client.post(path, json=body(id=report_id, notes="mine"), headers=make.headers(other))
     assert changed.status_code == 409 and stolen.status_code == 409
     db.expire_all()
@@ -151,7 +170,10 @@ def test_deleted_id_cannot_be_recreated(client, make):
     headers = make.headers(patient)
     client.post("/v1/sessions", json=session_body(id=report_id), headers=headers)
     client.delete(f"/v1/sessions/{report_id}", headers=headers)
-    assert client.post("/v1/sessions", json=session_body(id=report_id), headers=headers).status_code == 409
+    assert (
+        client.post("/v1/sessions", json=session_body(id=report_id), headers=headers).status_code
+        == 409
+    )
 
 
 def test_list_pages_with_cursor_newest_first_without_gaps(client, make):
@@ -159,9 +181,15 @@ def test_list_pages_with_cursor_newest_first_without_gaps(client, make):
     headers = make.headers(patient)
     days = [1, 2, 3, 4, 5]
     for day in days:
-        client.post("/v1/sessions", json=session_body(started_at=f"2026-11-0{day}T10:00:00Z"), headers=headers)
+        client.post(
+            "/v1/sessions",
+            json=session_body(started_at=f"2026-11-0{day}T10:00:00Z"),
+            headers=headers,
+        )
     # Two sessions at the same instant must not be lost at a page boundary.
-    client.post("/v1/sessions", json=session_body(started_at="2026-11-03T10:00:00Z"), headers=headers)
+    client.post(
+        "/v1/sessions", json=session_body(started_at="2026-11-03T10:00:00Z"), headers=headers
+    )
     seen, cursor = [], None
     while True:
         url = "/v1/sessions?limit=2" + (f"&cursor={cursor}" if cursor else "")
@@ -191,8 +219,11 @@ def test_list_filters_by_time_window_and_patient(client, make):
     make.link(patient, therapist)
     make.link(other, therapist)
     for day in (1, 5, 9):
-        client.post("/v1/checkins", json=checkin_body(recorded_at=f"2026-11-0{day}T10:00:00Z"),
-                    headers=make.headers(patient))
+        client.post(
+            "/v1/checkins",
+            json=checkin_body(recorded_at=f"2026-11-0{day}T10:00:00Z"),
+            headers=make.headers(patient),
+        )
     client.post("/v1/checkins", json=checkin_body(), headers=make.headers(other))
     headers = make.headers(therapist)
     everyone = client.get("/v1/checkins", headers=headers).get_json()["items"]
@@ -202,16 +233,23 @@ def test_list_filters_by_time_window_and_patient(client, make):
         headers=headers,
     ).get_json()["items"]
     assert [item["recorded_at"] for item in window] == ["2026-11-05T10:00:00Z"]
-    assert client.get("/v1/checkins?from=2026-11-09T00:00:00Z&to=2026-11-01T00:00:00Z",
-                      headers=headers).status_code == 422
+    assert (
+        client.get(
+            "/v1/checkins?from=2026-11-09T00:00:00Z&to=2026-11-01T00:00:00Z", headers=headers
+        ).status_code
+        == 422
+    )
 
 
 def test_patch_changes_only_given_fields_and_merges_symptoms(client, make, db):
     patient = make.user("patient")
     headers = make.headers(patient)
-    created = client.post("/v1/sessions", json=session_body(pain_after=None), headers=headers).get_json()
+    created = client.post(
+        "/v1/sessions", json=session_body(pain_after=None), headers=headers
+    ).get_json()
     resp = client.patch(
-        f"/v1/sessions/{created['id']}", json={"pain_after": 3, "symptoms": {"numbness": 2}},
+        f"/v1/sessions/{created['id']}",
+        json={"pain_after": 3, "symptoms": {"numbness": 2}},
         headers=headers,
     )
     assert resp.status_code == 200
@@ -223,9 +261,15 @@ def test_patch_changes_only_given_fields_and_merges_symptoms(client, make, db):
     assert db.get(MassageSession, uuid.UUID(created["id"])).pain_after == 3
 
 
-@pytest.mark.parametrize("body", [{"patient_id": "00000000-0000-0000-0000-000000000000"},
-                                  {"id": "00000000-0000-0000-0000-000000000000"},
-                                  {"pain_before": 12}, {"pain_before": None}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"patient_id": "00000000-0000-0000-0000-000000000000"},
+        {"id": "00000000-0000-0000-0000-000000000000"},
+        {"pain_before": 12},
+        {"pain_before": None},
+    ],
+)
 def test_patch_refuses_bad_or_protected_fields(client, make, db, body):
     patient = make.user("patient")
     headers = make.headers(patient)
@@ -289,14 +333,20 @@ def test_delete_leaves_tombstone_and_hides_report(client, make, db, path, model,
 def test_therapist_records_for_linked_patient_only(client, make, db):
     patient, therapist = make.user("patient"), make.user("therapist")
     headers = make.headers(therapist)
-    unlinked = client.post("/v1/sessions", json=session_body(patient_id=str(patient.id)), headers=headers)
-    random = client.post("/v1/sessions", json=session_body(patient_id=str(uuid.uuid4())), headers=headers)
+    unlinked = client.post(
+        "/v1/sessions", json=session_body(patient_id=str(patient.id)), headers=headers
+    )
+    random = client.post(
+        "/v1/sessions", json=session_body(patient_id=str(uuid.uuid4())), headers=headers
+    )
     missing = client.post("/v1/sessions", json=session_body(), headers=headers)
     assert unlinked.status_code == random.status_code == missing.status_code == 422
     assert unlinked.get_json() == random.get_json()
     assert db.scalar(select(MassageSession)) is None
     make.link(patient, therapist)
-    resp = client.post("/v1/sessions", json=session_body(patient_id=str(patient.id)), headers=headers)
+    resp = client.post(
+        "/v1/sessions", json=session_body(patient_id=str(patient.id)), headers=headers
+    )
     assert resp.status_code == 201
     assert resp.get_json()["therapist_id"] == str(therapist.id)
     assert resp.get_json()["patient_id"] == str(patient.id)
@@ -315,8 +365,12 @@ def test_patient_names_only_a_linked_therapist(client, make):
     patient, linked, stranger = make.user("patient"), make.user("therapist"), make.user("therapist")
     make.link(patient, linked)
     headers = make.headers(patient)
-    ok = client.post("/v1/sessions", json=session_body(therapist_id=str(linked.id)), headers=headers)
-    bad = client.post("/v1/sessions", json=session_body(therapist_id=str(stranger.id)), headers=headers)
+    ok = client.post(
+        "/v1/sessions", json=session_body(therapist_id=str(linked.id)), headers=headers
+    )
+    bad = client.post(
+        "/v1/sessions", json=session_body(therapist_id=str(stranger.id)), headers=headers
+    )
     assert ok.status_code == 201 and ok.get_json()["therapist_id"] == str(linked.id)
     assert bad.status_code == 422 and "therapist_id" in bad.get_json()["errors"]
 

@@ -18,8 +18,11 @@ def test_patch_me_sets_profile_and_display_name(client, make, db):
     patient = make.user("patient")
     resp = client.patch(
         "/v1/me",
-        json={"display_name": "Renamed", "affected_side": "right",
-              "medically_cleared_at": "2026-10-01"},
+        json={
+            "display_name": "Renamed",
+            "affected_side": "right",
+            "medically_cleared_at": "2026-10-01",
+        },
         headers=make.headers(patient),
     )
     assert resp.status_code == 200
@@ -45,9 +48,7 @@ def test_patch_me_rejects_unknown_or_protected_fields(client, make, db, body):
 
 def test_therapist_cannot_set_patient_profile_fields(client, make):
     therapist = make.user("therapist")
-    resp = client.patch(
-        "/v1/me", json={"affected_side": "left"}, headers=make.headers(therapist)
-    )
+    resp = client.patch("/v1/me", json={"affected_side": "left"}, headers=make.headers(therapist))
     assert resp.status_code == 422
     assert "affected_side" in resp.get_json()["errors"]
 
@@ -56,8 +57,12 @@ def test_admin_creates_therapist_account(client, make, db):
     admin = make.user("admin")
     resp = client.post(
         "/v1/users",
-        json={"email": "t@example.org", "password": "long enough pass", "display_name": "T",
-              "role": "therapist"},
+        json={
+            "email": "t@example.org",
+            "password": "long enough pass",
+            "display_name": "T",
+            "role": "therapist",
+        },
         headers=make.headers(admin),
     )
     assert resp.status_code == 201 and resp.get_json()["role"] == "therapist"
@@ -69,8 +74,12 @@ def test_only_admins_create_accounts(client, make, db, role):
     caller = make.user(role)
     resp = client.post(
         "/v1/users",
-        json={"email": "t@example.org", "password": "long enough pass", "display_name": "T",
-              "role": "admin"},
+        json={
+            "email": "t@example.org",
+            "password": "long enough pass",
+            "display_name": "T",
+            "role": "admin",
+        },
         headers=make.headers(caller),
     )
     assert resp.status_code == 403

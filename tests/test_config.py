@@ -1,0 +1,73 @@
+"""Configuration from the environment: safe defaults, refusal of unsafe production setups."""
+
+import pytest
+from sqlalchemy import text
+
+from api import create_app
+from api.config import DEV_SECRET, ConfigError
+from api.db import make_engine
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    for name in ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "RATELIMIT_ENABLED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/app.sqlite3")
+    return monkeypatch
+
+
+@pytest.mark.parametrize("secret", [None, DEV_SECRET, "short-secret"])
+def test_production_refuses_missing_default_or_weak_secret(env, secret):
+    env.setenv("APP_ENV", "production")
+    if secret is not None:
+        env.setenv("SECRET_KEY", secret)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+
+
+def test_production_starts_with_a_real_secret(env):
+    env.setenv("APP_ENV", "production")
+    env.setenv("SECRET_KEY", "x" * 48)
+    app = create_app()
+    assert app.config["APP_ENV"] == "production" and not app.config["TESTING"]
+
+
+def test_development_defaults_to_sqlite_file_under_instance(env):
+    env.delenv("DATABASE_URL")
+    app = create_app()
+    assert app.config["DATABASE_URL"].startswith("sqlite:///")
+    assert app.config["DATABASE_URL"].endswith("instance/sciatica-care.sqlite3")
+    assert app.config["SECRET_KEY"] == DEV_SECRET
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("false", False), ("0", False), ("true", True)])
+def test_ratelimit_enabled_flag_is_parsed(env, raw, expected):
+    env.setenv("RATELIMIT_ENABLED", raw)
+    assert create_app().config["RATELIMIT_ENABLED"] is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("APP_ENV", "staging"), ("RATELIMIT_ENABLED", "maybe"), ("ACCESS_TOKEN_TTL_SECONDS", "ten")],
+)
+def test_invalid_values_are_refused_with_a_clear_message(env, name, value):
+    env.setenv(name, value)
+    with pytest.raises(ConfigError, match=name if name != "RATELIMIT_ENABLED" else "boolean"):
+        create_app()
+
+
+def test_token_lifetimes_come_from_environment(env):
+    env.setenv("ACCESS_TOKEN_TTL_SECONDS", "120")
+    env.setenv("REFRESH_TOKEN_TTL_SECONDS", "3600")
+    app = create_app()
+    assert app.config["ACCESS_TOKEN_TTL"].total_seconds() == 120
+    assert app.config["REFRESH_TOKEN_TTL"].total_seconds() == 3600
+
+
+def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/x.sqlite3", busy_timeout_ms=4321)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 4321
+    engine.dispose()
