@@ -45,6 +45,9 @@ def from_environment(instance_path: str) -> dict:
         raise ConfigError(
             "APP_ENV=production needs SECRET_KEY set to a random value of at least 32 characters"
         )
+    idempotency_ttl = _int("IDEMPOTENCY_TTL_SECONDS", 86400)
+    if idempotency_ttl < 86400:
+        raise ConfigError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")
     return {
         "APP_ENV": env,
         "TESTING": env == "testing",
@@ -52,7 +55,7 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(instance_path),
         "ACCESS_TOKEN_TTL": timedelta(seconds=_int("ACCESS_TOKEN_TTL_SECONDS", 900)),
         "REFRESH_TOKEN_TTL": timedelta(seconds=_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 86400)),
-        "IDEMPOTENCY_TTL": timedelta(seconds=_int("IDEMPOTENCY_TTL_SECONDS", 86400)),
+        "IDEMPOTENCY_TTL": timedelta(seconds=idempotency_ttl),
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED", "true")),
         "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
         "MAX_CONTENT_LENGTH": 1024 * 1024,

@@ -48,7 +48,12 @@ def test_ratelimit_enabled_flag_is_parsed(env, raw, expected):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("APP_ENV", "staging"), ("RATELIMIT_ENABLED", "maybe"), ("ACCESS_TOKEN_TTL_SECONDS", "ten")],
+    [
+        ("APP_ENV", "staging"),
+        ("RATELIMIT_ENABLED", "maybe"),
+        ("ACCESS_TOKEN_TTL_SECONDS", "ten"),
+        ("IDEMPOTENCY_TTL_SECONDS", "3600"),
+    ],
 )
 def test_invalid_values_are_refused_with_a_clear_message(env, name, value):
     env.setenv(name, value)
