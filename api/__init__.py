@@ -7,7 +7,16 @@ from flask import Flask, request
 from api import cli, db, errors
 from api.config import from_environment
 from api.openapi import Api
-from api.resources import auth, care_links, checkins, health, sessions, users
+from api.resources import (
+    alerts,
+    auth,
+    care_links,
+    checkins,
+    health,
+    screenings,
+    sessions,
+    users,
+)
 
 BLUEPRINTS = (
     health.blp,
@@ -16,6 +25,8 @@ BLUEPRINTS = (
     care_links.blp,
     sessions.blp,
     checkins.blp,
+    alerts.blp,
+    screenings.blp,
 )
 JSON_BODY_METHODS = ("POST", "PUT", "PATCH")
 

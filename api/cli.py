@@ -6,13 +6,14 @@ from flask.cli import AppGroup, with_appcontext
 
 from api.db import session_scope
 from api.errors import DomainError
-from api.services import demo, users
+from api.services import analysis, demo, users
 from models.user import ROLES
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(analyze)
 
 
 @click.group("users", cls=AppGroup, help="Manage accounts.")
@@ -52,3 +53,24 @@ def seed_demo() -> None:
     click.echo("Demo clinic ready. Sign in with:")
     for role, email, password in logins:
         click.echo(f"  {role:<9} {email:<32} {password}")
+
+
+@click.command("analyze")
+@click.option("--patient", "patient_id", type=click.UUID, help="Only this patient.")
+@with_appcontext
+def analyze(patient_id) -> None:
+    """Re-run the analyzer over stored data; print what it raised, updated and resolved."""
+    totals = {"raised": 0, "updated": 0, "resolved": 0}
+    with session_scope(current_app) as db_session:
+        try:
+            found = analysis.patients(db_session=db_session, patient_id=patient_id)
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from exc
+        for patient in found:
+            changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=None)
+            db_session.commit()
+            for verb in totals:
+                for alert in getattr(changes, verb):
+                    totals[verb] += 1
+                    click.echo(f"{verb:<8} {alert.severity:<7} {alert.rule:<24} {patient.email}")
+    click.echo(", ".join(f"{count} {verb}" for verb, count in totals.items()))

@@ -1,8 +1,11 @@
 """Configuration, read only from environment variables (documented in .env.example)."""
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
+
+import analyzer
 
 DEV_SECRET = "development-only-secret-never-use-in-production"  # noqa: S105 - the known value production refuses
 ENVIRONMENTS = ("development", "production", "testing")
@@ -31,6 +34,20 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _analyzer_overrides() -> dict:
+    raw = os.environ.get("ANALYZER_OVERRIDES", "").strip()
+    if not raw:
+        return {}
+    try:
+        overrides = json.loads(raw)
+        if not isinstance(overrides, dict):
+            raise ValueError("not a JSON object")
+        analyzer.AnalyzerConfig.from_mapping(overrides)
+    except ValueError as exc:
+        raise ConfigError(f"ANALYZER_OVERRIDES is not a valid analyzer setting: {exc}") from exc
+    return overrides
+
+
 def default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'sciatica-care.sqlite3'}"
 
@@ -57,6 +74,7 @@ def from_environment(instance_path: str) -> dict:
         "REFRESH_TOKEN_TTL": timedelta(seconds=_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 86400)),
         "IDEMPOTENCY_TTL": timedelta(seconds=idempotency_ttl),
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED", "true")),
+        "ANALYZER_OVERRIDES": _analyzer_overrides(),
         "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "JSON_SORT_KEYS": False,

@@ -1,5 +1,6 @@
 """SQLAlchemy models of the product: one module per aggregate, no Flask import."""
 
+from models.alert import Alert, AlertTrigger
 from models.base import Base, UTCDateTime, utcnow
 from models.care_link import CareLink
 from models.idempotency import IdempotencyRecord
@@ -8,6 +9,8 @@ from models.token import RefreshToken
 from models.user import PatientProfile, User
 
 __all__ = [
+    "Alert",
+    "AlertTrigger",
     "Base",
     "CareLink",
     "CheckIn",

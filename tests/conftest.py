@@ -3,7 +3,7 @@ transaction, users and tokens made directly in the database."""
 
 import os
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -115,6 +115,8 @@ class Factory:
             password_changed_at=datetime.now(UTC) - timedelta(minutes=1),
         )
         if role == "patient":
+            # Cleared by default, so that only the tests about clearance see that alert.
+            profile.setdefault("medically_cleared_at", date(2020, 1, 1))
             user.profile = PatientProfile(**profile)
         self.db.add(user)
         self.db.flush()

@@ -76,3 +76,12 @@ def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(tmp_path):
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 4321
     engine.dispose()
+
+
+def test_analyzer_overrides_come_from_environment_and_are_validated(env):
+    env.setenv("ANALYZER_OVERRIDES", '{"severe_pain_min": 9}')
+    assert create_app().config["ANALYZER_OVERRIDES"] == {"severe_pain_min": 9}
+    for bad in ('{"no_such_threshold": 1}', "[1]", "{not json", '{"severe_pain_min": "high"}'):
+        env.setenv("ANALYZER_OVERRIDES", bad)
+        with pytest.raises(ConfigError, match="ANALYZER_OVERRIDES"):
+            create_app()

@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from api.pagination import PageArgs
+from api.schemas.alerts import AlertOut
 from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of
 from models.report import AREAS, PRESSURES, SYMPTOM_SIDES, TECHNIQUES
 
@@ -107,20 +108,20 @@ class CheckInOut(ReportOut):
     pain = ma.fields.Integer(required=True)
 
 
-class SessionWriteOut(SessionOut):
-    alerts = ma.fields.List(
-        ma.fields.Dict(),
+def _written_alerts() -> ma.fields.List:
+    return ma.fields.List(
+        ma.fields.Nested(AlertOut),
         required=True,
-        metadata={"description": "Alerts this write raised or updated"},
+        metadata={"description": "Alerts this write raised, updated or resolved"},
     )
+
+
+class SessionWriteOut(SessionOut):
+    alerts = _written_alerts()
 
 
 class CheckInWriteOut(CheckInOut):
-    alerts = ma.fields.List(
-        ma.fields.Dict(),
-        required=True,
-        metadata={"description": "Alerts this write raised or updated"},
-    )
+    alerts = _written_alerts()
 
 
 class ReportQuery(PageArgs):

@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
 
-from api.errors import NotFound
+from api.errors import Invalid, NotFound
 from models import CareLink, User
 
 
@@ -46,3 +46,25 @@ def get_patient_or_raise(*, db_session: Session, user: User, patient_id: uuid.UU
     if patient is None or patient.role != "patient":
         raise NotFound("No such patient.")
     return patient
+
+
+def patient_named_in_body(*, db_session: Session, user: User, patient_id: uuid.UUID | None) -> User:
+    """The patient a write or screening is for: the caller if a patient, else `patient_id`.
+
+    One 422 answers every patient_id the caller may not use, whether it exists or not.
+    """
+    if user.role == "patient":
+        if patient_id not in (None, user.id):
+            raise unknown_patient("Patients act only for themselves.")
+        return user
+    if patient_id is None:
+        raise unknown_patient("Missing data for field.")
+    try:
+        return get_patient_or_raise(db_session=db_session, user=user, patient_id=patient_id)
+    except NotFound as exc:
+        raise unknown_patient() from exc
+
+
+def unknown_patient(message: str = "Unknown patient.") -> Invalid:
+    """A body's patient_id the caller may not use: the same answer whether it exists or not."""
+    return Invalid("Unknown patient.", errors={"patient_id": [message]})

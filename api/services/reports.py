@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
-from api.services import access
+from api.services import access, analysis
 from models import CareLink, CheckIn, MassageSession, User, utcnow
 
 Report = MassageSession | CheckIn
@@ -41,25 +41,6 @@ def _felt_column(model: ReportModel):
 
 def _noun(model: ReportModel) -> str:
     return "session" if model is MassageSession else "check-in"
-
-
-def _target_patient(*, db_session: Session, user: User, patient_id: uuid.UUID | None) -> User:
-    if user.role == "patient":
-        if patient_id not in (None, user.id):
-            raise Invalid(
-                "Patients record their own reports.",
-                errors={"patient_id": ["Patients cannot write for another patient."]},
-            )
-        return user
-    unknown = Invalid("Unknown patient.", errors={"patient_id": ["Unknown patient."]})
-    if patient_id is None:
-        raise Invalid(
-            "Name the patient you write for.", errors={"patient_id": ["Missing data for field."]}
-        )
-    try:
-        return access.get_patient_or_raise(db_session=db_session, user=user, patient_id=patient_id)
-    except NotFound as exc:
-        raise unknown from exc
 
 
 def _therapist_for(
@@ -108,7 +89,7 @@ def _same_content(report: Report, data: dict) -> bool:
 def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -> WriteResult:
     """Save a new report, or return the same one when a retry sends an existing id."""
     data = dict(data)
-    patient = _target_patient(
+    patient = access.patient_named_in_body(
         db_session=db_session, user=user, patient_id=data.pop("patient_id", None)
     )
     if model is MassageSession:
@@ -129,9 +110,9 @@ def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -
     except IntegrityError as exc:
         db_session.rollback()
         raise Conflict(f"A {_noun(model)} with this id already exists.") from exc
-    alerts = _analyze(db_session=db_session, patient=patient, changed=[report])
+    changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=report.felt_at)
     db_session.commit()
-    return WriteResult(report=report, alerts=alerts, created=True)
+    return WriteResult(report=report, alerts=changes.touched(), created=True)
 
 
 def _existing(existing: Report, patient: User, data: dict, model: ReportModel) -> WriteResult:
@@ -216,8 +197,9 @@ def update(
         changes["therapist_id"] = _therapist_for(
             db_session=db_session, user=user, patient=patient, therapist_id=changes["therapist_id"]
         )
+    felt_before = report.felt_at
     _assign(report, changes)
-    return _commit_write(db_session, report, created=False)
+    return _commit_write(db_session, report, focus=min(felt_before, report.felt_at))
 
 
 def delete(
@@ -231,10 +213,10 @@ def delete(
     report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
     _check_precondition(report, if_match)
     report.deleted_at = utcnow()
-    return _commit_write(db_session, report, created=False)
+    return _commit_write(db_session, report, focus=report.felt_at)
 
 
-def _commit_write(db_session: Session, report: Report, *, created: bool) -> WriteResult:
+def _commit_write(db_session: Session, report: Report, *, focus: datetime) -> WriteResult:
     try:
         db_session.flush()
     except StaleDataError as exc:
@@ -243,11 +225,6 @@ def _commit_write(db_session: Session, report: Report, *, created: bool) -> Writ
             "Another write changed this record at the same time; retry."
         ) from exc
     patient = db_session.get(User, report.patient_id)
-    alerts = _analyze(db_session=db_session, patient=patient, changed=[report])
+    changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=focus)
     db_session.commit()
-    return WriteResult(report=report, alerts=alerts, created=created)
-
-
-def _analyze(*, db_session: Session, patient: User, changed: list[Report]) -> list[Any]:
-    """Re-analyze the patient after a write, in the write's transaction (analyzer issue)."""
-    return []
+    return WriteResult(report=report, alerts=changes.touched(), created=False)

@@ -1,5 +1,6 @@
 """Who reaches which record: every route with an id, for every kind of caller."""
 
+import re
 import uuid
 
 import pytest
@@ -15,20 +16,28 @@ ACTORS = (
     "admin",
     "anonymous",
 )
-ALLOWED_ON_REPORTS = {"owner", "linked_therapist", "admin"}
-ALLOWED_ON_LINK = {"owner", "linked_therapist", "admin"}
+PARTIES = {"owner", "linked_therapist", "admin"}
+CLINICIANS = {"linked_therapist", "admin"}
+PATIENTS = {"owner", "other_patient"}
 
-# (method, url template, kind of resource, success status)
+# (method, url template, who succeeds, success status, roles refused outright with 403)
 ROUTES = [
-    ("GET", "/v1/sessions/{session}", "report", 200),
-    ("PATCH", "/v1/sessions/{session}", "report", 200),
-    ("DELETE", "/v1/sessions/{session}", "report", 204),
-    ("GET", "/v1/checkins/{checkin}", "report", 200),
-    ("PATCH", "/v1/checkins/{checkin}", "report", 200),
-    ("DELETE", "/v1/checkins/{checkin}", "report", 204),
-    ("DELETE", "/v1/care-links/{link}", "link", 204),
+    ("GET", "/v1/sessions/{session}", PARTIES, 200, set()),
+    ("PATCH", "/v1/sessions/{session}", PARTIES, 200, set()),
+    ("DELETE", "/v1/sessions/{session}", PARTIES, 204, set()),
+    ("GET", "/v1/checkins/{checkin}", PARTIES, 200, set()),
+    ("PATCH", "/v1/checkins/{checkin}", PARTIES, 200, set()),
+    ("DELETE", "/v1/checkins/{checkin}", PARTIES, 204, set()),
+    ("DELETE", "/v1/care-links/{link}", PARTIES, 204, set()),
+    ("GET", "/v1/alerts/{alert}", PARTIES, 200, set()),
+    ("POST", "/v1/alerts/{alert}/acknowledge", CLINICIANS, 200, PATIENTS),
+    ("POST", "/v1/alerts/{alert}/resolve", CLINICIANS, 200, PATIENTS),
 ]
-BODIES = {"/v1/sessions": {"notes": "edited"}, "/v1/checkins": {"notes": "edited"}}
+BODIES = {
+    "/v1/sessions": {"notes": "edited"},
+    "/v1/checkins": {"notes": "edited"},
+    "/v1/alerts": {"outcome": "accepted", "reason": "Seen with the patient.", "note": "Done."},
+}
 
 
 @pytest.fixture
@@ -46,13 +55,13 @@ def world(client, make):
     link = make.link(owner, people["linked_therapist"])
     make.link(owner, people["former_therapist"], status="ended")
     headers = make.headers(owner)
+    red_flag = session_body(symptoms={"bladder_bowel_change": True})
+    written = client.post("/v1/sessions", json=red_flag, headers=headers).get_json()
+    checkin = client.post("/v1/checkins", json=checkin_body(), headers=headers).get_json()
     ids = {
-        "session": client.post("/v1/sessions", json=session_body(), headers=headers).get_json()[
-            "id"
-        ],
-        "checkin": client.post("/v1/checkins", json=checkin_body(), headers=headers).get_json()[
-            "id"
-        ],
+        "session": written["id"],
+        "alert": written["alerts"][0]["id"],
+        "checkin": checkin["id"],
         "link": str(link.id),
     }
     return people, ids
@@ -60,20 +69,27 @@ def world(client, make):
 
 def _call(client, method, url, headers):
     body = next((b for prefix, b in BODIES.items() if url.startswith(prefix)), None)
-    if method == "PATCH":
-        return client.patch(url, json=body, headers=headers)
+    if url.endswith("/acknowledge"):
+        body = {k: body[k] for k in ("outcome", "reason")}
+    elif url.endswith("/resolve"):
+        body = {"note": body["note"]}
+    if method in ("PATCH", "POST"):
+        return client.open(url, method=method, json=body, headers=headers)
     return client.open(url, method=method, headers=headers)
 
 
 @pytest.mark.parametrize("actor", ACTORS)
-@pytest.mark.parametrize(("method", "template", "kind", "success"), ROUTES)
-def test_authorization_matrix(client, make, world, actor, method, template, kind, success):
+@pytest.mark.parametrize(("method", "template", "allowed", "success", "refused"), ROUTES)
+def test_authorization_matrix(
+    client, make, world, actor, method, template, allowed, success, refused
+):
     people, ids = world
     url = template.format(**ids)
     resp = _call(client, method, url, make.headers(people[actor]))
-    allowed = ALLOWED_ON_REPORTS if kind == "report" else ALLOWED_ON_LINK
     if actor == "anonymous":
         assert resp.status_code == 401
+    elif actor in refused:
+        assert resp.status_code == 403
     elif actor in allowed:
         assert resp.status_code == success, resp.get_json()
     else:
@@ -95,10 +111,10 @@ def test_lists_never_leak_another_patients_records(client, make, world, actor):
 
 
 def test_matrix_covers_every_route_with_an_id(app):
-    covered = {(m, t.split("{")[0]) for m, t, _, _ in ROUTES}
+    covered = {(m, re.sub(r"\{\w+\}", "<>", t)) for m, t, *_ in ROUTES}
     for rule in app.url_map.iter_rules():
         if "<" not in rule.rule or rule.rule.startswith("/static"):
             continue
-        prefix = rule.rule.split("<")[0]
+        shape = re.sub(r"<[^>]+>", "<>", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert (method, prefix) in covered, f"{method} {rule.rule} missing from the matrix"
+            assert (method, shape) in covered, f"{method} {rule.rule} missing from the matrix"

@@ -7,7 +7,9 @@ from models import User
 
 
 def test_me_returns_patient_profile(client, make):
-    patient = make.user("patient", affected_side="left", suspected_cause="piriformis")
+    patient = make.user(
+        "patient", affected_side="left", suspected_cause="piriformis", medically_cleared_at=None
+    )
     body = client.get("/v1/me", headers=make.headers(patient)).get_json()
     assert body["affected_side"] == "left"
     assert body["suspected_cause"] == "piriformis"

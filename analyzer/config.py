@@ -1,0 +1,174 @@
+"""Rule codes, severities and the thresholds of the ruleset, held in one frozen config."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+# Every finding's consumer stores this next to the alert, so a changed rule or
+# default threshold must bump it.
+RULESET_VERSION = "2026.11-1"
+
+SEVERITIES = ("info", "caution", "warning", "urgent")
+
+RULES: Mapping[str, str] = MappingProxyType(
+    {
+        "red_flag_bladder_bowel": "urgent",
+        "progressive_weakness": "urgent",
+        "significant_numbness": "urgent",
+        "bilateral_symptoms": "urgent",
+        "post_session_worsening": "caution",
+        "repeated_worsening": "warning",
+        "persistent_worsening": "warning",
+        "worsening_trend": "warning",
+        "severe_pain": "caution",
+        "deep_pressure_in_flare": "caution",
+        "not_medically_cleared": "info",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """Thresholds of every rule (SPEC section 2 defaults).
+
+    History window: a trigger is evaluated against the reports felt before it,
+    limited to the last ``history_reports`` of them plus every one felt within
+    ``lookback`` before it. ``analyze`` applies this window itself, so a caller
+    that passes, for a written report felt at ``t``, the last
+    ``history_reports`` reports before ``t``, every report felt in
+    ``[t - lookback, t)``, and every report felt at or after ``t`` (with
+    ``focus_from=t``) gets exactly the findings a full-history run gives for
+    those triggers.
+
+    Pain is on the 0-10 numeric rating scale; grades are 0-3; fractions are
+    relative to the earlier value (0.30 = 30 %).
+    """
+
+    history_reports: int = 20
+    lookback: timedelta = timedelta(days=7)
+
+    # post_session_worsening: pain_after - pain_before, the MCID (Farrar 2001; Ostelo 2008).
+    post_session_min_points: int = 2
+    post_session_min_fraction: float = 0.30
+
+    # repeated_worsening: post_session_worsening in >= min_count of the last window sessions.
+    repeated_min_count: int = 2
+    repeated_window_sessions: int = 3
+
+    # persistent_worsening: check-in after the soreness window (Cambron 2007).
+    persistent_min_delay: timedelta = timedelta(hours=36)
+    persistent_max_delay: timedelta = timedelta(days=7)
+    persistent_min_points: int = 2
+
+    # worsening_trend over the baseline pain series.
+    trend_window: int = 10
+    trend_min_reports: int = 6
+    trend_recent: int = 3
+    trend_min_points: float = 1.75
+    trend_min_fraction: float = 0.30
+    trend_mk_min_reports: int = 8
+    trend_mk_alpha: float = 0.05
+    trend_mk_min_rise: float = 2.0
+
+    # Neurological grades (0-3).
+    weakness_min_grade: int = 2
+    numbness_severe_grade: int = 3
+    numbness_rising_grade: int = 2
+
+    severe_pain_min: int = 8
+
+    # deep_pressure_in_flare
+    flare_pressures: tuple[str, ...] = ("firm", "deep")
+    flare_protected_areas: tuple[str, ...] = ("sciatic_nerve_path",)
+
+    def __post_init__(self) -> None:
+        for problem in _problems(self):
+            raise ValueError(problem)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> AnalyzerConfig:
+        """Build a config from plain values (durations in seconds), the rest defaults.
+
+        Raises ValueError on an unknown key or a value of the wrong type.
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown analyzer settings: {', '.join(unknown)}")
+        return cls(
+            **{name: _coerce(name, fields[name].type, value) for name, value in values.items()}
+        )
+
+
+def _coerce(name: str, kind: str, value: Any) -> Any:
+    coerced = _COERCERS[kind.split("[")[0]](value)
+    if coerced is None:
+        raise ValueError(f"analyzer setting {name}: invalid value {value!r}")
+    return coerced
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_timedelta(value: Any) -> timedelta | None:
+    if isinstance(value, timedelta):
+        return value
+    return timedelta(seconds=value) if _is_number(value) else None
+
+
+def _as_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _as_float(value: Any) -> float | None:
+    return float(value) if _is_number(value) else None
+
+
+def _as_names(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+_COERCERS = {"timedelta": _as_timedelta, "int": _as_int, "float": _as_float, "tuple": _as_names}
+
+
+def _problems(c: AnalyzerConfig) -> list[str]:
+    checks = [
+        (
+            c.history_reports >= c.trend_window - 1,
+            "history_reports must cover trend_window - 1 reports",
+        ),
+        (c.lookback >= c.persistent_max_delay, "lookback must cover persistent_max_delay"),
+        (
+            timedelta(0) <= c.persistent_min_delay <= c.persistent_max_delay,
+            "persistent delays out of order",
+        ),
+        (
+            1 <= c.trend_recent < c.trend_min_reports <= c.trend_window,
+            "trend window sizes out of order",
+        ),
+        (
+            c.trend_min_reports <= c.trend_mk_min_reports <= c.trend_window,
+            "trend_mk_min_reports out of range",
+        ),
+        (0 < c.trend_mk_alpha < 1, "trend_mk_alpha must be in (0, 1)"),
+        (
+            1 <= c.repeated_min_count <= c.repeated_window_sessions,
+            "repeated_min_count out of range",
+        ),
+        (
+            c.post_session_min_fraction >= 0 and c.trend_min_fraction >= 0,
+            "fractions must not be negative",
+        ),
+    ]
+    return [message for ok, message in checks if not ok]
+
+
+DEFAULT_CONFIG = AnalyzerConfig()

@@ -1,0 +1,76 @@
+"""Pre-session safety screening: symptoms and plan now, open alerts, to a verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from analyzer.config import DEFAULT_CONFIG, SEVERITIES, AnalyzerConfig
+from analyzer.domain import Symptoms
+from analyzer.texts import RULE_TEXTS, screening_text
+
+VERDICTS = ("proceed", "caution", "do_not_proceed")
+
+
+@dataclass(frozen=True)
+class Screening:
+    """A verdict from VERDICTS and its (rule, message) reasons, stopping ones first."""
+
+    verdict: str
+    reasons: tuple[tuple[str, str], ...]
+
+
+def screen(
+    *,
+    symptoms: Symptoms,
+    acute_flare: bool,
+    planned_pressure: str | None,
+    planned_areas: Sequence[str],
+    open_alert_rules: Sequence[tuple[str, str]] = (),
+    config: AnalyzerConfig = DEFAULT_CONFIG,
+) -> Screening:
+    """Red-flag symptoms or open urgent alerts stop the session; a risky plan or open warnings
+    call for caution. ``open_alert_rules`` holds the (rule, severity) of open alerts."""
+    for _, severity in open_alert_rules:
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}")
+    stop = _symptom_reasons(symptoms, config) + _alert_reasons(open_alert_rules, "urgent")
+    caution = _plan_reasons(acute_flare, planned_pressure, planned_areas, config)
+    caution += _alert_reasons(open_alert_rules, "warning")
+    verdict = "do_not_proceed" if stop else "caution" if caution else "proceed"
+    return Screening(verdict, tuple(dict.fromkeys(stop + caution)))
+
+
+def _symptom_reasons(symptoms: Symptoms, config: AnalyzerConfig) -> list[tuple[str, str]]:
+    reasons = []
+    if symptoms.bladder_bowel_change or symptoms.saddle_numbness:
+        reasons.append(("red_flag_bladder_bowel", screening_text("red_flag_bladder_bowel")))
+    if symptoms.numbness >= config.numbness_severe_grade:
+        text = screening_text("significant_numbness", numbness=symptoms.numbness)
+        reasons.append(("significant_numbness", text))
+    if symptoms.weakness >= config.weakness_min_grade:
+        text = screening_text("progressive_weakness", weakness=symptoms.weakness)
+        reasons.append(("progressive_weakness", text))
+    return reasons
+
+
+def _plan_reasons(
+    acute_flare: bool, pressure: str | None, areas: Sequence[str], config: AnalyzerConfig
+) -> list[tuple[str, str]]:
+    on_nerve = set(areas) & set(config.flare_protected_areas)
+    if acute_flare and (pressure in config.flare_pressures or on_nerve):
+        return [("deep_pressure_in_flare", screening_text("deep_pressure_in_flare"))]
+    return []
+
+
+def _alert_reasons(open_alerts: Sequence[tuple[str, str]], severity: str) -> list[tuple[str, str]]:
+    code = f"open_{severity}_alert"
+    return [
+        (rule, screening_text(code, title=_title(rule)))
+        for rule, alert_severity in sorted(set(open_alerts))
+        if alert_severity == severity
+    ]
+
+
+def _title(rule: str) -> str:
+    return RULE_TEXTS[rule].title if rule in RULE_TEXTS else rule

@@ -1,0 +1,74 @@
+"""Alerts: list, read, acknowledge, resolve."""
+
+import uuid
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import auth_required, current_user
+from api.db import get_session
+from api.idempotency import idempotent
+from api.openapi import document
+from api.pagination import page_schema, paginate
+from api.schemas.alerts import AcknowledgeIn, AlertOut, AlertQuery, ResolveIn
+from api.services import alerts
+
+blp = Blueprint("alerts", __name__, url_prefix="/v1/alerts", description="Alerts")
+AlertPage = page_schema(AlertOut, "AlertPage")
+READERS = ("patient", "therapist", "admin")
+CLINICIANS = ("therapist", "admin")
+
+
+@blp.route("")
+class Alerts(MethodView):
+    @auth_required(*READERS)
+    @blp.arguments(AlertQuery, location="query")
+    @blp.response(200, AlertPage)
+    def get(self, args):
+        """List alerts you may see, most severe and newest first"""
+        limit, cursor = args.pop("limit"), args.pop("cursor")
+        return paginate(
+            db_session=get_session(),
+            query=alerts.get_all(user=current_user(), **args),
+            keys=alerts.SORT_KEYS,
+            limit=limit,
+            cursor=cursor,
+        )
+
+
+@blp.route("/<uuid:alert_id>")
+class AlertById(MethodView):
+    @auth_required(*READERS)
+    @blp.response(200, AlertOut)
+    @document(responses={404: "NOT_FOUND"})
+    def get(self, alert_id: uuid.UUID):
+        """Read an alert with its evidence"""
+        return alerts.get_or_raise(db_session=get_session(), user=current_user(), alert_id=alert_id)
+
+
+@blp.route("/<uuid:alert_id>/acknowledge")
+class Acknowledge(MethodView):
+    @auth_required(*CLINICIANS)
+    @idempotent
+    @blp.arguments(AcknowledgeIn)
+    @blp.response(200, AlertOut)
+    @document(responses={404: "NOT_FOUND", 409: "CONFLICT"})
+    def post(self, data, alert_id: uuid.UUID):
+        """Acknowledge an open alert, accepting or overriding it, with a reason"""
+        return alerts.acknowledge(
+            db_session=get_session(), user=current_user(), alert_id=alert_id, **data
+        )
+
+
+@blp.route("/<uuid:alert_id>/resolve")
+class Resolve(MethodView):
+    @auth_required(*CLINICIANS)
+    @idempotent
+    @blp.arguments(ResolveIn)
+    @blp.response(200, AlertOut)
+    @document(responses={404: "NOT_FOUND", 409: "CONFLICT"})
+    def post(self, data, alert_id: uuid.UUID):
+        """Resolve an alert with a note"""
+        return alerts.resolve(
+            db_session=get_session(), user=current_user(), alert_id=alert_id, note=data["note"]
+        )

@@ -1,0 +1,27 @@
+"""Pre-session safety screening."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import auth_required, current_user
+from api.db import get_session
+from api.idempotency import idempotent
+from api.schemas.screenings import ScreeningIn, ScreeningOut
+from api.services import screenings
+
+blp = Blueprint("screenings", __name__, url_prefix="/v1/screenings", description="Screenings")
+
+
+@blp.route("")
+class Screenings(MethodView):
+    @auth_required("patient", "therapist")
+    @idempotent
+    @blp.arguments(ScreeningIn)
+    @blp.response(200, ScreeningOut)
+    def post(self, data):
+        """Check symptoms and the planned session before massage"""
+        result = screenings.screen(db_session=get_session(), user=current_user(), data=data)
+        return {
+            "verdict": result.verdict,
+            "reasons": [{"rule": rule, "message": message} for rule, message in result.reasons],
+        }

@@ -1,0 +1,257 @@
+"""Alerts: de-duplicated from findings, listed, acknowledged and resolved."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+import analyzer
+from api.errors import Conflict, NotFound
+from api.services import access
+from models import Alert, AlertTrigger, User, utcnow
+from models.alert import ACTIVE_STATUSES
+
+EVIDENCE_ITEMS = 20
+KEY_CHUNK = 500
+CORRECTED_NOTE = "The reports behind this alert were corrected or deleted."
+
+
+@dataclass
+class Changes:
+    """What one analysis did to the patient's alerts."""
+
+    raised: list[Alert] = field(default_factory=list)
+    updated: list[Alert] = field(default_factory=list)
+    resolved: list[Alert] = field(default_factory=list)
+
+    def touched(self) -> list[Alert]:
+        seen: dict[uuid.UUID, Alert] = {}
+        for alert in (*self.raised, *self.updated, *self.resolved):
+            seen.setdefault(alert.id, alert)
+        return list(seen.values())
+
+    def _mark_updated(self, alert: Alert) -> None:
+        if alert not in self.raised and alert not in self.updated:
+            self.updated.append(alert)
+
+
+def _item(finding: analyzer.Finding) -> dict:
+    return {"key": finding.key, "felt_at": finding.felt_at.isoformat(), **finding.evidence}
+
+
+def _summary(items: list[dict]) -> dict:
+    items = sorted(items, key=lambda i: i["felt_at"])[-EVIDENCE_ITEMS:]
+    report_ids = sorted({rid for item in items for rid in item.get("report_ids", [])})
+    return {"report_ids": report_ids, "items": items}
+
+
+def _known_triggers(db_session: Session, patient_id: uuid.UUID, keys: list[str]) -> dict:
+    known: dict[str, AlertTrigger] = {}
+    for start in range(0, len(keys), KEY_CHUNK):
+        chunk = keys[start : start + KEY_CHUNK]
+        query = select(AlertTrigger).where(
+            AlertTrigger.patient_id == patient_id, AlertTrigger.key.in_(chunk)
+        )
+        known.update({t.key: t for t in db_session.scalars(query)})
+    return known
+
+
+def _active_alerts(db_session: Session, patient_id: uuid.UUID) -> dict[str, Alert]:
+    query = select(Alert).where(Alert.patient_id == patient_id, Alert.status.in_(ACTIVE_STATUSES))
+    return {alert.rule: alert for alert in db_session.scalars(query)}
+
+
+def _new_alert(patient_id: uuid.UUID, finding: analyzer.Finding, now: datetime) -> Alert:
+    return Alert(
+        id=uuid.uuid4(),
+        patient_id=patient_id,
+        rule=finding.rule,
+        severity=finding.severity,
+        severity_rank=analyzer.SEVERITIES.index(finding.severity),
+        status="open",
+        occurrences=0,
+        evidence={"report_ids": [], "items": []},
+        first_seen_at=now,
+        last_seen_at=now,
+        ruleset_version=analyzer.RULESET_VERSION,
+    )
+
+
+def _record(alert: Alert, finding: analyzer.Finding, now: datetime) -> None:
+    alert.occurrences += 1
+    alert.last_seen_at = now
+    alert.title = finding.title
+    alert.message = finding.message
+    alert.clinician_message = finding.clinician_message
+    alert.recommendation = finding.recommendation
+    alert.ruleset_version = analyzer.RULESET_VERSION
+    items = [i for i in alert.evidence.get("items", []) if i["key"] != finding.key]
+    alert.evidence = _summary([*items, _item(finding)])
+
+
+def apply_findings(
+    *,
+    db_session: Session,
+    patient_id: uuid.UUID,
+    findings: list[analyzer.Finding],
+    judged_from: datetime | None,
+    judged_to: datetime | None,
+) -> Changes:
+    """Turn findings into alert changes; triggers judged again but gone are withdrawn."""
+    now = utcnow()
+    changes = Changes()
+    known = _known_triggers(db_session, patient_id, [f.key for f in findings])
+    active = _active_alerts(db_session, patient_id)
+    for finding in findings:
+        trigger = known.get(finding.key)
+        if trigger is not None and trigger.withdrawn_at is None:
+            continue  # seen before: re-analysis is idempotent, a resolved alert stays resolved
+        alert = active.get(finding.rule)
+        if alert is None:
+            alert = _new_alert(patient_id, finding, now)
+            db_session.add(alert)
+            active[finding.rule] = alert
+            changes.raised.append(alert)
+        else:
+            changes._mark_updated(alert)
+        _record(alert, finding, now)
+        if trigger is None:
+            trigger = AlertTrigger(patient_id=patient_id, key=finding.key)
+            db_session.add(trigger)
+        trigger.alert_id, trigger.felt_at, trigger.withdrawn_at = alert.id, finding.felt_at, None
+        trigger.evidence, trigger.seen_at = _item(finding), now
+    db_session.flush()
+    _withdraw_vanished(db_session, patient_id, findings, judged_from, judged_to, changes, now)
+    return changes
+
+
+def _withdraw_vanished(
+    db_session: Session,
+    patient_id: uuid.UUID,
+    findings: list[analyzer.Finding],
+    judged_from: datetime | None,
+    judged_to: datetime | None,
+    changes: Changes,
+    now: datetime,
+) -> None:
+    """A live trigger in the judged span that the analysis no longer finds was corrected away."""
+    current = {f.key for f in findings}
+    query = (
+        select(AlertTrigger)
+        .join(Alert, Alert.id == AlertTrigger.alert_id)
+        .where(
+            AlertTrigger.patient_id == patient_id,
+            AlertTrigger.withdrawn_at.is_(None),
+            Alert.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    if judged_from is not None:
+        query = query.where(AlertTrigger.felt_at >= judged_from)
+    if judged_to is not None:
+        query = query.where(AlertTrigger.felt_at <= judged_to)
+    vanished = [t for t in db_session.scalars(query) if t.key not in current]
+    for trigger in vanished:
+        trigger.withdrawn_at = now
+    db_session.flush()
+    for alert in {t.alert_id: t.alert for t in vanished}.values():
+        _refresh_after_withdrawal(db_session, alert, changes, now)
+
+
+def _refresh_after_withdrawal(
+    db_session: Session, alert: Alert, changes: Changes, now: datetime
+) -> None:
+    live = list(
+        db_session.scalars(
+            select(AlertTrigger)
+            .where(AlertTrigger.alert_id == alert.id, AlertTrigger.withdrawn_at.is_(None))
+            .order_by(AlertTrigger.felt_at.desc())
+            .limit(EVIDENCE_ITEMS)
+        )
+    )
+    alert.evidence = _summary([t.evidence for t in live])
+    if live:
+        changes._mark_updated(alert)
+        return
+    alert.status = "resolved"
+    alert.resolution = "data_corrected"
+    alert.resolution_note = CORRECTED_NOTE
+    alert.resolved_at = now
+    alert.resolved_by = None
+    if alert in changes.updated:
+        changes.updated.remove(alert)
+    changes.resolved.append(alert)
+
+
+# ---- reading and lifecycle -------------------------------------------------------------
+
+
+def get_all(
+    *,
+    user: User,
+    patient_id: uuid.UUID | None = None,
+    status: str | None = None,
+    severity: str | None = None,
+    rule: str | None = None,
+) -> Select:
+    query = select(Alert)
+    visible = access.visible_patient_ids(user)
+    if visible is not None:
+        query = query.where(Alert.patient_id.in_(visible))
+    for column, value in (
+        (Alert.patient_id, patient_id),
+        (Alert.status, status),
+        (Alert.severity, severity),
+        (Alert.rule, rule),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+SORT_KEYS = [Alert.severity_rank, Alert.last_seen_at, Alert.id]
+
+
+def get_or_raise(*, db_session: Session, user: User, alert_id: uuid.UUID) -> Alert:
+    alert = db_session.get(Alert, alert_id)
+    if alert is None or not access.can_access_patient(
+        db_session=db_session, user=user, patient_id=alert.patient_id
+    ):
+        raise NotFound("No such alert.")
+    return alert
+
+
+def acknowledge(
+    *, db_session: Session, user: User, alert_id: uuid.UUID, outcome: str, reason: str
+) -> Alert:
+    alert = get_or_raise(db_session=db_session, user=user, alert_id=alert_id)
+    if alert.status != "open":
+        raise Conflict(f"The alert is {alert.status}; only an open alert can be acknowledged.")
+    alert.status = "acknowledged"
+    alert.acknowledged_by = user.id
+    alert.acknowledged_at = utcnow()
+    alert.acknowledgement_outcome = outcome
+    alert.acknowledgement_reason = reason
+    db_session.commit()
+    return alert
+
+
+def resolve(*, db_session: Session, user: User, alert_id: uuid.UUID, note: str) -> Alert:
+    alert = get_or_raise(db_session=db_session, user=user, alert_id=alert_id)
+    if alert.status == "resolved":
+        raise Conflict("The alert is already resolved.")
+    alert.status = "resolved"
+    alert.resolution = "clinician"
+    alert.resolution_note = note
+    alert.resolved_by = user.id
+    alert.resolved_at = utcnow()
+    db_session.commit()
+    return alert
+
+
+def open_alert_rules(*, db_session: Session, patient_id: uuid.UUID) -> list[tuple[str, str]]:
+    query = select(Alert.rule, Alert.severity).where(
+        Alert.patient_id == patient_id, Alert.status.in_(ACTIVE_STATUSES)
+    )
+    return [(rule, severity) for rule, severity in db_session.execute(query)]

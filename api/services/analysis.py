@@ -1,0 +1,143 @@
+"""Re-analysis of one patient after a write: a bounded window of reports in, alert changes out."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import analyzer
+from api.errors import NotFound
+from api.services import alerts
+from models import CheckIn, MassageSession, User
+
+# How many reports felt after the written one are re-evaluated (a late sync lands in the
+# middle of the history); beyond it, older findings are left as they are.
+AFTER_LIMIT = 30
+LOOKBACK_CAP = 500
+
+
+@dataclass(frozen=True)
+class Window:
+    reports: list[analyzer.Report]
+    focus: datetime | None
+    horizon: datetime | None  # last felt time re-evaluated; None: the whole history
+
+
+def config() -> analyzer.AnalyzerConfig:
+    overrides = current_app.config.get("ANALYZER_OVERRIDES") or {}
+    return analyzer.AnalyzerConfig.from_mapping(overrides) if overrides else analyzer.DEFAULT_CONFIG
+
+
+def to_report(row: MassageSession | CheckIn) -> analyzer.Report:
+    symptoms = analyzer.Symptoms(
+        numbness=row.numbness,
+        tingling=row.tingling,
+        weakness=row.weakness,
+        side=row.symptom_side,
+        bladder_bowel_change=row.bladder_bowel_change,
+        saddle_numbness=row.saddle_numbness,
+    )
+    if isinstance(row, MassageSession):
+        return analyzer.Report(
+            id=str(row.id),
+            kind="session",
+            felt_at=row.started_at,
+            pain_before=row.pain_before,
+            pain_after=row.pain_after,
+            symptoms=symptoms,
+            technique=row.technique,
+            pressure=row.pressure,
+            areas=tuple(row.areas or ()),
+            acute_flare=row.acute_flare,
+        )
+    return analyzer.Report(
+        id=str(row.id), kind="checkin", felt_at=row.recorded_at, pain=row.pain, symptoms=symptoms
+    )
+
+
+def _felt(model):
+    return model.started_at if model is MassageSession else model.recorded_at
+
+
+def _live(model, patient: User):
+    return select(model).where(model.patient_id == patient.id, model.deleted_at.is_(None))
+
+
+def load_window(
+    *, db_session: Session, patient: User, focus: datetime | None, cfg: analyzer.AnalyzerConfig
+) -> Window:
+    """The reports the analyzer needs to re-judge every trigger felt at or after `focus`."""
+    if focus is None:
+        rows = [
+            row
+            for model in (MassageSession, CheckIn)
+            for row in db_session.scalars(_live(model, patient))
+        ]
+        return Window(reports=[to_report(r) for r in rows], focus=None, horizon=None)
+    rows: dict = {}
+    horizon: datetime | None = None
+    for model in (MassageSession, CheckIn):
+        felt = _felt(model)
+        before = _live(model, patient).where(felt < focus)
+        for query in (
+            before.order_by(felt.desc(), model.id.desc()).limit(cfg.history_reports),
+            before.where(felt >= focus - cfg.lookback).limit(LOOKBACK_CAP),
+        ):
+            rows.update({row.id: row for row in db_session.scalars(query)})
+        after = list(
+            db_session.scalars(
+                _live(model, patient)
+                .where(felt >= focus)
+                .order_by(felt, model.id)
+                .limit(AFTER_LIMIT)
+            )
+        )
+        rows.update({row.id: row for row in after})
+        if len(after) == AFTER_LIMIT:
+            last = after[-1].felt_at
+            horizon = last if horizon is None else min(horizon, last)
+    reports = [to_report(r) for r in rows.values()]
+    if horizon is not None:
+        # One kind was cut short: judge only up to where both kinds are complete.
+        reports = [r for r in reports if r.felt_at <= horizon]
+    return Window(reports=reports, focus=focus, horizon=horizon)
+
+
+def patients(*, db_session: Session, patient_id: uuid.UUID | None = None) -> list[User]:
+    """Every patient, or the one named; raises NotFound for an unknown id."""
+    query = select(User).where(User.role == "patient").order_by(User.created_at, User.id)
+    if patient_id is not None:
+        query = query.where(User.id == patient_id)
+    found = list(db_session.scalars(query))
+    if patient_id is not None and not found:
+        raise NotFound("No such patient.")
+    return found
+
+
+def _context(patient: User) -> analyzer.PatientContext:
+    profile = patient.profile
+    if profile is None:
+        return analyzer.PatientContext()
+    return analyzer.PatientContext(
+        medically_cleared_at=profile.medically_cleared_at, affected_side=profile.affected_side
+    )
+
+
+def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> alerts.Changes:
+    """Re-judge the patient from `focus` on (None: everything) and apply it to their alerts.
+
+    Runs inside the caller's transaction; the caller commits the write and the alerts together.
+    """
+    cfg = config()
+    window = load_window(db_session=db_session, patient=patient, focus=focus, cfg=cfg)
+    findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
+    return alerts.apply_findings(
+        db_session=db_session,
+        patient_id=patient.id,
+        findings=findings,
+        judged_from=focus,
+        judged_to=window.horizon,
+    )

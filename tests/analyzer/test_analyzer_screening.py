@@ -1,0 +1,107 @@
+"""screen(): the pre-session safety verdict."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer import Screening, Symptoms, screen
+
+
+def run(symptoms=Symptoms(), flare=False, pressure="light", areas=(), alerts=()):
+    return screen(
+        symptoms=symptoms,
+        acute_flare=flare,
+        planned_pressure=pressure,
+        planned_areas=list(areas),
+        open_alert_rules=alerts,
+    )
+
+
+@pytest.mark.parametrize(
+    ("symptoms", "rule"),
+    [
+        (Symptoms(bladder_bowel_change=True), "red_flag_bladder_bowel"),
+        (Symptoms(saddle_numbness=True), "red_flag_bladder_bowel"),
+        (Symptoms(numbness=3), "significant_numbness"),
+        (Symptoms(weakness=2), "progressive_weakness"),
+        (Symptoms(weakness=3), "progressive_weakness"),
+    ],
+)
+def test_red_flag_symptoms_stop_the_session(symptoms, rule):
+    result = run(symptoms=symptoms)
+    assert result.verdict == "do_not_proceed"
+    assert [r for r, _ in result.reasons] == [rule]
+    assert "seek medical attention now" in result.reasons[0][1]
+
+
+@pytest.mark.parametrize(
+    "symptoms", [Symptoms(numbness=2), Symptoms(weakness=1), Symptoms(tingling=3, side="both")]
+)
+def test_symptoms_below_the_red_flag_grades_proceed(symptoms):
+    assert run(symptoms=symptoms) == Screening("proceed", ())
+
+
+def test_an_open_urgent_alert_stops_the_session():
+    result = run(alerts=[("bilateral_symptoms", "urgent")])
+    assert result.verdict == "do_not_proceed"
+    assert result.reasons[0][0] == "bilateral_symptoms"
+    assert "Symptoms reported on both sides" in result.reasons[0][1]
+
+
+@pytest.mark.parametrize(
+    ("flare", "pressure", "areas", "verdict"),
+    [
+        (True, "deep", (), "caution"),
+        (True, "firm", ("hip",), "caution"),
+        (True, "light", ("sciatic_nerve_path",), "caution"),
+        (True, None, ("sciatic_nerve_path",), "caution"),
+        (True, "moderate", ("hip",), "proceed"),
+        (False, "deep", ("sciatic_nerve_path",), "proceed"),
+    ],
+)
+def test_strong_pressure_or_nerve_path_work_in_a_flare_calls_for_caution(
+    flare, pressure, areas, verdict
+):
+    result = run(flare=flare, pressure=pressure, areas=areas)
+    assert result.verdict == verdict
+    assert [r for r, _ in result.reasons] == (
+        ["deep_pressure_in_flare"] if verdict == "caution" else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("alerts", "verdict"),
+    [
+        ([("worsening_trend", "warning")], "caution"),
+        ([("severe_pain", "caution")], "proceed"),
+        ([("not_medically_cleared", "info")], "proceed"),
+        ([("worsening_trend", "warning"), ("red_flag_bladder_bowel", "urgent")], "do_not_proceed"),
+    ],
+)
+def test_open_alerts_by_severity(alerts, verdict):
+    assert run(alerts=alerts).verdict == verdict
+
+
+def test_stopping_reasons_come_first_and_every_reason_is_listed():
+    result = run(
+        symptoms=Symptoms(saddle_numbness=True),
+        flare=True,
+        pressure="deep",
+        alerts=[("repeated_worsening", "warning"), ("repeated_worsening", "warning")],
+    )
+    assert [r for r, _ in result.reasons] == [
+        "red_flag_bladder_bowel",
+        "deep_pressure_in_flare",
+        "repeated_worsening",
+    ]
+
+
+def test_unknown_alert_severity_is_rejected():
+    with pytest.raises(ValueError, match="severity"):
+        run(alerts=[("severe_pain", "critical")])
+
+
+def test_screening_is_a_frozen_value():
+    result = run()
+    with pytest.raises(AttributeError):
+        result.verdict = "caution"

@@ -1,0 +1,54 @@
+"""trend_label(): the patient's pain trend as the service shows it."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer import AnalyzerConfig, trend_label
+
+
+@pytest.mark.parametrize(
+    ("values", "label"),
+    [
+        ([2, 2, 5, 5, 5], "stable"),  # fewer than 6 reports
+        ([], "stable"),
+        ([2, 2, 2, 5, 5, 5], "worsening"),
+        ([5, 6, 5, 4, 6, 5, 4, 5], "stable"),
+        ([3, 3, 4, 4, 5, 5, 5, 6], "worsening"),  # Mann-Kendall branch
+        ([6, 6, 6, 3, 3, 3], "improving"),
+        ([6, 6, 6, 4, 4, 5], "stable"),  # -1.67: not quite
+        ([6, 6, 5, 5, 4, 4, 4, 3], "improving"),  # Mann-Kendall decreasing
+        ([2, 2, 2, 0, 0, 0], "improving"),  # -2 points, -100 %
+        ([7, 7, 7, 5, 5, 5], "stable"),  # -2 points but only 28.6 % below
+        ([1, 1, 1, 1, 1, 1, 1, 9, 9, 1], "stable"),  # the latest report is back at the baseline
+    ],
+)
+def test_trend_label(build, values, label):
+    assert trend_label(build.sessions(values)) == label
+
+
+def test_trend_label_ignores_arrival_order(build):
+    reports = build.sessions([2, 2, 2, 5, 5, 5])
+    assert trend_label(reversed(reports)) == "worsening"
+
+
+def test_trend_label_uses_the_last_ten_reports(build):
+    assert trend_label(build.sessions([1] * 6 + [5] * 10)) == "stable"
+
+
+def test_trend_label_counts_checkins_and_skips_reports_without_pain(build):
+    reports = [
+        build.session(2, 2),
+        build.checkin(2),
+        build.checkin(None),
+        build.session(2),
+        build.checkin(5),
+        build.session(5),
+        build.checkin(5),
+    ]
+    assert trend_label(reports) == "worsening"
+
+
+def test_trend_label_follows_the_config(build):
+    reports = build.sessions([2, 2, 2, 5, 5, 5])
+    assert trend_label(reports, AnalyzerConfig(trend_min_points=3.5)) == "stable"

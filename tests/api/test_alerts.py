@@ -1,0 +1,402 @@
+"""Alerts in the product: raised by writes, de-duplicated, corrected away, acknowledged."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from models import Alert, AlertTrigger, MassageSession
+from tests.conftest import checkin_body, session_body
+
+RED_FLAG = {"bladder_bowel_change": True}
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat()
+
+
+def _alerts(db, patient, **filters) -> list[Alert]:
+    db.expire_all()
+    query = select(Alert).where(Alert.patient_id == patient.id).filter_by(**filters)
+    return list(db.scalars(query))
+
+
+def test_red_flag_session_raises_urgent_alert_in_the_same_response(client, make, db):
+    patient = make.user("patient")
+    resp = client.post(
+        "/v1/sessions", json=session_body(symptoms=RED_FLAG), headers=make.headers(patient)
+    )
+    assert resp.status_code == 201
+    body = resp.get_json()
+    [alert] = body["alerts"]
+    assert alert["rule"] == "red_flag_bladder_bowel" and alert["severity"] == "urgent"
+    assert alert["status"] == "open" and alert["occurrences"] == 1
+    assert body["id"] in alert["evidence"]["report_ids"]
+    assert "seek medical attention" in alert["recommendation"].lower()
+    assert alert["ruleset_version"]
+    [stored] = _alerts(db, patient)
+    assert str(stored.id) == alert["id"]
+
+
+def test_a_new_trigger_adds_an_occurrence_to_the_open_alert(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    first = client.post("/v1/sessions", json=session_body(symptoms=RED_FLAG), headers=headers)
+    second = client.post(
+        "/v1/checkins", json=checkin_body(symptoms={"saddle_numbness": True}), headers=headers
+    )
+    [updated] = second.get_json()["alerts"]
+    assert updated["id"] == first.get_json()["alerts"][0]["id"]
+    assert updated["occurrences"] == 2
+    assert set(updated["evidence"]["report_ids"]) == {
+        first.get_json()["id"],
+        second.get_json()["id"],
+    }
+    assert len(_alerts(db, patient)) == 1
+
+
+def test_write_without_new_findings_changes_no_alert(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post("/v1/sessions", json=session_body(symptoms=RED_FLAG), headers=headers)
+    url = f"/v1/sessions/{created.get_json()['id']}"
+    patched = client.patch(url, json={"notes": "typo fixed"}, headers=headers)
+    assert patched.get_json()["alerts"] == []
+    [alert] = _alerts(db, patient)
+    assert alert.occurrences == 1
+
+
+def test_rerunning_the_analyzer_is_idempotent(app, client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    for before, after in ((4, 7), (4, 7), (5, 9)):
+        client.post(
+            "/v1/sessions", json=session_body(pain_before=before, pain_after=after), headers=headers
+        )
+    before = {(a.rule, a.occurrences, a.status) for a in _alerts(db, patient)}
+    assert {"post_session_worsening", "repeated_worsening", "severe_pain"} <= {
+        r for r, _, _ in before
+    }
+    result = app.test_cli_runner().invoke(args=["analyze", "--patient", str(patient.id)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("0 raised, 0 updated, 0 resolved")
+    assert {(a.rule, a.occurrences, a.status) for a in _alerts(db, patient)} == before
+
+
+def test_analyze_command_rebuilds_missing_alerts_then_finds_nothing_new(app, client, make, db):
+    patient = make.user("patient")
+    client.post("/v1/sessions", json=session_body(symptoms=RED_FLAG), headers=make.headers(patient))
+    db.execute(delete(AlertTrigger))
+    db.execute(delete(Alert))
+    db.flush()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["analyze"])
+    assert "raised   urgent  red_flag_bladder_bowel" in first.output
+    assert first.output.strip().endswith("1 raised, 0 updated, 0 resolved")
+    assert (
+        runner.invoke(args=["analyze"]).output.strip().endswith("0 raised, 0 updated, 0 resolved")
+    )
+
+
+def test_analyze_command_refuses_an_unknown_patient(app):
+    result = app.test_cli_runner().invoke(args=["analyze", "--patient", str(uuid.uuid4())])
+    assert result.exit_code != 0 and "No such patient" in result.output
+
+
+def test_resolved_alert_stays_resolved_and_a_later_trigger_opens_a_new_one(app, client, make, db):
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    headers = make.headers(patient)
+    alert_id = client.post(
+        "/v1/sessions", json=session_body(symptoms=RED_FLAG), headers=headers
+    ).get_json()["alerts"][0]["id"]
+    resolved = client.post(
+        f"/v1/alerts/{alert_id}/resolve",
+        json={"note": "Seen by GP."},
+        headers=make.headers(therapist),
+    )
+    assert resolved.status_code == 200 and resolved.get_json()["status"] == "resolved"
+    assert resolved.get_json()["resolution"] == "clinician"
+    rerun = app.test_cli_runner().invoke(args=["analyze"])
+    assert rerun.output.strip().endswith("0 raised, 0 updated, 0 resolved")
+    later = client.post(
+        "/v1/checkins", json=checkin_body(symptoms=RED_FLAG), headers=headers
+    ).get_json()["alerts"]
+    assert len(later) == 1 and later[0]["id"] != alert_id and later[0]["status"] == "open"
+    assert len(_alerts(db, patient, rule="red_flag_bladder_bowel")) == 2
+
+
+def test_correcting_a_typo_resolves_the_alert_as_data_corrected(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post(
+        "/v1/sessions", json=session_body(pain_before=5, pain_after=9), headers=headers
+    ).get_json()
+    assert {a["rule"] for a in created["alerts"]} == {"post_session_worsening", "severe_pain"}
+    fixed = client.patch(f"/v1/sessions/{created['id']}", json={"pain_after": 4}, headers=headers)
+    rules = {a["rule"]: a for a in fixed.get_json()["alerts"]}
+    assert set(rules) == {"post_session_worsening", "severe_pain"}
+    for alert in rules.values():
+        assert alert["status"] == "resolved" and alert["resolution"] == "data_corrected"
+        assert alert["resolved_by"] is None
+    assert {a.status for a in _alerts(db, patient)} == {"resolved"}
+
+
+def test_deleting_the_only_evidence_resolves_the_alert(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post("/v1/checkins", json=checkin_body(symptoms=RED_FLAG), headers=headers)
+    assert (
+        client.delete(f"/v1/checkins/{created.get_json()['id']}", headers=headers).status_code
+        == 204
+    )
+    [alert] = _alerts(db, patient)
+    assert alert.status == "resolved" and alert.resolution == "data_corrected"
+
+
+def test_correction_keeps_an_alert_open_while_other_evidence_remains(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    first = client.post("/v1/checkins", json=checkin_body(symptoms=RED_FLAG), headers=headers)
+    second = client.post(
+        "/v1/checkins",
+        json=checkin_body(recorded_at="2026-11-22T08:00:00Z", symptoms=RED_FLAG),
+        headers=headers,
+    )
+    client.delete(f"/v1/checkins/{first.get_json()['id']}", headers=headers)
+    [alert] = _alerts(db, patient)
+    assert alert.status == "open"
+    assert alert.evidence["report_ids"] == [second.get_json()["id"]]
+
+
+def test_late_synced_session_is_placed_where_it_was_felt(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    felt = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
+    # The check-in two days after arrives first; the session behind it syncs later.
+    checkin = client.post(
+        "/v1/checkins",
+        json=checkin_body(recorded_at=_iso(felt + timedelta(hours=48)), pain=7),
+        headers=headers,
+    )
+    assert checkin.get_json()["alerts"] == []
+    session = client.post(
+        "/v1/sessions",
+        json=session_body(started_at=_iso(felt), pain_before=4, pain_after=4),
+        headers=headers,
+    )
+    [alert] = session.get_json()["alerts"]
+    assert alert["rule"] == "persistent_worsening"
+    assert checkin.get_json()["id"] in alert["evidence"]["report_ids"]
+
+
+def test_soreness_check_in_within_36_hours_raises_nothing(client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    felt = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
+    client.post(
+        "/v1/sessions",
+        json=session_body(started_at=_iso(felt), pain_before=4, pain_after=4),
+        headers=headers,
+    )
+    resp = client.post(
+        "/v1/checkins",
+        json=checkin_body(recorded_at=_iso(felt + timedelta(hours=20)), pain=7),
+        headers=headers,
+    )
+    assert resp.get_json()["alerts"] == []
+
+
+def test_sessions_without_medical_clearance_raise_info(client, make):
+    patient = make.user("patient", medically_cleared_at=None)
+    resp = client.post("/v1/sessions", json=session_body(), headers=make.headers(patient))
+    assert [(a["rule"], a["severity"]) for a in resp.get_json()["alerts"]] == [
+        ("not_medically_cleared", "info")
+    ]
+
+
+def test_analysis_runs_in_the_write_transaction(app, client, make, db):
+    patient = make.user("patient")
+    app.config["ANALYZER_OVERRIDES"] = {"no_such_threshold": 1}
+    resp = client.post("/v1/sessions", json=session_body(), headers=make.headers(patient))
+    assert resp.status_code == 500
+    assert db.scalar(select(func.count()).select_from(MassageSession)) == 0
+
+
+def test_config_override_changes_a_threshold(app, client, make):
+    patient = make.user("patient")
+    app.config["ANALYZER_OVERRIDES"] = {"severe_pain_min": 7}
+    resp = client.post("/v1/checkins", json=checkin_body(pain=7), headers=make.headers(patient))
+    assert [a["rule"] for a in resp.get_json()["alerts"]] == ["severe_pain"]
+
+
+# ---- lifecycle ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def linked(client, make):
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    written = client.post(
+        "/v1/sessions", json=session_body(symptoms=RED_FLAG), headers=make.headers(patient)
+    ).get_json()
+    return patient, therapist, written["alerts"][0]["id"]
+
+
+def test_acknowledge_records_outcome_and_reason(client, make, db, linked):
+    patient, therapist, alert_id = linked
+    resp = client.post(
+        f"/v1/alerts/{alert_id}/acknowledge",
+        json={"outcome": "overridden", "reason": "Known catheter; not new."},
+        headers=make.headers(therapist),
+    )
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["status"] == "acknowledged" and body["acknowledgement_outcome"] == "overridden"
+    assert body["acknowledged_by"] == str(therapist.id) and body["acknowledged_at"]
+    db.expire_all()
+    stored = db.get(Alert, uuid.UUID(alert_id))
+    assert stored.acknowledgement_reason == "Known catheter; not new."
+    again = client.post(
+        f"/v1/alerts/{alert_id}/acknowledge",
+        json={"outcome": "accepted", "reason": "x"},
+        headers=make.headers(therapist),
+    )
+    assert again.status_code == 409
+
+
+def test_a_trigger_while_acknowledged_updates_the_same_alert(client, make, db, linked):
+    patient, therapist, alert_id = linked
+    client.post(
+        f"/v1/alerts/{alert_id}/acknowledge",
+        json={"outcome": "accepted", "reason": "Referred."},
+        headers=make.headers(therapist),
+    )
+    resp = client.post(
+        "/v1/checkins", json=checkin_body(symptoms=RED_FLAG), headers=make.headers(patient)
+    )
+    [alert] = resp.get_json()["alerts"]
+    assert alert["id"] == alert_id and alert["status"] == "acknowledged"
+    assert alert["occurrences"] == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("acknowledge", {"outcome": "ignored", "reason": "x"}),
+        ("acknowledge", {"outcome": "accepted"}),
+        ("acknowledge", {"outcome": "accepted", "reason": ""}),
+        ("acknowledge", {"outcome": "accepted", "reason": "ok", "status": "resolved"}),
+        ("resolve", {}),
+        ("resolve", {"note": "x" * 2001}),
+    ],
+)
+def test_lifecycle_rejects_bad_bodies_and_changes_nothing(client, make, db, linked, action, body):
+    _, therapist, alert_id = linked
+    resp = client.post(
+        f"/v1/alerts/{alert_id}/{action}", json=body, headers=make.headers(therapist)
+    )
+    assert resp.status_code == 422
+    db.expire_all()
+    assert db.get(Alert, uuid.UUID(alert_id)).status == "open"
+
+
+def test_resolving_twice_is_409(client, make, linked):
+    _, therapist, alert_id = linked
+    headers = make.headers(therapist)
+    assert (
+        client.post(
+            f"/v1/alerts/{alert_id}/resolve", json={"note": "ok"}, headers=headers
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            f"/v1/alerts/{alert_id}/resolve", json={"note": "ok"}, headers=headers
+        ).status_code
+        == 409
+    )
+    ack = client.post(
+        f"/v1/alerts/{alert_id}/acknowledge",
+        json={"outcome": "accepted", "reason": "late"},
+        headers=headers,
+    )
+    assert ack.status_code == 409
+
+
+def test_list_orders_most_severe_then_newest_and_filters(client, make):
+    patient, therapist, other = make.user("patient"), make.user("therapist"), make.user("patient")
+    make.link(patient, therapist)
+    headers = make.headers(patient)
+    client.post("/v1/checkins", json=checkin_body(pain=9), headers=headers)  # severe_pain, caution
+    client.post("/v1/checkins", json=checkin_body(symptoms=RED_FLAG), headers=headers)  # urgent
+    client.post("/v1/checkins", json=checkin_body(symptoms=RED_FLAG), headers=make.headers(other))
+    items = client.get("/v1/alerts", headers=make.headers(therapist)).get_json()["items"]
+    assert [a["severity"] for a in items] == ["urgent", "caution"]
+    assert {a["patient_id"] for a in items} == {str(patient.id)}
+    urgent = client.get("/v1/alerts?severity=urgent", headers=make.headers(therapist)).get_json()
+    assert [a["rule"] for a in urgent["items"]] == ["red_flag_bladder_bowel"]
+    by_rule = client.get("/v1/alerts?rule=severe_pain&status=open", headers=headers).get_json()
+    assert [a["rule"] for a in by_rule["items"]] == ["severe_pain"]
+    page = client.get("/v1/alerts?limit=1", headers=headers).get_json()
+    assert page["items"][0]["severity"] == "urgent" and page["next_cursor"]
+    rest = client.get(
+        f"/v1/alerts?limit=1&cursor={page['next_cursor']}", headers=headers
+    ).get_json()
+    assert rest["items"][0]["severity"] == "caution" and rest["next_cursor"] is None
+    assert client.get("/v1/alerts?rule=made_up", headers=headers).status_code == 422
+
+
+# ---- screening -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "verdict", "rule"),
+    [
+        ({}, "proceed", None),
+        ({"symptoms": {"saddle_numbness": True}}, "do_not_proceed", "red_flag_bladder_bowel"),
+        ({"acute_flare": True, "planned_pressure": "deep"}, "caution", "deep_pressure_in_flare"),
+        ({"acute_flare": True, "planned_pressure": "firm"}, "caution", "deep_pressure_in_flare"),
+        ({"acute_flare": True, "planned_pressure": "moderate"}, "proceed", None),
+        ({"acute_flare": False, "planned_pressure": "deep"}, "proceed", None),
+        (
+            {
+                "acute_flare": True,
+                "planned_pressure": "light",
+                "planned_areas": ["sciatic_nerve_path"],
+            },
+            "caution",
+            "deep_pressure_in_flare",
+        ),
+    ],
+)
+def test_screening_verdicts(client, make, body, verdict, rule):
+    patient = make.user("patient")
+    resp = client.post("/v1/screenings", json=body, headers=make.headers(patient))
+    assert resp.status_code == 200
+    result = resp.get_json()
+    assert result["verdict"] == verdict
+    assert [r["rule"] for r in result["reasons"]][:1] == ([rule] if rule else [])
+
+
+def test_open_urgent_alert_means_do_not_proceed(client, make, linked):
+    patient, therapist, alert_id = linked
+    body = {"patient_id": str(patient.id), "planned_pressure": "light"}
+    resp = client.post("/v1/screenings", json=body, headers=make.headers(therapist))
+    assert resp.get_json()["verdict"] == "do_not_proceed"
+    client.post(
+        f"/v1/alerts/{alert_id}/resolve",
+        json={"note": "Cleared by GP."},
+        headers=make.headers(therapist),
+    )
+    after = client.post("/v1/screenings", json=body, headers=make.headers(therapist))
+    assert after.get_json()["verdict"] == "proceed"
+
+
+def test_screening_for_an_unlinked_patient_is_refused(client, make):
+    patient, therapist = make.user("patient"), make.user("therapist")
+    resp = client.post(
+        "/v1/screenings", json={"patient_id": str(patient.id)}, headers=make.headers(therapist)
+    )
+    assert resp.status_code == 422 and "patient_id" in resp.get_json()["errors"]
