@@ -65,7 +65,9 @@ class AnalyzerConfig:
     persistent_max_delay: timedelta = timedelta(days=7)
     persistent_min_points: int = 2
 
-    # worsening_trend over the baseline pain series.
+    # worsening_trend over the baseline pain series; check-ins felt within soreness_window
+    # after a session are left out of it (post-massage soreness, Cambron 2007).
+    soreness_window: timedelta = timedelta(hours=36)
     trend_window: int = 10
     trend_min_reports: int = 6
     trend_recent: int = 3
@@ -146,6 +148,7 @@ def _problems(c: AnalyzerConfig) -> list[str]:
             "history_reports must cover trend_window - 1 reports",
         ),
         (c.lookback >= c.persistent_max_delay, "lookback must cover persistent_max_delay"),
+        (c.lookback >= c.soreness_window, "lookback must cover soreness_window"),
         (
             timedelta(0) <= c.persistent_min_delay <= c.persistent_max_delay,
             "persistent delays out of order",

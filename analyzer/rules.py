@@ -205,6 +205,8 @@ def worsening_trend(
     if trigger.baseline_pain is None:
         return None
     window = baseline_window([*history, trigger], config)
+    if window[-1] is not trigger:
+        return None  # a sore check-in right after a session is not a baseline report
     result = trend_test([r.baseline_pain for r in window], +1, config)
     if result is None:
         return None

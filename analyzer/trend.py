@@ -90,9 +90,26 @@ def _mann_kendall(values: Sequence[int], direction: int, config: AnalyzerConfig)
 
 
 def baseline_window(reports: Sequence[Report], config: AnalyzerConfig) -> list[Report]:
-    """The last ``trend_window`` reports (in felt order) that carry a baseline pain."""
-    with_baseline = [r for r in reports if r.baseline_pain is not None]
-    return with_baseline[-config.trend_window :]
+    """The last ``trend_window`` baseline reports, in felt order.
+
+    Baseline pains are each session's pain_before and each check-in's pain, except a
+    check-in felt within ``soreness_window`` after a session: ordinary post-massage
+    soreness colours it (Cambron 2007), so it is not the patient's baseline.
+    """
+    baseline: list[Report] = []
+    last_session_at = None
+    for report in reports:
+        if report.baseline_pain is None:
+            continue
+        if report.is_session:
+            last_session_at = report.felt_at
+        elif (
+            last_session_at is not None
+            and report.felt_at - last_session_at < config.soreness_window
+        ):
+            continue
+        baseline.append(report)
+    return baseline[-config.trend_window :]
 
 
 def trend_label(reports: Iterable[Report], config: AnalyzerConfig = DEFAULT_CONFIG) -> str:

@@ -239,16 +239,23 @@ def test_worsening_trend_looks_at_the_last_ten_reports_only(build):
 
 
 def test_worsening_trend_uses_checkin_pain_and_session_pain_before(build):
-    reports = [
-        build.session(2, 9),
-        build.checkin(2),
-        build.session(2, 9),
-        build.checkin(5),
-        build.session(5, 1),
-        build.checkin(5),
-    ]
+    # Check-ins two days after each session: past the soreness window, so baseline.
+    reports = []
+    for day, (before, after, checkin) in enumerate([(2, 9, 2), (2, 9, 5), (5, 1, 5)]):
+        reports.append(build.session(before, after, at=build.at(days=4 * day)))
+        reports.append(build.checkin(checkin, at=build.at(days=4 * day + 2)))
     keys = [f.key for f in fired(reports, "worsening_trend")]
     assert keys == [f"worsening_trend:{reports[-1].id}"]
+
+
+@pytest.mark.parametrize(("hours", "counts"), [(35, False), (36, True)])
+def test_check_ins_inside_the_soreness_window_are_not_baseline(build, hours, counts):
+    # Six flat sessions, then three sore check-ins: only those at >= 36 h are baseline.
+    reports = build.sessions([3] * 6, every_days=4)
+    last = reports[-1].felt_at
+    reports += [build.checkin(8, at=last + timedelta(hours=hours, minutes=m)) for m in (0, 1, 2)]
+    keys = [f.key for f in fired(reports, "worsening_trend")]
+    assert (f"worsening_trend:{reports[-1].id}" in keys) is counts
 
 
 def test_worsening_trend_is_not_keyed_on_a_report_no_worse_than_the_earlier_mean(build):
@@ -427,3 +434,10 @@ def test_not_medically_cleared_for_sessions_before_a_consultation(build, cleared
 
 def test_not_medically_cleared_ignores_checkins(build):
     assert fired([build.checkin(4)], "not_medically_cleared", context=PatientContext()) == []
+
+
+def test_a_sore_check_in_after_a_session_never_carries_the_trend(build):
+    reports = build.sessions([2, 2, 2, 5, 5, 5], every_days=4)
+    reports.append(build.checkin(0, at=reports[-1].felt_at + timedelta(hours=12)))
+    keys = [f.key for f in fired(reports, "worsening_trend")]
+    assert keys == [f"worsening_trend:{reports[-2].id}"]

@@ -37,14 +37,15 @@ def test_trend_label_uses_the_last_ten_reports(build):
 
 
 def test_trend_label_counts_checkins_and_skips_reports_without_pain(build):
+    # Two days apart, so every check-in is past the post-session soreness window.
     reports = [
-        build.session(2, 2),
-        build.checkin(2),
-        build.checkin(None),
-        build.session(2),
-        build.checkin(5),
-        build.session(5),
-        build.checkin(5),
+        build.session(2, 2, at=build.at(days=0)),
+        build.checkin(2, at=build.at(days=2)),
+        build.checkin(None, at=build.at(days=3)),
+        build.session(2, at=build.at(days=4)),
+        build.checkin(5, at=build.at(days=6)),
+        build.session(5, at=build.at(days=8)),
+        build.checkin(5, at=build.at(days=10)),
     ]
     assert trend_label(reports) == "worsening"
 
