@@ -1,14 +1,17 @@
 """The Flask application factory: `gunicorn "api:create_app()"`, `flask --app api ...`."""
 
 import os
+import re
+import uuid
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from api import cli, db, errors
 from api.config import from_environment
 from api.openapi import Api
 from api.resources import (
     alerts,
+    audit,
     auth,
     care_links,
     checkins,
@@ -27,8 +30,10 @@ BLUEPRINTS = (
     checkins.blp,
     alerts.blp,
     screenings.blp,
+    audit.blp,
 )
 JSON_BODY_METHODS = ("POST", "PUT", "PATCH")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -60,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         api.register_blueprint(blueprint)
     errors.init_app(app)
     cli.init_app(app)
+    app.before_request(_assign_request_id)
     app.before_request(_require_json_body)
     app.after_request(_no_store)
     return app
@@ -70,7 +76,13 @@ def _require_json_body() -> None:
         raise errors.UnsupportedMediaType("Send the body as application/json.")
 
 
+def _assign_request_id() -> None:
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 def _no_store(response):
+    response.headers["X-Request-ID"] = g.get("request_id", "")
     if request.path.startswith("/v1/"):
         response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -1,6 +1,7 @@
 """SQLAlchemy models of the product: one module per aggregate, no Flask import."""
 
 from models.alert import Alert, AlertTrigger
+from models.audit import AuditEvent
 from models.base import Base, UTCDateTime, utcnow
 from models.care_link import CareLink
 from models.idempotency import IdempotencyRecord
@@ -11,6 +12,7 @@ from models.user import PatientProfile, User
 __all__ = [
     "Alert",
     "AlertTrigger",
+    "AuditEvent",
     "Base",
     "CareLink",
     "CheckIn",

@@ -2,7 +2,8 @@
 
 from sqlalchemy import func, select
 
-from models import CareLink, CheckIn, MassageSession, User
+import analyzer
+from models import Alert, CareLink, CheckIn, MassageSession, User
 
 
 def test_users_create_makes_a_therapist(app, db):
@@ -86,3 +87,8 @@ def test_demo_logins_work(app, client):
     token = resp.get_json()["access_token"]
     sessions = client.get("/v1/sessions?limit=200", headers={"Authorization": f"Bearer {token}"})
     assert len(sessions.get_json()["items"]) == 16
+
+
+def test_demo_data_shows_every_rule_at_least_once(app, db):
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    assert set(db.scalars(select(Alert.rule))) == set(analyzer.RULES)

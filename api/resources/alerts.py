@@ -11,7 +11,7 @@ from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import page_schema, paginate
 from api.schemas.alerts import AcknowledgeIn, AlertOut, AlertQuery, ResolveIn
-from api.services import alerts
+from api.services import alerts, audit
 
 blp = Blueprint("alerts", __name__, url_prefix="/v1/alerts", description="Alerts")
 AlertPage = page_schema(AlertOut, "AlertPage")
@@ -27,13 +27,14 @@ class Alerts(MethodView):
     def get(self, args):
         """List alerts you may see, most severe and newest first"""
         limit, cursor = args.pop("limit"), args.pop("cursor")
-        return paginate(
+        page = paginate(
             db_session=get_session(),
             query=alerts.get_all(user=current_user(), **args),
             keys=alerts.SORT_KEYS,
             limit=limit,
             cursor=cursor,
         )
+        return audit.audited_page(get_session(), user=current_user(), kind="alert", page=page)
 
 
 @blp.route("/<uuid:alert_id>")
@@ -43,7 +44,7 @@ class AlertById(MethodView):
     @document(responses={404: "NOT_FOUND"})
     def get(self, alert_id: uuid.UUID):
         """Read an alert with its evidence"""
-        return alerts.get_or_raise(db_session=get_session(), user=current_user(), alert_id=alert_id)
+        return alerts.read(db_session=get_session(), user=current_user(), alert_id=alert_id)
 
 
 @blp.route("/<uuid:alert_id>/acknowledge")

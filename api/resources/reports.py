@@ -12,7 +12,7 @@ from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import page_schema, paginate
 from api.schemas.reports import ReportQuery
-from api.services import reports
+from api.services import audit, reports
 
 ROLES = ("patient", "therapist", "admin")
 IF_MATCH = {
@@ -51,13 +51,14 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
                 felt_from=args.get("from_"),
                 felt_to=args.get("to"),
             )
-            return paginate(
+            page = paginate(
                 db_session=get_session(),
                 query=query,
                 keys=reports.sort_keys(model),
                 limit=args["limit"],
                 cursor=args["cursor"],
             )
+            return audit.audited_page(get_session(), user=current_user(), kind=noun, page=page)
 
         @auth_required(*ROLES)
         @idempotent
@@ -89,7 +90,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
         @document(responses={404: "NOT_FOUND"}, headers=[IF_NONE_MATCH])
         @blp.doc(summary=f"Read a {noun}")
         def get(self, report_id: uuid.UUID):
-            report = reports.get_or_raise(
+            report = reports.read(
                 db_session=get_session(), user=current_user(), model=model, report_id=report_id
             )
             if request.if_none_match.contains(reports.etag(report)):

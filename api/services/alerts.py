@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 import analyzer
 from api.errors import Conflict, NotFound
-from api.services import access
+from api.services import access, audit
 from models import Alert, AlertTrigger, User, utcnow
 from models.alert import ACTIVE_STATUSES
 
@@ -179,6 +179,13 @@ def _refresh_after_withdrawal(
     alert.resolution_note = CORRECTED_NOTE
     alert.resolved_at = now
     alert.resolved_by = None
+    audit.record(
+        db_session,
+        action="alert.resolve_data_corrected",
+        resource_type="alert",
+        resource_id=alert.id,
+        patient_id=alert.patient_id,
+    )
     if alert in changes.updated:
         changes.updated.remove(alert)
     changes.resolved.append(alert)
@@ -213,6 +220,19 @@ def get_all(
 SORT_KEYS = [Alert.severity_rank, Alert.last_seen_at, Alert.id]
 
 
+def read(*, db_session: Session, user: User, alert_id: uuid.UUID) -> Alert:
+    """An alert for display; reading someone else's is audited."""
+    alert = get_or_raise(db_session=db_session, user=user, alert_id=alert_id)
+    audit.record_read(
+        db_session,
+        user=user,
+        resource_type="alert",
+        resource_id=alert.id,
+        patient_id=alert.patient_id,
+    )
+    return alert
+
+
 def get_or_raise(*, db_session: Session, user: User, alert_id: uuid.UUID) -> Alert:
     alert = db_session.get(Alert, alert_id)
     if alert is None or not access.can_access_patient(
@@ -233,6 +253,14 @@ def acknowledge(
     alert.acknowledged_at = utcnow()
     alert.acknowledgement_outcome = outcome
     alert.acknowledgement_reason = reason
+    audit.record(
+        db_session,
+        action="alert.acknowledge",
+        resource_type="alert",
+        resource_id=alert.id,
+        patient_id=alert.patient_id,
+        actor=user,
+    )
     db_session.commit()
     return alert
 
@@ -246,6 +274,14 @@ def resolve(*, db_session: Session, user: User, alert_id: uuid.UUID, note: str) 
     alert.resolution_note = note
     alert.resolved_by = user.id
     alert.resolved_at = utcnow()
+    audit.record(
+        db_session,
+        action="alert.resolve",
+        resource_type="alert",
+        resource_id=alert.id,
+        patient_id=alert.patient_id,
+        actor=user,
+    )
     db_session.commit()
     return alert
 

@@ -132,6 +132,9 @@ def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> 
     Runs inside the caller's transaction; the caller commits the write and the alerts together.
     """
     cfg = config()
+    # One analysis per patient at a time: concurrent writes would otherwise race to open the
+    # same alert. The lock is the patient's row, held until the write commits.
+    db_session.execute(select(User.id).where(User.id == patient.id).with_for_update())
     window = load_window(db_session=db_session, patient=patient, focus=focus, cfg=cfg)
     findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
     return alerts.apply_findings(

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.errors import Unauthorized
-from api.services import users
+from api.services import audit, users
 from api.services.passwords import hash_password, needs_rehash, verify_password
 from models import RefreshToken, User, utcnow
 
@@ -44,7 +44,20 @@ def _new_refresh(*, db_session: Session, user: User, family_id: uuid.UUID, ttl: 
 def login(*, db_session: Session, email: str, password: str, refresh_ttl: timedelta) -> Grant:
     user = users.get_by_email(db_session=db_session, email=email)
     if not verify_password(user.password_hash if user else None, password):
+        audit.record(
+            db_session,
+            action="auth.login",
+            resource_type="user",
+            resource_id=user.id if user else None,
+            outcome="failure",
+            status=401,
+            actor=user,
+        )
+        db_session.commit()
         raise Unauthorized(BAD_CREDENTIALS)
+    audit.record(
+        db_session, action="auth.login", resource_type="user", resource_id=user.id, actor=user
+    )
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     token = _new_refresh(db_session=db_session, user=user, family_id=uuid.uuid4(), ttl=refresh_ttl)

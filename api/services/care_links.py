@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, Invalid, NotFound
-from api.services import users
+from api.services import audit, users
 from models import CareLink, User, utcnow
 
 
@@ -18,8 +18,19 @@ def create(*, db_session: Session, patient: User, therapist_email: str) -> CareL
             "No therapist account has this email.",
             errors={"therapist_email": ["No therapist account has this email."]},
         )
-    link = CareLink(patient_id=patient.id, therapist_id=therapist.id, status="active")
+    link = CareLink(
+        id=uuid.uuid4(), patient_id=patient.id, therapist_id=therapist.id, status="active"
+    )
     db_session.add(link)
+    audit.record(
+        db_session,
+        action="care_link.create",
+        resource_type="care_link",
+        resource_id=link.id,
+        patient_id=patient.id,
+        status=201,
+        actor=patient,
+    )
     try:
         db_session.commit()
     except IntegrityError as exc:
@@ -55,4 +66,13 @@ def end(*, db_session: Session, user: User, link_id: uuid.UUID) -> None:
         link.status = "ended"
         link.ended_at = utcnow()
         link.ended_by = user.id
+        audit.record(
+            db_session,
+            action="care_link.end",
+            resource_type="care_link",
+            resource_id=link.id,
+            patient_id=link.patient_id,
+            status=204,
+            actor=user,
+        )
         db_session.commit()

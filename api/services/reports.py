@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
-from api.services import access, analysis
+from api.services import access, analysis, audit
 from models import CareLink, CheckIn, MassageSession, User, utcnow
 
 Report = MassageSession | CheckIn
@@ -111,6 +111,7 @@ def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -
         db_session.rollback()
         raise Conflict(f"A {_noun(model)} with this id already exists.") from exc
     changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=report.felt_at)
+    _audit_write(db_session, user, report, "create", 201)
     db_session.commit()
     return WriteResult(report=report, alerts=changes.touched(), created=True)
 
@@ -142,6 +143,23 @@ def get_or_raise(
     ):
         raise NotFound(f"No such {_noun(model)}.")
     return report
+
+
+def read(*, db_session: Session, user: User, model: ReportModel, report_id: uuid.UUID) -> Report:
+    """A report for display; reading someone else's is audited."""
+    report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
+    audit.record_read(
+        db_session,
+        user=user,
+        resource_type=_kind(model),
+        resource_id=report.id,
+        patient_id=report.patient_id,
+    )
+    return report
+
+
+def _kind(model: ReportModel) -> str:
+    return "session" if model is MassageSession else "checkin"
 
 
 def get_all(
@@ -199,7 +217,9 @@ def update(
         )
     felt_before = report.felt_at
     _assign(report, changes)
-    return _commit_write(db_session, report, focus=min(felt_before, report.felt_at))
+    return _commit_write(
+        db_session, report, focus=min(felt_before, report.felt_at), user=user, verb="update"
+    )
 
 
 def delete(
@@ -213,10 +233,26 @@ def delete(
     report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
     _check_precondition(report, if_match)
     report.deleted_at = utcnow()
-    return _commit_write(db_session, report, focus=report.felt_at)
+    return _commit_write(db_session, report, focus=report.felt_at, user=user, verb="delete")
 
 
-def _commit_write(db_session: Session, report: Report, *, focus: datetime) -> WriteResult:
+def _audit_write(db_session: Session, user: User, report: Report, verb: str, status: int) -> None:
+    if user.id != report.patient_id:
+        kind = _kind(type(report))
+        audit.record(
+            db_session,
+            action=f"{kind}.{verb}",
+            resource_type=kind,
+            resource_id=report.id,
+            patient_id=report.patient_id,
+            status=status,
+            actor=user,
+        )
+
+
+def _commit_write(
+    db_session: Session, report: Report, *, focus: datetime, user: User, verb: str
+) -> WriteResult:
     try:
         db_session.flush()
     except StaleDataError as exc:
@@ -226,5 +262,6 @@ def _commit_write(db_session: Session, report: Report, *, focus: datetime) -> Wr
         ) from exc
     patient = db_session.get(User, report.patient_id)
     changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=focus)
+    _audit_write(db_session, user, report, verb, 204 if verb == "delete" else 200)
     db_session.commit()
     return WriteResult(report=report, alerts=changes.touched(), created=False)

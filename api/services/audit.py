@@ -1,0 +1,134 @@
+"""Audit trail entries; the request's actor, id and address are filled in from the context."""
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from flask import g, has_request_context, request
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from api.pagination import Page
+from models import AuditEvent, User
+
+
+def _actor(actor: User | None) -> User | None:
+    if actor is not None:
+        return actor
+    return g.get("current_user") if has_request_context() else None
+
+
+def record(
+    db_session: Session,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object = None,
+    patient_id: uuid.UUID | None = None,
+    outcome: str = "success",
+    status: int = 200,
+    row_count: int | None = None,
+    actor: User | None = None,
+) -> AuditEvent:
+    """Add an event to the session; it is committed with the caller's transaction."""
+    who = _actor(actor)
+    event = AuditEvent(
+        actor_id=who.id if who else None,
+        actor_role=who.role if who else None,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id) if resource_id is not None else None,
+        patient_id=patient_id,
+        outcome=outcome,
+        status=status,
+        row_count=row_count,
+        request_id=g.get("request_id") if has_request_context() else None,
+        ip=request.remote_addr if has_request_context() else None,
+    )
+    db_session.add(event)
+    return event
+
+
+def record_read(
+    db_session: Session,
+    *,
+    user: User,
+    resource_type: str,
+    resource_id: object,
+    patient_id: uuid.UUID,
+) -> None:
+    """A read of one record: audited (and committed) when it is someone else's health data."""
+    if patient_id == user.id:
+        return
+    record(
+        db_session,
+        action=f"{resource_type}.read",
+        resource_type=resource_type,
+        resource_id=resource_id,
+        patient_id=patient_id,
+        actor=user,
+    )
+    db_session.commit()
+
+
+def record_list(
+    db_session: Session,
+    *,
+    user: User,
+    resource_type: str,
+    patient_ids: Iterable[uuid.UUID],
+    row_count: int,
+    action: str | None = None,
+    patient_id: uuid.UUID | None = None,
+) -> None:
+    """A list or export: audited when any row is someone else's; one event with the count."""
+    others = {pid for pid in patient_ids if pid != user.id}
+    if not others and not (patient_id and patient_id != user.id):
+        return
+    single = next(iter(others)) if len(others) == 1 else patient_id
+    record(
+        db_session,
+        action=action or f"{resource_type}.list",
+        resource_type=resource_type,
+        patient_id=single,
+        row_count=row_count,
+        actor=user,
+    )
+    db_session.commit()
+
+
+def audited_page(db_session: Session, *, user: User, kind: str, page: Page) -> Page:
+    """Audit a page of health records (when any is someone else's) and hand it back."""
+    record_list(
+        db_session,
+        user=user,
+        resource_type=kind.replace("-", ""),
+        patient_ids=[item.patient_id for item in page.items],
+        row_count=len(page.items),
+    )
+    return page
+
+
+def get_all(
+    *,
+    actor_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    action: str | None = None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+) -> Select:
+    query = select(AuditEvent)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if patient_id is not None:
+        query = query.where(AuditEvent.patient_id == patient_id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if occurred_from is not None:
+        query = query.where(AuditEvent.occurred_at >= occurred_from)
+    if occurred_to is not None:
+        query = query.where(AuditEvent.occurred_at < occurred_to)
+    return query
+
+
+SORT_KEYS = [AuditEvent.occurred_at, AuditEvent.id]
