@@ -15,7 +15,10 @@ from api.resources import (
     auth,
     care_links,
     checkins,
+    exports,
+    fhir,
     health,
+    patients,
     screenings,
     sessions,
     users,
@@ -31,6 +34,9 @@ BLUEPRINTS = (
     alerts.blp,
     screenings.blp,
     audit.blp,
+    patients.blp,
+    exports.blp,
+    fhir.blp,
 )
 JSON_BODY_METHODS = ("POST", "PUT", "PATCH")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
