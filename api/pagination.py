@@ -75,12 +75,12 @@ def _typed(key: InstrumentedAttribute, value: str) -> Any:
     return python_type(value)
 
 
-def _after(keys: list[InstrumentedAttribute], values: list[Any]):
-    """Rows strictly after `values` in descending (k1, k2, ...) order."""
+def _after(keys: list[InstrumentedAttribute], values: list[Any], ascending: bool):
+    """Rows strictly after `values` in (k1, k2, ...) order."""
     clauses = []
     for i, key in enumerate(keys):
         equal = [keys[j] == values[j] for j in range(i)]
-        clauses.append(and_(*equal, key < values[i]))
+        clauses.append(and_(*equal, key > values[i] if ascending else key < values[i]))
     return or_(*clauses)
 
 
@@ -91,11 +91,13 @@ def paginate(
     keys: list[InstrumentedAttribute],
     limit: int,
     cursor: str | None,
+    ascending: bool = False,
 ) -> Page:
-    """Run `query` ordered by `keys` descending (the last key must be unique)."""
+    """Run `query` ordered by `keys`, descending unless asked (the last key must be unique)."""
     if cursor:
-        query = query.where(_after(keys, _decode(cursor, keys)))
-    query = query.order_by(*(key.desc() for key in keys)).limit(limit + 1)
+        query = query.where(_after(keys, _decode(cursor, keys), ascending))
+    order = [key.asc() if ascending else key.desc() for key in keys]
+    query = query.order_by(*order).limit(limit + 1)
     rows = list(db_session.scalars(query))
     if len(rows) <= limit:
         return Page(items=rows, next_cursor=None)

@@ -33,7 +33,7 @@ from models import CheckIn, MassageSession, PatientProfile, User  # noqa: E402
 def _patient(db_session, history: int, start: datetime) -> User:
     user = User(
         email=f"bench-{uuid.uuid4().hex[:8]}@example.org",
-        password_hash="!",  # noqa: S106 - no password: this account cannot sign in
+        password_hash="!",
         role="patient",
         display_name="Bench patient",
     )

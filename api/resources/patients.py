@@ -1,5 +1,128 @@
-"""Placeholder: routes land here."""
+"""The therapist's patients, caseload and technique reports; one patient's report and chart."""
 
+import uuid
+
+from flask import Response
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
-blp = Blueprint("patients", __name__, description="patients")
+from api.auth import auth_required, current_user
+from api.db import get_session
+from api.openapi import document
+from api.pagination import page_schema, paginate
+from api.schemas.patients import (
+    CaseloadOut,
+    PatientReportOut,
+    PatientRowOut,
+    PatientsQuery,
+    ReportWindowQuery,
+    TechniquesOut,
+)
+from api.services import audit, caseload, patient_report
+from models import User, utcnow
+
+blp = Blueprint("patients", __name__, description="Patients and reports")
+PatientRowPage = page_schema(PatientRowOut, "PatientRowPage")
+CLINICIANS = ("therapist", "admin")
+ANYONE = ("patient", "therapist", "admin")
+SVG_DOC = {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}
+HTML_DOC = {"content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _course(patient_id: uuid.UUID, args: dict) -> patient_report.Course:
+    window = patient_report.Window(args.get("from_"), args.get("to"))
+    return patient_report.load(
+        db_session=get_session(), user=current_user(), patient_id=patient_id, window=window
+    )
+
+
+@blp.route("/v1/patients")
+class Patients(MethodView):
+    @auth_required(*CLINICIANS)
+    @blp.arguments(PatientsQuery, location="query")
+    @blp.response(200, PatientRowPage)
+    def get(self, args):
+        """Your linked patients with latest pain, trend and open alerts, by name"""
+        db_session = get_session()
+        page = paginate(
+            db_session=db_session,
+            query=caseload.patients_query(current_user()),
+            keys=[User.display_name, User.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
+            ascending=True,
+        )
+        rows = caseload.rows_for(db_session=db_session, patients=page.items)
+        audit.record_list(
+            db_session,
+            user=current_user(),
+            resource_type="patient",
+            patient_ids=[r.patient_id for r in rows],
+            row_count=len(rows),
+        )
+        return {"items": rows, "next_cursor": page.next_cursor}
+
+
+@blp.route("/v1/reports/caseload")
+class Caseload(MethodView):
+    @auth_required(*CLINICIANS)
+    @blp.response(200, CaseloadOut)
+    def get(self):
+        """One row per linked patient, most urgent first"""
+        rows = caseload.caseload(db_session=get_session(), user=current_user())
+        audit.record_list(
+            get_session(),
+            user=current_user(),
+            resource_type="caseload",
+            patient_ids=[r.patient_id for r in rows],
+            row_count=len(rows),
+        )
+        return {"items": rows}
+
+
+@blp.route("/v1/reports/techniques")
+class Techniques(MethodView):
+    @auth_required(*CLINICIANS)
+    @blp.response(200, TechniquesOut)
+    def get(self):
+        """Effect of technique x pressure across your caseload"""
+        return {"items": caseload.techniques(db_session=get_session(), user=current_user())}
+
+
+@blp.route("/v1/patients/<uuid:patient_id>/report")
+class PatientReport(MethodView):
+    @auth_required(*ANYONE)
+    @blp.arguments(ReportWindowQuery, location="query")
+    @blp.response(200, PatientReportOut)
+    @document(responses={404: "NOT_FOUND"})
+    def get(self, args, patient_id: uuid.UUID):
+        """A patient's course over a period: numbers, breakdowns, alerts"""
+        return patient_report.summary(_course(patient_id, args))
+
+
+@blp.route("/v1/patients/<uuid:patient_id>/report/chart.svg")
+class PatientChart(MethodView):
+    @auth_required(*ANYONE)
+    @blp.arguments(ReportWindowQuery, location="query")
+    @blp.response(200, description="SVG chart", content_type="image/svg+xml")
+    @document(responses={404: "NOT_FOUND"})
+    def get(self, args, patient_id: uuid.UUID):
+        """Pain before and after over time, with alerts marked"""
+        svg = patient_report.chart_svg(_course(patient_id, args))
+        return Response(svg, mimetype="image/svg+xml")
+
+
+@blp.route("/v1/patients/<uuid:patient_id>/report.html")
+class PatientReportPage(MethodView):
+    @auth_required(*ANYONE)
+    @blp.arguments(ReportWindowQuery, location="query")
+    @blp.response(200, description="Printable report", content_type="text/html")
+    @document(responses={404: "NOT_FOUND"})
+    def get(self, args, patient_id: uuid.UUID):
+        """A printable report for a doctor's visit"""
+        page = patient_report.html(_course(patient_id, args), generated=utcnow())
+        response = Response(page, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        )
+        return response

@@ -32,6 +32,9 @@ ROUTES = [
     ("GET", "/v1/alerts/{alert}", PARTIES, 200, set()),
     ("POST", "/v1/alerts/{alert}/acknowledge", CLINICIANS, 200, PATIENTS),
     ("POST", "/v1/alerts/{alert}/resolve", CLINICIANS, 200, PATIENTS),
+    ("GET", "/v1/patients/{patient}/report", PARTIES, 200, set()),
+    ("GET", "/v1/patients/{patient}/report/chart.svg", PARTIES, 200, set()),
+    ("GET", "/v1/patients/{patient}/report.html", PARTIES, 200, set()),
 ]
 BODIES = {
     "/v1/sessions": {"notes": "edited"},
@@ -63,6 +66,7 @@ def world(client, make):
         "alert": written["alerts"][0]["id"],
         "checkin": checkin["id"],
         "link": str(link.id),
+        "patient": str(owner.id),
     }
     return people, ids
 

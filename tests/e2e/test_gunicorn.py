@@ -36,30 +36,33 @@ def server(tmp_path_factory):
     subprocess.run([BIN / "alembic", "upgrade", "head"], **run)
     seeded = subprocess.run([BIN / "flask", "--app", "api", "seed-demo"], **run)
     port = _free_port()
+    log = (workdir / "gunicorn.log").open("w")
     process = subprocess.Popen(
         [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "api:create_app()"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
                 break
         except requests.RequestException:
             time.sleep(0.2)
     else:
         process.kill()
-        pytest.fail("gunicorn did not start: " + process.communicate()[0])
+        process.wait()
+        log.close()
+        pytest.fail("gunicorn did not start: " + (workdir / "gunicorn.log").read_text())
     try:
         yield base, seeded.stdout
     finally:
         process.terminate()
-        process.communicate(timeout=15)
+        process.wait(timeout=15)
+        log.close()
 
 
 def test_probes_answer(server):

@@ -1,0 +1,257 @@
+"""Therapist reports: patient list, caseload, per-patient report, chart, printable page,
+techniques; every number recomputed here from the raw rows."""
+
+import re
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
+from statistics import fmean
+
+import pytest
+from sqlalchemy import event
+
+from tests.conftest import checkin_body, session_body
+
+SESSIONS = [
+    # started_at, technique, pressure, before, after
+    ("2026-10-01T10:00:00Z", "swedish", "light", 6, 4),
+    ("2026-10-05T10:00:00Z", "swedish", "moderate", 6, 5),
+    ("2026-10-09T10:00:00Z", "deep_tissue", "deep", 5, 8),
+    ("2026-10-13T10:00:00Z", "trigger_point", "moderate", 5, 3),
+    ("2026-10-17T10:00:00Z", "swedish", "light", 4, None),
+    ("2026-10-21T10:00:00Z", "deep_tissue", "firm", 4, 6),
+]
+
+
+def _record(client, headers, rows=SESSIONS):
+    for started, technique, pressure, before, after in rows:
+        body = session_body(
+            started_at=started,
+            technique=technique,
+            pressure=pressure,
+            pain_before=before,
+            pain_after=after,
+        )
+        assert client.post("/v1/sessions", json=body, headers=headers).status_code == 201
+
+
+def _expected_effect(rows):
+    changes = [after - before for *_, before, after in rows if after is not None]
+    return {
+        "sessions": len(rows),
+        "with_pain_after": len(changes),
+        "mean_change": round(fmean(changes), 3) if changes else None,
+        "improved_share": round(sum(c <= -2 for c in changes) / len(changes), 3)
+        if changes
+        else None,
+        "worsened_share": round(sum(c >= 2 for c in changes) / len(changes), 3)
+        if changes
+        else None,
+    }
+
+
+@pytest.fixture
+def linked(client, make):
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    return patient, therapist
+
+
+def test_patient_report_numbers_match_the_raw_rows(client, make, linked):
+    patient, therapist = linked
+    _record(client, make.headers(patient))
+    client.post(
+        "/v1/checkins",
+        json=checkin_body(recorded_at="2026-10-03T08:00:00Z", pain=5),
+        headers=make.headers(patient),
+    )
+    report = client.get(
+        f"/v1/patients/{patient.id}/report", headers=make.headers(therapist)
+    ).get_json()
+    effect = _expected_effect(SESSIONS)
+    assert report["session_count"] == 6 and report["checkin_count"] == 1
+    assert report["mean_pain_before"] == round(fmean(r[3] for r in SESSIONS), 3)
+    assert report["mean_pain_after"] == round(fmean(r[4] for r in SESSIONS if r[4] is not None), 3)
+    assert report["mean_checkin_pain"] == 5
+    for key in ("with_pain_after", "mean_change", "improved_share", "worsened_share"):
+        assert report[key] == effect[key], key
+    for row in report["by_technique"]:
+        rows = [r for r in SESSIONS if r[1] == row["technique"]]
+        assert row == {"technique": row["technique"], **_expected_effect(rows)}
+    assert {r["technique"] for r in report["by_technique"]} == {r[1] for r in SESSIONS}
+    for row in report["by_pressure"]:
+        rows = [r for r in SESSIONS if r[2] == row["pressure"]]
+        assert row == {"pressure": row["pressure"], **_expected_effect(rows)}
+    assert {a["rule"] for a in report["alerts"]} >= {"post_session_worsening", "severe_pain"}
+
+
+def test_report_window_filters_sessions_and_alerts(client, make, linked):
+    patient, therapist = linked
+    _record(client, make.headers(patient))
+    url = f"/v1/patients/{patient.id}/report?from=2026-10-04T00:00:00Z&to=2026-10-13T00:00:00Z"
+    report = client.get(url, headers=make.headers(therapist)).get_json()
+    window = SESSIONS[1:3]
+    assert report["session_count"] == 2
+    assert report["mean_change"] == _expected_effect(window)["mean_change"]
+    assert report["from"] == "2026-10-04T00:00:00Z"
+    # The 5 -> 8 session on 10-09 is in the window, so are its alerts.
+    assert {a["rule"] for a in report["alerts"]} == {"post_session_worsening", "severe_pain"}
+    later = client.get(
+        f"/v1/patients/{patient.id}/report?from=2026-10-12T00:00:00Z",
+        headers=make.headers(therapist),
+    ).get_json()
+    assert "severe_pain" not in {a["rule"] for a in later["alerts"]}
+
+
+def test_empty_report_has_no_means(client, make, linked):
+    patient, therapist = linked
+    report = client.get(
+        f"/v1/patients/{patient.id}/report", headers=make.headers(therapist)
+    ).get_json()
+    assert report["session_count"] == 0 and report["mean_pain_before"] is None
+    assert report["mean_change"] is None and report["trend"] == "stable"
+
+
+@pytest.mark.parametrize("suffix", ["report", "report/chart.svg", "report.html"])
+def test_report_routes_answer_404_to_outsiders_and_serve_the_patient(client, make, linked, suffix):
+    patient, therapist = linked
+    url = f"/v1/patients/{patient.id}/{suffix}"
+    assert client.get(url, headers=make.headers(patient)).status_code == 200
+    assert client.get(url, headers=make.headers(therapist)).status_code == 200
+    for outsider in (make.user("patient"), make.user("therapist")):
+        assert client.get(url, headers=make.headers(outsider)).status_code == 404
+
+
+def test_chart_is_valid_svg_with_labels_legend_and_alert_marks(client, make, linked):
+    patient, therapist = linked
+    _record(client, make.headers(patient))
+    resp = client.get(
+        f"/v1/patients/{patient.id}/report/chart.svg", headers=make.headers(therapist)
+    )
+    assert resp.mimetype == "image/svg+xml" and resp.headers["Cache-Control"] == "no-store"
+    root = ET.fromstring(resp.data)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("viewBox")
+    text = resp.get_data(as_text=True)
+    for label in (
+        "Pain (0-10)",
+        "Date (UTC)",
+        "Pain before session",
+        "Pain after session",
+        "Alert (caution)",
+    ):
+        assert label in text, label
+
+
+def test_printable_report_is_self_contained_and_escaped(client, make, linked, db):
+    patient, therapist = linked
+    patient.display_name = "<script>alert(1)</script>"
+    db.flush()
+    _record(client, make.headers(patient), SESSIONS[:3])
+    client.post(
+        "/v1/sessions",
+        json=session_body(notes="<img src=x onerror=alert(2)>"),
+        headers=make.headers(patient),
+    )
+    resp = client.get(f"/v1/patients/{patient.id}/report.html", headers=make.headers(therapist))
+    page = resp.get_data(as_text=True)
+    assert resp.mimetype == "text/html"
+    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+    assert "<script>" not in page and "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "@media print" in page and "<svg" in page
+    assert not re.search(r"""(src|href)=["']https?://""", page)  # nothing fetched from outside
+    assert "Severe pain" in page or "severe" in page.lower()
+    assert page.count("<tr>") >= 1 + 4  # header + the four sessions
+
+
+def test_patients_list_and_caseload_rows(client, make):
+    therapist = make.user("therapist")
+    calm, urgent, worse, stranger = (make.user("patient") for _ in range(4))
+    for patient, name in ((calm, "Calm"), (urgent, "Urgent"), (worse, "Worse")):
+        patient.display_name = name
+        make.link(patient, therapist)
+    _record(client, make.headers(calm), [("2026-10-01T10:00:00Z", "swedish", "light", 4, 3)])
+    client.post(
+        "/v1/checkins",
+        json=checkin_body(symptoms={"saddle_numbness": True}),
+        headers=make.headers(urgent),
+    )
+    rising = [
+        (f"2026-10-{d:02d}T10:00:00Z", "swedish", "light", p, p)
+        for d, p in ((1, 3), (5, 3), (9, 3), (13, 6), (17, 6), (21, 7))
+    ]
+    _record(client, make.headers(worse), rising)
+    _record(client, make.headers(stranger), [("2026-10-01T10:00:00Z", "swedish", "light", 9, 9)])
+    headers = make.headers(therapist)
+    listed = client.get("/v1/patients", headers=headers).get_json()
+    assert [r["display_name"] for r in listed["items"]] == ["Calm", "Urgent", "Worse"]
+    calm_row = listed["items"][0]
+    assert (calm_row["latest_pain_before"], calm_row["latest_pain_after"]) == (4, 3)
+    assert calm_row["last_session_at"] == "2026-10-01T10:00:00Z"
+    worse_row = listed["items"][2]
+    assert worse_row["trend"] == "worsening" and worse_row["open_alerts"]["warning"] >= 1
+    assert listed["items"][1]["open_alerts"]["urgent"] == 1
+    caseload = client.get("/v1/reports/caseload", headers=headers).get_json()["items"]
+    assert [r["display_name"] for r in caseload] == ["Urgent", "Worse", "Calm"]
+    page = client.get("/v1/patients?limit=2", headers=headers).get_json()
+    rest = client.get(f"/v1/patients?cursor={page['next_cursor']}", headers=headers).get_json()
+    assert [r["display_name"] for r in page["items"] + rest["items"]] == ["Calm", "Urgent", "Worse"]
+
+
+@pytest.mark.parametrize("path", ["/v1/patients", "/v1/reports/caseload", "/v1/reports/techniques"])
+def test_patients_cannot_use_clinician_reports(client, make, path):
+    assert client.get(path, headers=make.headers(make.user("patient"))).status_code == 403
+
+
+@contextmanager
+def count_statements(connection):
+    statements = []
+
+    def before(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
+            statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(connection, "before_cursor_execute", before)
+
+
+@pytest.mark.parametrize("path", ["/v1/patients", "/v1/reports/caseload"])
+def test_caseload_statement_count_does_not_grow_with_patients(client, make, connection, path):
+    therapist = make.user("therapist")
+    headers = make.headers(therapist)
+    counts = []
+    for size in (2, 12):
+        while len(client.get("/v1/reports/caseload", headers=headers).get_json()["items"]) < size:
+            patient = make.user("patient")
+            make.link(patient, therapist)
+            _record(client, make.headers(patient), SESSIONS[:2])
+        with count_statements(connection) as statements:
+            assert client.get(path, headers=headers).status_code == 200
+        counts.append(len(statements))
+    assert counts[0] == counts[1] and counts[0] <= 10
+
+
+def test_techniques_report_matches_raw_rows_across_caseload(client, make):
+    therapist = make.user("therapist")
+    one, two, outside = make.user("patient"), make.user("patient"), make.user("patient")
+    make.link(one, therapist)
+    make.link(two, therapist)
+    _record(client, make.headers(one), SESSIONS)
+    _record(client, make.headers(two), SESSIONS[:3])
+    _record(client, make.headers(outside), SESSIONS)
+    items = client.get("/v1/reports/techniques", headers=make.headers(therapist)).get_json()[
+        "items"
+    ]
+    rows = SESSIONS + SESSIONS[:3]
+    combos = sorted({(r[1], r[2]) for r in rows})
+    assert [(i["technique"], i["pressure"]) for i in items] == combos
+    for item in items:
+        subset = [r for r in rows if (r[1], r[2]) == (item["technique"], item["pressure"])]
+        expected = _expected_effect(subset)
+        assert item["sessions"] == expected["sessions"]
+        for key in ("with_pain_after", "mean_change", "improved_share", "worsened_share"):
+            assert item[key] == expected[key], (item, key)
+    patients = {(i["technique"], i["pressure"]): i["patients"] for i in items}
+    assert patients[("swedish", "light")] == 2 and patients[("deep_tissue", "firm")] == 1
