@@ -21,6 +21,7 @@ from api.resources import (
     patients,
     screenings,
     sessions,
+    sync,
     users,
 )
 
@@ -37,6 +38,7 @@ BLUEPRINTS = (
     patients.blp,
     exports.blp,
     fhir.blp,
+    sync.blp,
 )
 JSON_BODY_METHODS = ("POST", "PUT", "PATCH")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")

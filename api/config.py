@@ -76,6 +76,7 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED", "true")),
         "ANALYZER_OVERRIDES": _analyzer_overrides(),
         "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
+        "SYNC_TOMBSTONE_RETENTION_DAYS": _int("SYNC_TOMBSTONE_RETENTION_DAYS", 90),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "JSON_SORT_KEYS": False,
     }
