@@ -1,12 +1,14 @@
 """Command-line tasks: create accounts, load demo data."""
 
+from datetime import timedelta
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from api.db import session_scope
 from api.errors import DomainError
-from api.services import analysis, demo, users
+from api.services import analysis, demo, sync, users
 from models.user import ROLES
 
 
@@ -14,6 +16,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(seed_demo)
     app.cli.add_command(analyze)
+    app.cli.add_command(purge_tombstones)
 
 
 @click.group("users", cls=AppGroup, help="Manage accounts.")
@@ -74,3 +77,15 @@ def analyze(patient_id) -> None:
                     totals[verb] += 1
                     click.echo(f"{verb:<8} {alert.severity:<7} {alert.rule:<24} {patient.email}")
     click.echo(", ".join(f"{count} {verb}" for verb, count in totals.items()))
+
+
+@click.command("purge-tombstones")
+@with_appcontext
+def purge_tombstones() -> None:
+    """Delete tombstones older than SYNC_TOMBSTONE_RETENTION_DAYS (older cursors get 410)."""
+    days = current_app.config["SYNC_TOMBSTONE_RETENTION_DAYS"]
+    with session_scope(current_app) as db_session:
+        removed, watermark = sync.purge_tombstones(
+            db_session=db_session, older_than=timedelta(days=days)
+        )
+    click.echo(f"removed {removed} tombstones older than {days} days (through change {watermark})")

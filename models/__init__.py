@@ -4,6 +4,7 @@ from models.alert import Alert, AlertTrigger
 from models.audit import AuditEvent
 from models.base import Base, UTCDateTime, utcnow
 from models.care_link import CareLink
+from models.changes import ChangeCounter
 from models.idempotency import IdempotencyRecord
 from models.report import CheckIn, MassageSession
 from models.token import RefreshToken
@@ -15,6 +16,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CareLink",
+    "ChangeCounter",
     "CheckIn",
     "IdempotencyRecord",
     "MassageSession",

@@ -3,7 +3,16 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, SmallInteger, String, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -19,9 +28,7 @@ class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'acknowledged', 'resolved')", name="status"),
-        CheckConstraint(
-            "severity IN ('info', 'caution', 'warning', 'urgent')", name="severity"
-        ),
+        CheckConstraint("severity IN ('info', 'caution', 'warning', 'urgent')", name="severity"),
         # De-duplication: one open or acknowledged alert per patient and rule.
         Index(
             "uq_alerts_active_rule",
@@ -33,6 +40,7 @@ class Alert(Base):
         ),
         Index("ix_alerts_patient_status", "patient_id", "status"),
         Index("ix_alerts_listing", "severity_rank", "last_seen_at", "id"),
+        Index("ix_alerts_patient_change", "patient_id", "change_seq"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -65,6 +73,7 @@ class Alert(Base):
     resolution_note: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     triggers: Mapped[list["AlertTrigger"]] = relationship(
         back_populates="alert", order_by="AlertTrigger.felt_at"

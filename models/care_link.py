@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -25,6 +25,7 @@ class CareLink(Base):
             postgresql_where=text("status = 'active'"),
         ),
         Index("ix_care_links_therapist_status", "therapist_id", "status"),
+        Index("ix_care_links_therapist_change", "therapist_id", "change_seq"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -34,3 +35,4 @@ class CareLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -3,7 +3,16 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -51,6 +60,8 @@ class ReportMixin:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
+    # Server change sequence (models.changes); what /v1/sync pages by.
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:
@@ -94,6 +105,7 @@ class MassageSession(ReportMixin, Base):
         CheckConstraint("pain_after BETWEEN 0 AND 10", name="pain_after"),
         CheckConstraint("duration_minutes BETWEEN 1 AND 240", name="duration_minutes"),
         Index("ix_sessions_patient_started", "patient_id", "started_at"),
+        Index("ix_sessions_patient_change", "patient_id", "change_seq"),
     )
 
     therapist_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -119,6 +131,7 @@ class CheckIn(ReportMixin, Base):
         *_symptom_checks(),
         CheckConstraint("pain BETWEEN 0 AND 10", name="pain"),
         Index("ix_checkins_patient_recorded", "patient_id", "recorded_at"),
+        Index("ix_checkins_patient_change", "patient_id", "change_seq"),
     )
 
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

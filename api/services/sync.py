@@ -1,0 +1,205 @@
+"""Delta sync: every session, check-in and alert the caller may see that changed after a
+cursor, with tombstones for deletions and for records whose access ended, in change order."""
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, func, literal, or_, select, union_all, update
+from sqlalchemy.orm import Session
+
+from api.errors import DomainError, Invalid
+from api.services import access
+from models import Alert, CareLink, ChangeCounter, CheckIn, MassageSession, User, utcnow
+
+KINDS = {"session": (0, MassageSession), "checkin": (1, CheckIn), "alert": (2, Alert)}
+BY_ORDER = {order: (kind, model) for kind, (order, model) in KINDS.items()}
+AFTER_ALL_KINDS = 9
+
+
+class CursorExpired(DomainError):
+    status, slug, title = 410, "sync-cursor-expired", "Gone"
+
+
+@dataclass(frozen=True)
+class Position:
+    seq: int
+    kind: int
+    id: str
+
+
+START = Position(-1, -1, "")
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    record: object
+    deleted_at: datetime | None  # set: a tombstone (deleted, or no longer yours to see)
+
+
+@dataclass(frozen=True)
+class SyncPage:
+    changes: list[Change]
+    next_cursor: str
+    has_more: bool
+
+
+def encode(position: Position) -> str:
+    raw = json.dumps([position.seq, position.kind, position.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(cursor: str | None) -> Position:
+    if not cursor:
+        return START
+    try:
+        seq, kind, ident = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (isinstance(seq, int) and isinstance(kind, int) and isinstance(ident, str)):
+            raise ValueError("wrong shape")
+        if ident:
+            uuid.UUID(ident)
+        return Position(seq, kind, ident)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise Invalid(
+            "The cursor is not valid.", errors={"cursor": ["Not a valid cursor."]}
+        ) from exc
+
+
+def _after(position: Position, seq, kind, ident):
+    id_after = ident > uuid.UUID(position.id) if position.id else literal(True)
+    return or_(
+        seq > position.seq,
+        and_(seq == position.seq, kind > position.kind),
+        and_(seq == position.seq, kind == position.kind, id_after),
+    )
+
+
+def _own_changes(user: User, since: int):
+    """Records of patients the user sees now, changed after `since`."""
+    visible = access.visible_patient_ids(user)
+    for order, model in KINDS.values():
+        query = select(
+            model.change_seq.label("seq"),
+            literal(order).label("kind"),
+            model.id.label("id"),
+            literal(0).label("gone"),
+        ).where(model.change_seq > since)
+        if visible is not None:
+            query = query.where(model.patient_id.in_(visible))
+        yield query
+
+
+def _link_changes(therapist: User, since: int):
+    """Links changed after `since`: a new one brings the patient's records, an ended one
+    takes them away (unless another active link still grants access)."""
+    visible = access.visible_patient_ids(therapist)
+    for kind, (order, model) in KINDS.items():
+        live = model.deleted_at.is_(None) if kind != "alert" else literal(True)
+        base = select(
+            CareLink.change_seq.label("seq"),
+            literal(order).label("kind"),
+            model.id.label("id"),
+        ).join(model, model.patient_id == CareLink.patient_id)
+        mine = and_(CareLink.therapist_id == therapist.id, CareLink.change_seq > since)
+        # Records changed after `since` come through _own_changes already.
+        yield base.add_columns(literal(0).label("gone")).where(
+            mine, CareLink.status == "active", live, model.change_seq <= since
+        )
+        yield base.add_columns(literal(1).label("gone")).where(
+            mine, CareLink.status == "ended", CareLink.patient_id.not_in(visible)
+        )
+
+
+def _counter(db_session: Session) -> ChangeCounter:
+    return db_session.execute(select(ChangeCounter).where(ChangeCounter.id == 1)).scalar_one()
+
+
+def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> SyncPage:
+    position = decode(cursor)
+    # Read before the changes: every number up to it belongs to a committed transaction.
+    counter = _counter(db_session)
+    settled, purged = counter.value, counter.purged_through
+    # A cursor that had not yet passed every purged tombstone may have missed one.
+    if cursor and (position.seq, position.kind) < (purged, AFTER_ALL_KINDS):
+        raise CursorExpired(
+            "This cursor is older than the kept deletion history; sync again without a cursor."
+        )
+    parts = list(_own_changes(user, position.seq - 1))
+    if user.role == "therapist" and cursor:
+        parts += list(_link_changes(user, position.seq - 1))
+    feed = union_all(*parts).subquery()
+    rows = db_session.execute(
+        select(feed.c.seq, feed.c.kind, feed.c.id, feed.c.gone)
+        .where(_after(position, feed.c.seq, feed.c.kind, feed.c.id))
+        .order_by(feed.c.seq, feed.c.kind, feed.c.id)
+        .limit(limit + 1)
+    ).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    changes = _materialise(db_session, rows)
+    if not cursor:
+        # A fresh replica has nothing to delete.
+        changes = [change for change in changes if change.deleted_at is None]
+    last = Position(rows[-1].seq, rows[-1].kind, str(rows[-1].id)) if rows else position
+    if not has_more and (last.seq, last.kind) < (settled, AFTER_ALL_KINDS):
+        last = Position(settled, AFTER_ALL_KINDS, "")
+    return SyncPage(changes=changes, next_cursor=encode(last), has_more=has_more)
+
+
+def _materialise(db_session: Session, rows) -> list[Change]:
+    loaded: dict = {}
+    for order, (_, model) in BY_ORDER.items():
+        ids = {row.id for row in rows if row.kind == order}
+        if ids:
+            loaded.update(
+                {
+                    (order, r.id): r
+                    for r in db_session.scalars(select(model).where(model.id.in_(ids)))
+                }
+            )
+    ended = _link_end_times(db_session, rows, loaded)
+    changes = []
+    for row in rows:
+        record = loaded[(row.kind, row.id)]
+        kind = BY_ORDER[row.kind][0]
+        deleted_at = getattr(record, "deleted_at", None)
+        if row.gone:
+            deleted_at = ended.get(record.patient_id) or utcnow()
+        changes.append(Change(kind=kind, record=record, deleted_at=deleted_at))
+    return changes
+
+
+def _link_end_times(db_session: Session, rows, loaded) -> dict:
+    patients = {loaded[(row.kind, row.id)].patient_id for row in rows if row.gone}
+    if not patients:
+        return {}
+    query = (
+        select(CareLink.patient_id, func.max(CareLink.ended_at))
+        .where(CareLink.patient_id.in_(patients), CareLink.status == "ended")
+        .group_by(CareLink.patient_id)
+    )
+    return dict(db_session.execute(query).all())
+
+
+def purge_tombstones(*, db_session: Session, older_than: timedelta) -> tuple[int, int]:
+    """Delete tombstones older than the retention; cursors from before them then get 410."""
+    cutoff = utcnow() - older_than
+    watermark = 0
+    removed = 0
+    for model in (MassageSession, CheckIn):
+        gone = model.deleted_at.is_not(None) & (model.deleted_at < cutoff)
+        top = db_session.scalar(select(func.max(model.change_seq)).where(gone))
+        watermark = max(watermark, top or 0)
+        removed += db_session.execute(delete(model).where(gone)).rowcount
+    if watermark:
+        db_session.execute(
+            update(ChangeCounter)
+            .where(ChangeCounter.id == 1, ChangeCounter.purged_through < watermark)
+            .values(purged_through=watermark)
+        )
+    db_session.commit()
+    return removed, watermark

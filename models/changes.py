@@ -1,0 +1,64 @@
+"""The server change sequence: every committed change to a synced row gets a higher number.
+
+The counter row is incremented just before commit and its row lock is held until the
+commit ends, so change numbers become visible in the order they were assigned: a client
+reading "everything after N" can never miss a change that commits later with a lower N.
+"""
+
+from sqlalchemy import BigInteger, event, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.alert import Alert
+from models.base import Base
+from models.care_link import CareLink
+from models.report import CheckIn, MassageSession
+
+SYNCED = (MassageSession, CheckIn, Alert, CareLink)
+_PENDING = "sync_changed"
+
+
+class ChangeCounter(Base):
+    """A single row: the last change number handed out, and the highest purged tombstone's."""
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    purged_through: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def _changed(session: Session) -> list:
+    return [
+        obj
+        for obj in (*session.new, *session.dirty)
+        if isinstance(obj, SYNCED) and (obj in session.new or session.is_modified(obj))
+    ]
+
+
+@event.listens_for(Session, "before_flush")
+def _remember(session: Session, _context, _instances) -> None:
+    session.info.setdefault(_PENDING, {}).update({id(o): o for o in _changed(session)})
+
+
+@event.listens_for(Session, "before_commit")
+def _stamp(session: Session) -> None:
+    pending = session.info.pop(_PENDING, {})
+    pending.update({id(o): o for o in _changed(session)})
+    rows = [o for o in pending.values() if o not in session.deleted]
+    if not rows:
+        return
+    connection = session.connection()
+    connection.execute(
+        update(ChangeCounter)
+        .where(ChangeCounter.id == 1)
+        .values(value=ChangeCounter.value + len(rows))
+    )
+    last = connection.execute(select(ChangeCounter.value).where(ChangeCounter.id == 1)).scalar_one()
+    for number, row in enumerate(rows, start=last - len(rows) + 1):
+        row.change_seq = number
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)

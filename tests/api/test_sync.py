@@ -1,0 +1,307 @@
+"""Delta sync: change order, tombstones, access changes, expiry, no skipped changes."""
+
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from models import (
+    Alert,
+    AlertTrigger,
+    AuditEvent,
+    CareLink,
+    CheckIn,
+    MassageSession,
+    User,
+)
+from tests.conftest import checkin_body, session_body
+
+RED_FLAG = {"bladder_bowel_change": True}
+FELT = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def sync_all(client, headers, cursor=None, limit=50):
+    """Follow has_more to the end; return (changes, next_cursor)."""
+    changes = []
+    while True:
+        url = f"/v1/sync?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        resp = client.get(url, headers=headers)
+        assert resp.status_code == 200, resp.get_json()
+        body = resp.get_json()
+        assert len(body["changes"]) <= limit
+        changes += body["changes"]
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            return changes, cursor
+
+
+def apply(replica: dict, changes: list) -> dict:
+    for change in changes:
+        key = (change["type"], change["id"])
+        if change["op"] == "delete":
+            assert change["deleted_at"] and change["data"] is None
+            replica.pop(key, None)
+        else:
+            replica[key] = change["data"]
+    return replica
+
+
+def server_view(client, headers) -> dict:
+    view = {}
+    for kind, path in (
+        ("session", "/v1/sessions"),
+        ("checkin", "/v1/checkins"),
+        ("alert", "/v1/alerts"),
+    ):
+        cursor = None
+        while True:
+            url = f"{path}?limit=200" + (f"&cursor={cursor}" if cursor else "")
+            body = client.get(url, headers=headers).get_json()
+            view.update({(kind, item["id"]): item for item in body["items"]})
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+    return view
+
+
+def test_full_sync_then_deltas_with_edits_and_tombstones(client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    first = client.post("/v1/sessions", json=session_body(), headers=headers).get_json()
+    client.post("/v1/checkins", json=checkin_body(symptoms=RED_FLAG), headers=headers)
+    changes, cursor = sync_all(client, headers, limit=1)
+    assert sorted(c["type"] for c in changes) == ["alert", "checkin", "session"]
+    assert all(c["op"] == "upsert" for c in changes)
+    assert sync_all(client, headers, cursor) == ([], cursor)
+    client.patch(f"/v1/sessions/{first['id']}", json={"pain_after": 2}, headers=headers)
+    client.delete(f"/v1/sessions/{first['id']}", headers=headers)
+    delta, cursor2 = sync_all(client, headers, cursor)
+    # The edit and the deletion of one row: its latest state, a tombstone, comes once.
+    assert [(c["type"], c["id"], c["op"]) for c in delta] == [("session", first["id"], "delete")]
+    assert delta[0]["deleted_at"]
+    replica = apply(apply({}, changes), delta)
+    assert replica == server_view(client, headers)
+
+
+def test_changes_come_in_change_order(client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    _, cursor = sync_all(client, headers)
+    ids = [
+        client.post("/v1/checkins", json=checkin_body(pain=p), headers=headers).get_json()["id"]
+        for p in (3, 4, 5)
+    ]
+    client.patch(f"/v1/checkins/{ids[0]}", json={"pain": 2}, headers=headers)
+    delta, _ = sync_all(client, headers, cursor, limit=2)
+    assert [c["id"] for c in delta] == [ids[1], ids[2], ids[0]]
+
+
+def test_ended_link_sends_tombstones_and_new_link_brings_records(client, make):
+    patient, therapist = make.user("patient"), make.user("therapist")
+    link = make.link(patient, therapist)
+    p_headers, t_headers = make.headers(patient), make.headers(therapist)
+    session = client.post("/v1/sessions", json=session_body(symptoms=RED_FLAG), headers=p_headers)
+    client.post("/v1/checkins", json=checkin_body(), headers=p_headers)
+    changes, cursor = sync_all(client, t_headers)
+    replica = apply({}, changes)
+    assert len(replica) == 3
+    client.delete(f"/v1/care-links/{link.id}", headers=p_headers)
+    gone, cursor = sync_all(client, t_headers, cursor)
+    assert {c["op"] for c in gone} == {"delete"} and len(gone) == 3
+    assert apply(replica, gone) == {} == server_view(client, t_headers)
+    # While unlinked, new records are not sent; a new link brings everything in.
+    client.post("/v1/checkins", json=checkin_body(pain=6), headers=p_headers)
+    assert sync_all(client, t_headers, cursor)[0] == []
+    client.post("/v1/care-links", json={"therapist_email": therapist.email}, headers=p_headers)
+    back, _ = sync_all(client, t_headers, cursor)
+    replica = apply(replica, back)
+    assert len(replica) == 4 and replica == server_view(client, t_headers)
+    assert ("session", session.get_json()["id"]) in replica
+
+
+def test_cursor_older_than_tombstone_retention_is_410(app, client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    old_cursor = sync_all(client, headers)[1]
+    created = client.post("/v1/checkins", json=checkin_body(), headers=headers).get_json()
+    client.delete(f"/v1/checkins/{created['id']}", headers=headers)
+    app.config["SYNC_TOMBSTONE_RETENTION_DAYS"] = 0
+    result = app.test_cli_runner().invoke(args=["purge-tombstones"])
+    assert result.exit_code == 0 and "removed 1 tombstones" in result.output
+    resp = client.get(f"/v1/sync?cursor={old_cursor}", headers=headers)
+    assert resp.status_code == 410 and resp.mimetype == "application/problem+json"
+    fresh, cursor = sync_all(client, headers)
+    assert (
+        fresh == [] and client.get(f"/v1/sync?cursor={cursor}", headers=headers).status_code == 200
+    )
+
+
+@pytest.mark.parametrize("cursor", ["%%%", "WzEsMl0", "W1sxXSwyLCJ4Il0"])
+def test_bad_cursor_is_422(client, make, cursor):
+    resp = client.get(f"/v1/sync?cursor={cursor}", headers=make.headers(make.user("patient")))
+    assert resp.status_code == 422 and "cursor" in resp.get_json()["errors"]
+
+
+def test_a_patient_never_syncs_another_patients_records(client, make):
+    one, two = make.user("patient"), make.user("patient")
+    client.post("/v1/checkins", json=checkin_body(symptoms=RED_FLAG), headers=make.headers(two))
+    assert sync_all(client, make.headers(one))[0] == []
+
+
+# ---- concurrent writers ------------------------------------------------------------------
+
+
+@pytest.fixture
+def committed(engine):
+    """Rows committed for real (concurrency needs separate transactions); cleaned up after."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no interleaving to test")
+    made: list[uuid.UUID] = []
+    yield made
+    with Session(engine) as session, session.begin():
+        for model in (AlertTrigger, Alert, MassageSession, CheckIn, CareLink):
+            session.execute(delete(model).where(model.patient_id.in_(made)))
+        session.execute(delete(AuditEvent).where(AuditEvent.actor_id.in_(made)))
+        session.execute(delete(User).where(User.id.in_(made)))
+
+
+def test_interleaved_writers_cannot_make_a_reader_skip_a_change(app, engine, committed):
+    """Writer A starts first and commits last; a reader between the commits misses nothing."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        patient = User(
+            email=f"sync-{uuid.uuid4().hex[:8]}@example.org",
+            password_hash="!",
+            role="patient",
+            display_name="Sync",
+        )
+        session.add(patient)
+    committed.append(patient.id)
+
+    def checkin(pain):
+        return CheckIn(patient_id=patient.id, recorded_at=FELT, pain=pain)
+
+    def visible_after(position: int) -> list[int]:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(CheckIn.change_seq)
+                    .where(CheckIn.patient_id == patient.id, CheckIn.change_seq > position)
+                    .order_by(CheckIn.change_seq)
+                ).scalars()
+            )
+
+    writer_a = Session(engine)
+    writer_a.add(checkin(3))
+    writer_a.flush()  # A has written its row but not committed
+    with Session(engine) as writer_b:
+        writer_b.add(checkin(4))
+        writer_b.commit()  # B commits first
+    seen_first = visible_after(0)
+    assert len(seen_first) == 1
+    done = threading.Event()
+    threading.Thread(target=lambda: (writer_a.commit(), done.set())).start()
+    assert done.wait(10)
+    writer_a.close()
+    # A's change number is higher than everything the reader already saw: nothing skipped.
+    later = visible_after(seen_first[-1])
+    assert len(later) == 1 and later[0] > seen_first[-1]
+
+
+# ---- replica property ------------------------------------------------------------------
+
+
+class SyncMachine(RuleBasedStateMachine):
+    """Any sequence of writes, deletions and link changes, synced at any point, leaves each
+    replica equal to what the server shows its user."""
+
+    client = make = None
+
+    @initialize()
+    def setup(self):
+        self.patient = self.make.user("patient")
+        self.therapist = self.make.user("therapist")
+        self.headers = {
+            "patient": self.make.headers(self.patient),
+            "therapist": self.make.headers(self.therapist),
+        }
+        self.replicas = {"patient": {}, "therapist": {}}
+        self.cursors = {"patient": None, "therapist": None}
+        self.reports: list[tuple[str, str]] = []
+        self.link_id = None
+
+    @rule(pain=st.integers(0, 10), red_flag=st.booleans(), kind=st.sampled_from(["s", "c"]))
+    def write(self, pain, red_flag, kind):
+        symptoms = RED_FLAG if red_flag else {}
+        if kind == "s":
+            body, path = (
+                session_body(pain_before=pain, pain_after=min(10, pain + 2), symptoms=symptoms),
+                "/v1/sessions",
+            )
+        else:
+            body, path = checkin_body(pain=pain, symptoms=symptoms), "/v1/checkins"
+        resp = self.client.post(path, json=body, headers=self.headers["patient"])
+        assert resp.status_code == 201
+        self.reports.append((path, resp.get_json()["id"]))
+
+    @rule(data=st.data(), pain=st.integers(0, 10))
+    def edit(self, data, pain):
+        if self.reports:
+            path, report_id = data.draw(st.sampled_from(self.reports))
+            field = "pain_before" if path == "/v1/sessions" else "pain"
+            self.client.patch(
+                f"{path}/{report_id}", json={field: pain}, headers=self.headers["patient"]
+            )
+
+    @rule(data=st.data())
+    def remove(self, data):
+        if self.reports:
+            path, report_id = data.draw(st.sampled_from(self.reports))
+            self.reports.remove((path, report_id))
+            self.client.delete(f"{path}/{report_id}", headers=self.headers["patient"])
+
+    @rule()
+    def toggle_link(self):
+        if self.link_id:
+            self.client.delete(f"/v1/care-links/{self.link_id}", headers=self.headers["patient"])
+            self.link_id = None
+        else:
+            resp = self.client.post(
+                "/v1/care-links",
+                json={"therapist_email": self.therapist.email},
+                headers=self.headers["patient"],
+            )
+            self.link_id = resp.get_json()["id"]
+
+    @rule(who=st.sampled_from(["patient", "therapist"]), limit=st.integers(1, 5))
+    def sync(self, who, limit):
+        changes, self.cursors[who] = sync_all(
+            self.client, self.headers[who], self.cursors[who], limit
+        )
+        apply(self.replicas[who], changes)
+
+    @invariant()
+    def replicas_match_after_a_sync(self):
+        for who in ("patient", "therapist"):
+            if self.cursors[who] is None:
+                continue
+            replica = dict(self.replicas[who])
+            changes, cursor = sync_all(self.client, self.headers[who], self.cursors[who])
+            assert apply(replica, changes) == server_view(self.client, self.headers[who])
+
+
+def test_any_history_synced_at_any_point_leaves_replicas_equal(client, make):
+    SyncMachine.client, SyncMachine.make = client, make
+    SyncMachine.TestCase.settings = settings(
+        max_examples=15,
+        stateful_step_count=12,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    SyncMachine.TestCase().runTest()
