@@ -6,7 +6,7 @@ import uuid
 
 from flask import Flask, g, request
 
-from api import cli, db, errors
+from api import cli, db, errors, limits
 from api.config import from_environment
 from api.openapi import Api
 from api.resources import (
@@ -72,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     errors.init_app(app)
+    limits.init_app(app)
     cli.init_app(app)
     app.before_request(_assign_request_id)
     app.before_request(_require_json_body)
@@ -80,7 +81,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _require_json_body() -> None:
-    if request.method in JSON_BODY_METHODS and request.content_length and not request.is_json:
+    # Every POST and PATCH here takes a JSON body: a missing or foreign one is refused early.
+    if request.routing_exception is not None:
+        return  # 404 and 405 answer first
+    if request.method in JSON_BODY_METHODS and not request.is_json:
         raise errors.UnsupportedMediaType("Send the body as application/json.")
 
 

@@ -2,12 +2,13 @@
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 import jwt
 from flask import current_app, g, request
 
+from api import limits
 from api.db import get_session
 from api.errors import AccessDenied, Unauthorized
 from api.openapi import document
@@ -16,6 +17,16 @@ from models.user import ROLES
 
 ALGORITHM = "HS256"
 ISSUER = "sciatica-care"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# MethodView methods are named after their HTTP verb; these are the writes.
+WRITE_VIEWS = frozenset({"post", "put", "patch", "delete"})
+
+
+def password_epoch(user: User) -> int:
+    """The user's last password change in microseconds: an access token carries the one it was
+    issued under (claim `pwv`), so a change voids every earlier token, even within the second
+    (`iat` has whole seconds only)."""
+    return (user.password_changed_at - EPOCH) // timedelta(microseconds=1)
 
 
 def issue_access_token(user: User, *, now: datetime | None = None) -> tuple[str, int]:
@@ -30,6 +41,7 @@ def issue_access_token(user: User, *, now: datetime | None = None) -> tuple[str,
         "exp": int((now + ttl).timestamp()),
         "jti": uuid.uuid4().hex,
         "typ": "access",
+        "pwv": password_epoch(user),
     }
     token = jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM)
     return token, int(ttl.total_seconds())
@@ -61,7 +73,7 @@ def _user_from_request() -> User:
     if claims.get("typ") != "access":
         raise _invalid("The access token is invalid or expired.")
     user = get_session().get(User, user_id)
-    if user is None or claims["iat"] < int(user.password_changed_at.timestamp()):
+    if user is None or claims.get("pwv") != password_epoch(user):
         raise _invalid("The access token is invalid or expired.")
     return user
 
@@ -71,7 +83,7 @@ def current_user() -> User:
 
 
 def auth_required(*roles: str) -> Callable:
-    """Require a valid access token, and one of `roles` when given."""
+    """Require a valid access token, and one of `roles` when given; count writes per user."""
 
     def decorator(func: Callable) -> Callable:
         @wraps(func)
@@ -80,11 +92,15 @@ def auth_required(*roles: str) -> Callable:
             if roles and user.role not in roles:
                 raise AccessDenied("Your role cannot use this endpoint.")
             g.current_user = user
+            if request.method in limits.WRITE_METHODS:
+                limits.check(limits.WRITES_PER_USER)
             return func(*args, **kwargs)
 
         responses = {401: "UNAUTHORIZED"}
         if roles and set(roles) != set(ROLES):
             responses[403] = "FORBIDDEN"
+        if func.__name__ in WRITE_VIEWS:
+            responses[429] = "TOO_MANY_REQUESTS"
         return document(responses=responses, security=True)(wrapper)
 
     return decorator

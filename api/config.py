@@ -5,10 +5,19 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from limits import parse_many
+
 import analyzer
 
 DEV_SECRET = "development-only-secret-never-use-in-production"  # noqa: S105 - the known value production refuses
 ENVIRONMENTS = ("development", "production", "testing")
+RATELIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
+RATELIMIT_DEFAULTS = {
+    "RATELIMIT_LOGIN": "10/minute;50/hour",
+    "RATELIMIT_REFRESH": "30/minute;300/hour",
+    "RATELIMIT_REGISTER": "5/minute;20/hour",
+    "RATELIMIT_WRITES": "120/minute",
+}
 
 
 class ConfigError(RuntimeError):
@@ -32,6 +41,26 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _rate_limits() -> dict:
+    settings = {}
+    for name, default in RATELIMIT_DEFAULTS.items():
+        value = os.environ.get(name, "").strip() or default
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name} is not a rate limit such as '10/minute;50/hour'") from exc
+        settings[name] = value
+    strategy = os.environ.get("RATELIMIT_STRATEGY", "").strip() or "fixed-window"
+    if strategy not in RATELIMIT_STRATEGIES:
+        raise ConfigError(f"RATELIMIT_STRATEGY must be one of {', '.join(RATELIMIT_STRATEGIES)}")
+    return settings | {
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "").strip()
+        or "sciatica-care",
+        "RATELIMIT_STRATEGY": strategy,
+    }
 
 
 def _analyzer_overrides() -> dict:
@@ -72,10 +101,13 @@ def from_environment(instance_path: str) -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(instance_path),
         "ACCESS_TOKEN_TTL": timedelta(seconds=_int("ACCESS_TOKEN_TTL_SECONDS", 900)),
         "REFRESH_TOKEN_TTL": timedelta(seconds=_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 86400)),
+        "REFRESH_REUSE_GRACE": timedelta(seconds=_int("REFRESH_REUSE_GRACE_SECONDS", 20)),
         "IDEMPOTENCY_TTL": timedelta(seconds=idempotency_ttl),
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED", "true")),
+        **_rate_limits(),
         "ANALYZER_OVERRIDES": _analyzer_overrides(),
         "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
+        "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 30000),
         "SYNC_TOMBSTONE_RETENTION_DAYS": _int("SYNC_TOMBSTONE_RETENTION_DAYS", 90),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "JSON_SORT_KEYS": False,

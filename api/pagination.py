@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api.errors import Invalid
 
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"  # base64url without padding
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -24,7 +25,7 @@ class PageArgs(ma.Schema):
     )
     cursor = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(max=512),
+        validate=[ma.validate.Length(max=512), ma.validate.Regexp(CURSOR_PATTERN)],
         metadata={"description": "Opaque; the next_cursor of the previous page"},
     )
 

@@ -1,7 +1,10 @@
 """Configuration from the environment: safe defaults, refusal of unsafe production setups."""
 
+import os
+
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from api import create_app
 from api.config import DEV_SECRET, ConfigError
@@ -10,7 +13,17 @@ from api.db import make_engine
 
 @pytest.fixture
 def env(monkeypatch, tmp_path):
-    for name in ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "RATELIMIT_ENABLED"):
+    for name in (
+        "APP_ENV",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "RATELIMIT_ENABLED",
+        "RATELIMIT_LOGIN",
+        "RATELIMIT_STORAGE_URI",
+        "RATELIMIT_STRATEGY",
+        "REFRESH_REUSE_GRACE_SECONDS",
+        "DB_STATEMENT_TIMEOUT_MS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/app.sqlite3")
     return monkeypatch
@@ -53,6 +66,11 @@ def test_ratelimit_enabled_flag_is_parsed(env, raw, expected):
         ("RATELIMIT_ENABLED", "maybe"),
         ("ACCESS_TOKEN_TTL_SECONDS", "ten"),
         ("IDEMPOTENCY_TTL_SECONDS", "3600"),
+        ("RATELIMIT_LOGIN", "ten a minute"),
+        ("RATELIMIT_WRITES", "120/fortnight"),
+        ("RATELIMIT_STRATEGY", "leaky-bucket"),
+        ("REFRESH_REUSE_GRACE_SECONDS", "twenty"),
+        ("DB_STATEMENT_TIMEOUT_MS", "30s"),
     ],
 )
 def test_invalid_values_are_refused_with_a_clear_message(env, name, value):
@@ -85,3 +103,67 @@ def test_analyzer_overrides_come_from_environment_and_are_validated(env):
         env.setenv("ANALYZER_OVERRIDES", bad)
         with pytest.raises(ConfigError, match="ANALYZER_OVERRIDES"):
             create_app()
+
+
+def test_rate_limits_grace_and_statement_timeout_have_defaults(env):
+    config = create_app().config
+    assert config["RATELIMIT_LOGIN"] == "10/minute;50/hour"
+    assert config["RATELIMIT_REGISTER"] == "5/minute;20/hour"
+    assert config["RATELIMIT_REFRESH"] == "30/minute;300/hour"
+    assert config["RATELIMIT_WRITES"] == "120/minute"
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["RATELIMIT_STRATEGY"] == "fixed-window"
+    assert config["REFRESH_REUSE_GRACE"].total_seconds() == 20
+    assert config["DB_STATEMENT_TIMEOUT_MS"] == 30000
+
+
+def test_rate_limits_grace_and_statement_timeout_come_from_environment(env):
+    env.setenv("RATELIMIT_LOGIN", "5/minute;20/hour")
+    env.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
+    env.setenv("RATELIMIT_STRATEGY", "moving-window")
+    env.setenv("REFRESH_REUSE_GRACE_SECONDS", "5")
+    env.setenv("DB_STATEMENT_TIMEOUT_MS", "1500")
+    config = create_app().config
+    assert config["RATELIMIT_LOGIN"] == "5/minute;20/hour"
+    assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert config["RATELIMIT_STRATEGY"] == "moving-window"
+    assert config["REFRESH_REUSE_GRACE"].total_seconds() == 5
+    assert config["DB_STATEMENT_TIMEOUT_MS"] == 1500
+
+
+SETTING_SOURCE = text("SELECT source FROM pg_settings WHERE name = 'statement_timeout'")
+
+
+@pytest.fixture
+def postgres_url():
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        pytest.skip("statement_timeout is a PostgreSQL setting; set TEST_DATABASE_URL to test it")
+    return url
+
+
+def test_app_engine_sets_the_statement_timeout_on_postgres(env, postgres_url):
+    env.setenv("DATABASE_URL", postgres_url)
+    env.setenv("DB_STATEMENT_TIMEOUT_MS", "1500")
+    engine = create_app().extensions["db_engine"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW statement_timeout")).scalar() == "1500ms"
+        assert conn.execute(SETTING_SOURCE).scalar() == "client"
+    engine.dispose()
+
+
+def test_statement_timeout_cancels_a_slow_query_and_spares_a_quick_one(postgres_url):
+    engine = make_engine(postgres_url, statement_timeout_ms=200)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_sleep(0.01), 1")).one()[1] == 1
+        with pytest.raises(OperationalError, match="statement timeout"):
+            conn.execute(text("SELECT pg_sleep(2)"))
+    engine.dispose()
+
+
+def test_engine_without_a_statement_timeout_keeps_the_server_default(postgres_url):
+    # Migrations build their engine this way: a long index build is not cut short.
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        assert conn.execute(SETTING_SOURCE).scalar() != "client"
+    engine.dispose()

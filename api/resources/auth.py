@@ -4,6 +4,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api import limits
 from api.auth import issue_access_token
 from api.db import get_session
 from api.idempotency import idempotent
@@ -26,6 +27,7 @@ def _token_body(grant: auth.Grant) -> dict:
 
 @blp.route("/register")
 class Register(MethodView):
+    @limits.limited(limits.REGISTER_PER_IP)
     @idempotent
     @blp.arguments(RegisterIn)
     @blp.response(201, UserOut)
@@ -37,6 +39,7 @@ class Register(MethodView):
 
 @blp.route("/token")
 class Token(MethodView):
+    @limits.limited(limits.LOGIN_PER_IP, limits.LOGIN_PER_ACCOUNT)
     @blp.arguments(TokenIn)
     @blp.response(200, TokenOut)
     @document(responses={401: "UNAUTHORIZED"})
@@ -50,21 +53,30 @@ class Token(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
+    @limits.limited(limits.REFRESH_PER_IP)
     @blp.arguments(RefreshIn)
     @blp.response(200, TokenOut)
     @document(responses={401: "UNAUTHORIZED"})
     def post(self, data):
-        """Rotate a refresh token"""
+        """Rotate a refresh token
+
+        The token is spent and a new one returned. Presenting a spent token again ends its
+        whole family (401), except within a few seconds of its use (a client that lost the
+        response), when the same new token is returned again.
+        """
         grant = auth.refresh(
             db_session=get_session(),
             token=data["refresh_token"],
             refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"],
+            reuse_grace=current_app.config["REFRESH_REUSE_GRACE"],
+            secret=current_app.config["SECRET_KEY"],
         )
         return _token_body(grant)
 
 
 @blp.route("/logout")
 class Logout(MethodView):
+    @limits.limited(limits.LOGOUT_PER_IP)
     @blp.arguments(RefreshIn)
     @blp.response(204)
     def post(self, data):

@@ -3,12 +3,13 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api import limits
 from api.auth import auth_required, current_user
 from api.db import get_session
 from api.idempotency import idempotent
 from api.openapi import document
-from api.schemas.users import MeOut, MeUpdateIn, UserCreateIn, UserOut
-from api.services import users
+from api.schemas.users import MeOut, MeUpdateIn, PasswordChangeIn, UserCreateIn, UserOut
+from api.services import auth, users
 
 blp = Blueprint("users", __name__, url_prefix="/v1", description="Accounts and profiles")
 
@@ -27,6 +28,21 @@ class Me(MethodView):
     def patch(self, data):
         """Change your display name or patient profile"""
         return users.update_me(db_session=get_session(), user=current_user(), changes=data)
+
+
+@blp.route("/me/password")
+class MyPassword(MethodView):
+    @auth_required()
+    @limits.limited(limits.PASSWORD_CHANGE_PER_USER)
+    @blp.arguments(PasswordChangeIn)
+    @blp.response(204)
+    def post(self, data):
+        """Change your password (signs you out everywhere)
+
+        A wrong `current_password` is a 422 with errors on that field. Every refresh token and
+        access token you hold stops working: sign in again with the new password.
+        """
+        auth.change_password(db_session=get_session(), user=current_user(), **data)
 
 
 @blp.route("/users")

@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 
+from api.pagination import CURSOR_PATTERN
 from api.schemas.alerts import AlertOut
 from api.schemas.common import AwareDateTime, OutSchema, one_of
 from api.schemas.reports import CheckInOut, SessionOut
@@ -12,7 +13,7 @@ DATA_SCHEMAS = {"session": SessionOut(), "checkin": CheckInOut(), "alert": Alert
 class SyncQuery(ma.Schema):
     cursor = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(max=512),
+        validate=[ma.validate.Length(max=512), ma.validate.Regexp(CURSOR_PATTERN)],
         metadata={"description": "The next_cursor of the previous page; none for a full sync"},
     )
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=200))

@@ -51,6 +51,13 @@ class MeUpdateIn(InSchema):
     medically_cleared_at = ma.fields.Date(allow_none=True)
 
 
+class PasswordChangeIn(InSchema):
+    current_password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(max=256)
+    )
+    new_password = ma.fields.String(required=True, load_only=True, validate=PASSWORD_RULES)
+
+
 class TokenIn(InSchema):
     email = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=254))
     password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(max=256))

@@ -1,21 +1,27 @@
-"""Login and refresh-token rotation: tokens stored as hashes, reuse revokes the family."""
+"""Login, refresh-token rotation and password change: tokens are stored only as hashes; a
+spent token presented again revokes its family, unless it comes back within a short grace
+window, when it gets the same successor again (a client that lost the response)."""
 
+import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
-from api.errors import Unauthorized
+from api.errors import Invalid, Unauthorized
 from api.services import audit, users
 from api.services.passwords import hash_password, needs_rehash, verify_password
 from models import RefreshToken, User, utcnow
 
 BAD_CREDENTIALS = "The email or password is incorrect."
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
+# Separates successor derivation from every other use of SECRET_KEY (it also signs JWTs).
+SUCCESSOR_CONTEXT = b"sciatica-care refresh-token successor\x00"
 
 
 @dataclass(frozen=True)
@@ -24,18 +30,31 @@ class Grant:
     refresh_token: str
 
 
+def now() -> datetime:
+    """The clock of token rotation (tests move it)."""
+    return utcnow()
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _new_refresh(*, db_session: Session, user: User, family_id: uuid.UUID, ttl: timedelta) -> str:
-    token = secrets.token_urlsafe(32)
+def successor_of(token: str, *, secret: str) -> str:
+    """The refresh token that replaces `token`: derived, not stored, so that a retry within the
+    grace window can be given the same one again while the database holds only its hash."""
+    mac = hmac.new(secret.encode(), SUCCESSOR_CONTEXT + token.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
+def _store_refresh(
+    *, db_session: Session, token: str, user_id: uuid.UUID, family_id: uuid.UUID, ttl: timedelta
+) -> str:
     db_session.add(
         RefreshToken(
-            user_id=user.id,
+            user_id=user_id,
             family_id=family_id,
             token_hash=_digest(token),
-            expires_at=utcnow() + ttl,
+            expires_at=now() + ttl,
         )
     )
     return token
@@ -60,39 +79,88 @@ def login(*, db_session: Session, email: str, password: str, refresh_ttl: timede
     )
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    token = _new_refresh(db_session=db_session, user=user, family_id=uuid.uuid4(), ttl=refresh_ttl)
+    token = _store_refresh(
+        db_session=db_session,
+        token=secrets.token_urlsafe(32),
+        user_id=user.id,
+        family_id=uuid.uuid4(),
+        ttl=refresh_ttl,
+    )
     db_session.commit()
     return Grant(user=user, refresh_token=token)
 
 
-def _revoke_family(db_session: Session, family_id: uuid.UUID) -> None:
+def _revoke(db_session: Session, which: ColumnElement[bool]) -> None:
     db_session.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .where(which, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now())
     )
 
 
-def refresh(*, db_session: Session, token: str, refresh_ttl: timedelta) -> Grant:
-    """Rotate: the presented token is spent and a successor issued in the same family."""
+def refresh(
+    *,
+    db_session: Session,
+    token: str,
+    refresh_ttl: timedelta,
+    reuse_grace: timedelta,
+    secret: str,
+) -> Grant:
+    """Rotate: the presented token is spent and its successor issued in the same family."""
     stored = db_session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == _digest(token)).with_for_update()
     )
-    now = utcnow()
-    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+    moment = now()
+    if stored is None or stored.revoked_at is not None or stored.expires_at <= moment:
         raise Unauthorized(BAD_REFRESH)
+    successor = successor_of(token, secret=secret)
     if stored.used_at is not None:
-        # A spent token presented again: someone holds a copy. End the whole family.
-        _revoke_family(db_session, stored.family_id)
-        db_session.commit()
-        raise Unauthorized(BAD_REFRESH)
-    stored.used_at = now
-    user = db_session.get(User, stored.user_id)
-    successor = _new_refresh(
-        db_session=db_session, user=user, family_id=stored.family_id, ttl=refresh_ttl
+        return _reissue_or_revoke(
+            db_session=db_session, spent=stored, successor=successor, grace=reuse_grace, at=moment
+        )
+    stored.used_at = moment
+    _store_refresh(
+        db_session=db_session,
+        token=successor,
+        user_id=stored.user_id,
+        family_id=stored.family_id,
+        ttl=refresh_ttl,
     )
     db_session.commit()
-    return Grant(user=user, refresh_token=successor)
+    return Grant(user=db_session.get(User, stored.user_id), refresh_token=successor)
+
+
+def _reissue_or_revoke(
+    *, db_session: Session, spent: RefreshToken, successor: str, grace: timedelta, at: datetime
+) -> Grant:
+    """A spent token again. Within the grace window, while its successor is still unused, it is
+    the same client retrying a lost response: it gets that successor again. Otherwise someone
+    holds a copy: the whole family ends."""
+    if at - spent.used_at <= grace:
+        issued = db_session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == _digest(successor))
+        )
+        if (
+            issued is not None
+            and issued.family_id == spent.family_id
+            and issued.used_at is None
+            and issued.revoked_at is None
+            and issued.expires_at > at
+        ):
+            return Grant(user=db_session.get(User, spent.user_id), refresh_token=successor)
+    _revoke(db_session, RefreshToken.family_id == spent.family_id)
+    owner = db_session.get(User, spent.user_id)
+    audit.record(
+        db_session,
+        action="auth.refresh_reuse",
+        resource_type="user",
+        resource_id=spent.user_id,
+        outcome="failure",
+        status=401,
+        actor=owner,
+    )
+    db_session.commit()
+    raise Unauthorized(BAD_REFRESH)
 
 
 def logout(*, db_session: Session, token: str) -> None:
@@ -101,5 +169,38 @@ def logout(*, db_session: Session, token: str) -> None:
         select(RefreshToken).where(RefreshToken.token_hash == _digest(token))
     )
     if stored is not None:
-        _revoke_family(db_session, stored.family_id)
+        _revoke(db_session, RefreshToken.family_id == stored.family_id)
         db_session.commit()
+
+
+def change_password(
+    *, db_session: Session, user: User, current_password: str, new_password: str
+) -> None:
+    """Set a new password after checking the current one; every refresh family of the user ends
+    and access tokens issued before are refused (api.auth compares the password epoch)."""
+    if not verify_password(user.password_hash, current_password):
+        audit.record(
+            db_session,
+            action="auth.password_change",
+            resource_type="user",
+            resource_id=user.id,
+            outcome="failure",
+            status=422,
+            actor=user,
+        )
+        db_session.commit()
+        raise Invalid(
+            "The current password is incorrect.",
+            errors={"current_password": ["Incorrect password."]},
+        )
+    users.set_password(user=user, new_password=new_password, changed_at=now())
+    _revoke(db_session, RefreshToken.user_id == user.id)
+    audit.record(
+        db_session,
+        action="auth.password_change",
+        resource_type="user",
+        resource_id=user.id,
+        status=204,
+        actor=user,
+    )
+    db_session.commit()

@@ -1,12 +1,14 @@
 """Accounts: registration, creation by an admin or the CLI, the caller's own profile."""
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, Invalid
 from api.services.passwords import hash_password
-from models import PatientProfile, User, utcnow
+from models import PatientProfile, User
 
 PROFILE_FIELDS = ("affected_side", "suspected_cause", "medically_cleared_at")
 
@@ -57,7 +59,7 @@ def update_me(*, db_session: Session, user: User, changes: dict) -> User:
     return user
 
 
-def change_password(*, db_session: Session, user: User, new_password: str) -> None:
+def set_password(*, user: User, new_password: str, changed_at: datetime) -> None:
+    """Hash and set a new password; the caller revokes tokens and commits (services.auth)."""
     user.password_hash = hash_password(new_password)
-    user.password_changed_at = utcnow()
-    db_session.commit()
+    user.password_changed_at = changed_at

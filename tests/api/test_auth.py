@@ -1,13 +1,38 @@
-"""Registration, tokens, refresh rotation, logout and bearer checks."""
+"""Registration, tokens, refresh rotation and its grace window, logout, password change and
+bearer checks."""
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 from sqlalchemy import select
 
-from models import RefreshToken, User
+from api.services import auth as auth_service
+from models import AuditEvent, RefreshToken, User
 from tests.conftest import PASSWORD
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+class Clock:
+    """The token service's clock, moved by hand."""
+
+    def __init__(self):
+        self.at = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(auth_service, "now", clock)
+    return clock
 
 
 def _register(client, email="new.patient@example.org", password="long enough pass", **extra):
@@ -121,20 +146,115 @@ def test_token_issued_before_password_change_is_refused(client, make, db):
     assert client.get("/v1/me", headers=headers).status_code == 401
 
 
-def test_refresh_rotates_and_reuse_revokes_family(client, make, db):
+def _refresh(client, token):
+    return client.post("/v1/auth/refresh", json={"refresh_token": token})
+
+
+def _bearer(body: dict) -> dict:
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+def _family(db, user) -> list[RefreshToken]:
+    db.expire_all()
+    return db.scalars(select(RefreshToken).where(RefreshToken.user_id == user.id)).all()
+
+
+def test_refresh_rotates_and_reuse_after_grace_revokes_family(client, make, db, clock):
     patient = make.user("patient")
     first = _login(client, patient.email).get_json()["refresh_token"]
-    rotated = client.post("/v1/auth/refresh", json={"refresh_token": first})
+    rotated = _refresh(client, first)
     assert rotated.status_code == 200
     second = rotated.get_json()["refresh_token"]
     assert second != first
-    reuse = client.post("/v1/auth/refresh", json={"refresh_token": first})
+    clock.advance(21)
+    reuse = _refresh(client, first)
     assert reuse.status_code == 401
     # The thief's reuse ended the family: the legitimate successor no longer works either.
-    assert client.post("/v1/auth/refresh", json={"refresh_token": second}).status_code == 401
-    tokens = db.scalars(select(RefreshToken).where(RefreshToken.user_id == patient.id)).all()
+    assert _refresh(client, second).status_code == 401
+    tokens = _family(db, patient)
     assert len(tokens) == 2 and all(t.revoked_at is not None for t in tokens)
-    assert all(t.token_hash not in (first, second) for t in tokens)
+    assert {t.token_hash for t in tokens} == {
+        hashlib.sha256(t.encode()).hexdigest() for t in (first, second)
+    }
+    reuse_events = db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "auth.refresh_reuse", AuditEvent.actor_id == patient.id
+        )
+    ).all()
+    assert [(e.outcome, e.status) for e in reuse_events] == [("failure", 401)]
+
+
+@pytest.mark.parametrize("after_seconds", [0, 5, 19.9, 20])
+def test_repeat_refresh_within_grace_returns_the_same_successor(
+    client, make, db, clock, after_seconds
+):
+    patient = make.user("patient")
+    first = _login(client, patient.email).get_json()["refresh_token"]
+    lost = _refresh(client, first).get_json()
+    clock.advance(after_seconds)
+    retry = _refresh(client, first)
+    assert retry.status_code == 200
+    body = retry.get_json()
+    assert body["refresh_token"] == lost["refresh_token"]
+    assert body["access_token"] != lost["access_token"]
+    assert client.get("/v1/me", headers=_bearer(body)).status_code == 200
+    tokens = _family(db, patient)
+    assert len(tokens) == 2 and all(t.revoked_at is None for t in tokens)
+    # The family goes on from the successor the retry got.
+    assert _refresh(client, body["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("after_seconds", [20.001, 21, 3600])
+def test_repeat_refresh_after_grace_is_theft(client, make, db, clock, after_seconds):
+    patient = make.user("patient")
+    first = _login(client, patient.email).get_json()["refresh_token"]
+    second = _refresh(client, first).get_json()["refresh_token"]
+    clock.advance(after_seconds)
+    assert _refresh(client, first).status_code == 401
+    assert _refresh(client, second).status_code == 401
+    assert all(t.revoked_at is not None for t in _family(db, patient))
+
+
+def test_repeat_refresh_once_the_successor_was_used_is_theft(client, make, db, clock):
+    patient = make.user("patient")
+    first = _login(client, patient.email).get_json()["refresh_token"]
+    second = _refresh(client, first).get_json()["refresh_token"]
+    clock.advance(2)
+    third = _refresh(client, second).get_json()["refresh_token"]
+    clock.advance(2)
+    assert _refresh(client, first).status_code == 401
+    assert _refresh(client, third).status_code == 401
+    tokens = _family(db, patient)
+    assert len(tokens) == 3 and all(t.revoked_at is not None for t in tokens)
+
+
+def test_grace_window_comes_from_config(app, client, make, db, clock):
+    app.config["REFRESH_REUSE_GRACE"] = timedelta(0)
+    patient = make.user("patient")
+    first = _login(client, patient.email).get_json()["refresh_token"]
+    second = _refresh(client, first).get_json()["refresh_token"]
+    clock.advance(0.5)
+    assert _refresh(client, first).status_code == 401
+    assert _refresh(client, second).status_code == 401
+
+
+def test_retry_within_grace_does_not_revive_a_logged_out_family(client, make, clock):
+    patient = make.user("patient")
+    first = _login(client, patient.email).get_json()["refresh_token"]
+    second = _refresh(client, first).get_json()["refresh_token"]
+    assert client.post("/v1/auth/logout", json={"refresh_token": second}).status_code == 204
+    clock.advance(1)
+    assert _refresh(client, first).status_code == 401
+
+
+def test_families_are_independent(client, make, clock):
+    patient = make.user("patient")
+    phone = _login(client, patient.email).get_json()["refresh_token"]
+    tablet = _login(client, patient.email).get_json()["refresh_token"]
+    _refresh(client, phone)
+    clock.advance(60)
+    assert _refresh(client, phone).status_code == 401
+    assert _refresh(client, tablet).status_code == 200
 
 
 def test_refresh_with_unknown_or_expired_token_is_401(client, make, db):
@@ -152,3 +272,79 @@ def test_logout_revokes_the_family(client, make):
     token = _login(client, patient.email).get_json()["refresh_token"]
     assert client.post("/v1/auth/logout", json={"refresh_token": token}).status_code == 204
     assert client.post("/v1/auth/refresh", json={"refresh_token": token}).status_code == 401
+
+
+def _change_password(client, headers, current=PASSWORD, new=NEW_PASSWORD):
+    return client.post(
+        "/v1/me/password",
+        json={"current_password": current, "new_password": new},
+        headers=headers,
+    )
+
+
+def test_password_change_revokes_every_family_and_earlier_access_tokens(client, make, db):
+    patient = make.user("patient")
+    phone = _login(client, patient.email).get_json()
+    tablet = _login(client, patient.email).get_json()
+    resp = _change_password(client, _bearer(phone))
+    assert resp.status_code == 204
+    # Issued within the same second as the change, and refused all the same.
+    assert client.get("/v1/me", headers=_bearer(phone)).status_code == 401
+    assert client.get("/v1/me", headers=_bearer(tablet)).status_code == 401
+    assert _refresh(client, phone["refresh_token"]).status_code == 401
+    assert _refresh(client, tablet["refresh_token"]).status_code == 401
+    tokens = _family(db, patient)
+    assert len(tokens) == 2 and all(t.revoked_at is not None for t in tokens)
+    assert _login(client, patient.email).status_code == 401
+    fresh = _login(client, patient.email, NEW_PASSWORD)
+    assert fresh.status_code == 200
+    assert client.get("/v1/me", headers=_bearer(fresh.get_json())).status_code == 200
+    user = db.get(User, patient.id)
+    assert user.password_changed_at > datetime.now(UTC) - timedelta(minutes=1)
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "auth.password_change"))
+    assert (event.actor_id, event.outcome, event.status) == (patient.id, "success", 204)
+
+
+def test_password_change_leaves_other_users_alone(client, make):
+    patient, other = make.user("patient"), make.user("therapist")
+    other_tokens = _login(client, other.email).get_json()
+    assert _change_password(client, make.headers(patient)).status_code == 204
+    assert client.get("/v1/me", headers=_bearer(other_tokens)).status_code == 200
+    assert _refresh(client, other_tokens["refresh_token"]).status_code == 200
+
+
+def test_password_change_with_wrong_current_password_is_422_and_changes_nothing(client, make, db):
+    patient = make.user("patient")
+    tokens = _login(client, patient.email).get_json()
+    resp = _change_password(client, _bearer(tokens), current="not my password")
+    assert resp.status_code == 422
+    assert resp.mimetype == "application/problem+json"
+    assert list(resp.get_json()["errors"]) == ["current_password"]
+    assert client.get("/v1/me", headers=_bearer(tokens)).status_code == 200
+    assert _refresh(client, tokens["refresh_token"]).status_code == 200
+    assert _login(client, patient.email).status_code == 200
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "auth.password_change"))
+    assert (event.outcome, event.status) == ("failure", 422)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"current_password": PASSWORD, "new_password": "short9chr"}, "new_password"),
+        ({"new_password": NEW_PASSWORD}, "current_password"),
+        ({"current_password": PASSWORD, "new_password": NEW_PASSWORD, "x": 1}, "x"),
+    ],
+)
+def test_password_change_validates_its_body(client, make, body, field):
+    patient = make.user("patient")
+    resp = client.post("/v1/me/password", json=body, headers=make.headers(patient))
+    assert resp.status_code == 422
+    assert field in resp.get_json()["errors"]
+    assert _login(client, patient.email).status_code == 200
+
+
+def test_password_change_needs_a_signed_in_user(client):
+    resp = client.post(
+        "/v1/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert resp.status_code == 401

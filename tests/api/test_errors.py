@@ -96,3 +96,11 @@ def test_ready_is_503_when_database_is_unreachable(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/missing-dir/db.sqlite3")
     app = create_app()
     _assert_problem(app.test_client().get("/readyz"), 503)
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_write_without_a_body_is_refused_and_changes_nothing(client, make, db, method):
+    patient = make.user("patient")
+    url = "/v1/me" if method == "PATCH" else "/v1/checkins"
+    resp = client.open(url, method=method, headers=make.headers(patient))
+    _assert_problem(resp, 415)

@@ -1,0 +1,305 @@
+"""Mixed mobile traffic against a real gunicorn on loopback, and a bare baseline.
+
+    python bench/load.py [--seconds 15] [--clients 8] [--patients 20]
+
+Runs the API (gunicorn, SQLite by default or --database-url) and drives it with client
+threads: check-in and session writes (10 % of them sent twice with the same
+Idempotency-Key, as a phone that lost the response would), list reads and delta syncs.
+Prints throughput, p50/p95/p99 latency and the duplicate rows found afterwards (must be
+0); then the same for a bare Flask + SQLAlchemy insert endpoint served the same way, and
+the ratio of the write throughputs. Traffic goes to 127.0.0.1 only and stops by itself.
+"""
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, func, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from models import CheckIn, MassageSession  # noqa: E402
+
+BARE_APP = textwrap.dedent(
+    """
+    import os, uuid
+    from flask import Flask, request, jsonify
+    from sqlalchemy import create_engine, text
+    engine = create_engine(os.environ["BARE_DATABASE_URL"])
+    app = Flask(__name__)
+
+    @app.post("/items")
+    def create():
+        body = request.get_json()
+        item_id = str(uuid.uuid4())
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO items (id, pain, notes) VALUES (:i, :p, :n)"),
+                         {"i": item_id, "p": body["pain"], "n": body.get("notes")})
+        return jsonify(id=item_id, pain=body["pain"]), 201
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(app_spec: str, env: dict, cwd: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            BIN / "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--access-logfile",
+            "/dev/null",
+            app_spec,
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            requests.get(base + "/healthz", timeout=1)
+            return process, base
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("server did not start; see " + str(log))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latencies: dict[str, list[float]] = {}
+        self.created: set[str] = set()
+        self.errors = 0
+
+    def add(self, kind: str, seconds: float, ok: bool, created: str | None = None) -> None:
+        with self.lock:
+            self.latencies.setdefault(kind, []).append(seconds)
+            self.errors += not ok
+            if created:
+                self.created.add(created)
+
+
+def timed(recorder, kind, call):
+    began = time.perf_counter()
+    resp = call()
+    recorder.add(
+        kind,
+        time.perf_counter() - began,
+        resp.status_code < 400,
+        resp.json().get("id") if resp.status_code in (200, 201) and kind == "write" else None,
+    )
+    return resp
+
+
+def felt() -> str:
+    # Reports are felt now, as on a phone; equal times would all be re-judged on each write.
+    return datetime.now(UTC).isoformat()
+
+
+def mobile_client(base: str, token: str, deadline: float, recorder: Recorder, seed: int) -> None:
+    rng = random.Random(seed)
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    cursor = None
+    while time.monotonic() < deadline:
+        roll = rng.random()
+        if roll < 0.5:
+            path = "/v1/checkins" if roll < 0.35 else "/v1/sessions"
+            body = {"recorded_at": felt(), "pain": rng.randint(2, 6)}
+            if path == "/v1/sessions":
+                body = {
+                    "started_at": felt(),
+                    "duration_minutes": 50,
+                    "technique": "swedish",
+                    "pressure": "light",
+                    "pain_before": rng.randint(3, 6),
+                    "pain_after": rng.randint(2, 5),
+                }
+            key = {"Idempotency-Key": uuid.uuid4().hex}
+
+            def send(path=path, body=body, key=key):
+                return http.post(base + path, json=body, headers=key)
+
+            timed(recorder, "write", send)
+            if rng.random() < 0.10:  # the phone lost the answer and retries
+                timed(recorder, "write", send)
+        elif roll < 0.75:
+            timed(recorder, "list", lambda: http.get(base + "/v1/sessions?limit=20"))
+        else:
+            url = base + "/v1/sync?limit=100" + (f"&cursor={cursor}" if cursor else "")
+            resp = timed(recorder, "sync", lambda url=url: http.get(url))
+            if resp.status_code == 200:
+                cursor = resp.json()["next_cursor"]
+
+
+def bare_client(base: str, deadline: float, recorder: Recorder, seed: int) -> None:
+    rng = random.Random(seed)
+    http = requests.Session()
+    while time.monotonic() < deadline:
+        timed(
+            recorder, "write", lambda: http.post(base + "/items", json={"pain": rng.randint(0, 10)})
+        )
+
+
+def run(clients: int, seconds: float, target, *args) -> tuple[Recorder, float]:
+    recorder = Recorder()
+    deadline = time.monotonic() + seconds
+    threads = [
+        threading.Thread(target=target, args=(*args[i], deadline, recorder, i))
+        for i in range(clients)
+    ]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return recorder, time.perf_counter() - began
+
+
+def report(name: str, recorder: Recorder, elapsed: float) -> float:
+    every = sorted(v for values in recorder.latencies.values() for v in values)
+    writes = len(recorder.latencies.get("write", []))
+
+    def pct(p):
+        return every[min(len(every) - 1, int(len(every) * p))] * 1000
+
+    print(
+        f"{name}: {len(every)} requests in {elapsed:.1f} s = {len(every) / elapsed:.0f} req/s "
+        f"(writes {writes / elapsed:.0f}/s); p50 {pct(0.5):.1f} ms, p95 {pct(0.95):.1f} ms, "
+        f"p99 {pct(0.99):.1f} ms; errors {recorder.errors}"
+    )
+    for kind, values in sorted(recorder.latencies.items()):
+        print(f"    {kind:<6} n={len(values):<6} median {statistics.median(values) * 1000:.1f} ms")
+    return writes / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--patients", type=int, default=20)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    url = args.database_url or f"sqlite:///{work}/load.sqlite3"
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "APP_ENV": "production",
+        "SECRET_KEY": "bench-" + "k" * 40,
+        "RATELIMIT_ENABLED": "false",
+    }
+    subprocess.run(
+        [BIN / "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    run_id = uuid.uuid4().hex[:6]
+    for i in range(args.patients):
+        subprocess.run(
+            [
+                BIN / "flask",
+                "--app",
+                "api",
+                "users",
+                "create",
+                "--email",
+                f"load{i}-{run_id}@example.org",
+                "--password",
+                "load-test-password",
+                "--role",
+                "patient",
+                "--name",
+                f"Load {i}",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    api, base = start("api:create_app()", env, ROOT, work / "api.log")
+    try:
+        tokens = [
+            requests.post(
+                base + "/v1/auth/token",
+                timeout=10,
+                json={"email": f"load{i}-{run_id}@example.org", "password": "load-test-password"},
+            ).json()["access_token"]
+            for i in range(args.patients)
+        ]
+        recorder, elapsed = run(
+            args.clients,
+            args.seconds,
+            mobile_client,
+            *[(base, tokens[i % len(tokens)]) for i in range(args.clients)],
+        )
+    finally:
+        api.terminate()
+        api.wait(10)
+    api_writes = report("API, mixed mobile traffic", recorder, elapsed)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = sum(
+            conn.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in (MassageSession, CheckIn)
+        )
+    engine.dispose()
+    print(
+        f"    rows written {rows}, distinct ids acknowledged {len(recorder.created)}, "
+        f"duplicate rows {rows - len(recorder.created)}"
+    )
+
+    bare_url = f"sqlite:///{work}/bare.sqlite3" if url.startswith("sqlite") else url
+    bare_engine = create_engine(bare_url)
+    with bare_engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS items"))
+        conn.execute(
+            text("CREATE TABLE items (id VARCHAR(36) PRIMARY KEY, pain INTEGER, notes TEXT)")
+        )
+        if bare_url.startswith("sqlite"):
+            conn.execute(text("PRAGMA journal_mode=WAL"))
+    (work / "bare_app.py").write_text(BARE_APP)
+    bare, bare_base = start(
+        "bare_app:app", env | {"BARE_DATABASE_URL": bare_url}, work, work / "bare.log"
+    )
+    try:
+        recorder, elapsed = run(
+            args.clients, args.seconds, bare_client, *[(bare_base,) for _ in range(args.clients)]
+        )
+    finally:
+        bare.terminate()
+        bare.wait(10)
+    bare_writes = report("bare Flask + SQLAlchemy insert", recorder, elapsed)
+    with bare_engine.begin() as conn:
+        conn.execute(text("DROP TABLE items"))
+    print(f"write throughput ratio API / bare insert: {api_writes / bare_writes:.2f}")
+
+
+if __name__ == "__main__":
+    main()
