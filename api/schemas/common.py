@@ -37,3 +37,16 @@ class OutSchema(ma.Schema):
 
 def one_of(values: tuple[str, ...]) -> ma.validate.OneOf:
     return ma.validate.OneOf(values)
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """true or false only: 0, 1, "yes" and friends are refused, as the contract says."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def strict_boolean(**kwargs) -> StrictBoolean:
+    return StrictBoolean(**kwargs)

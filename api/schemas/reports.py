@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from api.pagination import PageArgs
 from api.schemas.alerts import AlertOut
-from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of
+from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of, strict_boolean
 from models.report import AREAS, PRESSURES, SYMPTOM_SIDES, TECHNIQUES
 
 GRADE = ma.validate.Range(min=0, max=3)
@@ -19,8 +19,8 @@ class SymptomsIn(InSchema):
         load_default=0, validate=GRADE, strict=True, metadata={"description": "Leg weakness 0-3"}
     )
     side = ma.fields.String(load_default=None, allow_none=True, validate=one_of(SYMPTOM_SIDES))
-    bladder_bowel_change = ma.fields.Boolean(load_default=False)
-    saddle_numbness = ma.fields.Boolean(load_default=False)
+    bladder_bowel_change = strict_boolean(load_default=False)
+    saddle_numbness = strict_boolean(load_default=False)
 
 
 class SymptomsOut(OutSchema):
@@ -57,7 +57,7 @@ class SessionIn(ReportIn):
         load_default=list,
         validate=ma.validate.Length(max=len(AREAS)),
     )
-    acute_flare = ma.fields.Boolean(load_default=False)
+    acute_flare = strict_boolean(load_default=False)
     pain_before = _pain(required=True)
     pain_after = _pain(load_default=None, allow_none=True)
     therapist_id = ma.fields.UUID(

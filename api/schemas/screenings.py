@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.schemas.common import InSchema, OutSchema, one_of
+from api.schemas.common import InSchema, OutSchema, one_of, strict_boolean
 from api.schemas.reports import SymptomsIn
 from models.report import AREAS, PRESSURES
 
@@ -12,7 +12,7 @@ VERDICTS = ("proceed", "caution", "do_not_proceed")
 class ScreeningIn(InSchema):
     patient_id = ma.fields.UUID(metadata={"description": "Required when a therapist screens"})
     symptoms = ma.fields.Nested(SymptomsIn, load_default=lambda: SymptomsIn().load({}))
-    acute_flare = ma.fields.Boolean(load_default=False)
+    acute_flare = strict_boolean(load_default=False)
     planned_pressure = ma.fields.String(
         load_default=None, allow_none=True, validate=one_of(PRESSURES)
     )

@@ -380,3 +380,13 @@ def test_admin_sees_every_patient(client, make):
     client.post("/v1/sessions", json=session_body(), headers=make.headers(one))
     client.post("/v1/sessions", json=session_body(), headers=make.headers(two))
     assert len(client.get("/v1/sessions", headers=make.headers(admin)).get_json()["items"]) == 2
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes"])
+def test_booleans_accept_only_true_or_false(client, make, db, value):
+    patient = make.user("patient")
+    resp = client.post(
+        "/v1/sessions", json=session_body(acute_flare=value), headers=make.headers(patient)
+    )
+    assert resp.status_code == 422 and "acute_flare" in resp.get_json()["errors"]
+    assert db.scalar(select(MassageSession)) is None

@@ -1,78 +1,19 @@
 """The install-and-run path: migrations, demo data and a real gunicorn on loopback."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 import requests
 
-from tests.conftest import ROOT
-
 pytestmark = pytest.mark.e2e
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("e2e")
-    env = os.environ | {
-        "APP_ENV": "production",
-        "SECRET_KEY": "e2e-" + "s" * 40,
-        "DATABASE_URL": f"sqlite:///{workdir / 'e2e.sqlite3'}",
-        "RATELIMIT_ENABLED": "false",
-    }
-    env.pop("TEST_DATABASE_URL", None)
-    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
-    subprocess.run([BIN / "alembic", "upgrade", "head"], **run)
-    seeded = subprocess.run([BIN / "flask", "--app", "api", "seed-demo"], **run)
-    port = _free_port()
-    log = (workdir / "gunicorn.log").open("w")
-    process = subprocess.Popen(
-        [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "api:create_app()"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        process.wait()
-        log.close()
-        pytest.fail("gunicorn did not start: " + (workdir / "gunicorn.log").read_text())
-    try:
-        yield base, seeded.stdout
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
 
 
 def test_probes_answer(server):
-    base, _ = server
+    base = server.base
     assert requests.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
     assert requests.get(f"{base}/readyz", timeout=5).json() == {"status": "ready"}
 
 
 def test_demo_therapist_sees_demo_patients(server):
-    base, output = server
+    base, output = server.base, server.seed_output
     line = next(row for row in output.splitlines() if "therapist@demo.clinic" in row)
     _, email, password = line.split()
     token = requests.post(
@@ -86,7 +27,7 @@ def test_demo_therapist_sees_demo_patients(server):
 
 
 def test_register_login_record_and_read_a_session(server):
-    base, _ = server
+    base = server.base
     account = {"email": "e2e@example.org", "password": "long enough pass", "display_name": "E"}
     assert requests.post(f"{base}/v1/auth/register", json=account, timeout=5).status_code == 201
     tokens = requests.post(
