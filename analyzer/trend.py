@@ -6,8 +6,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
-from scipy.stats import kendalltau, theilslopes
-
 from analyzer.config import DEFAULT_CONFIG, AnalyzerConfig
 from analyzer.domain import Report
 
@@ -70,6 +68,10 @@ def _means_moved(s: Shift, direction: int, config: AnalyzerConfig) -> bool:
 
 
 def _mann_kendall(values: Sequence[int], direction: int, config: AnalyzerConfig) -> dict | None:
+    # scipy is imported on first use: most writes never reach 8 reports' worth of test, and
+    # a web worker that never runs it stays ~40 MB lighter.
+    from scipy.stats import kendalltau, theilslopes
+
     # A constant series has no ranking to test (scipy answers NaN).
     if len(values) < config.trend_mk_min_reports or len(set(values)) == 1:
         return None

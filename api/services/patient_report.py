@@ -7,19 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import fmean
 
-import matplotlib
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-matplotlib.use("Agg")  # no display on a server; must precede pyplot
-# Text stays text (small, selectable, readable by screen readers); ids are stable.
-matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "sciatica-care"})
-import matplotlib.dates as mdates  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-import analyzer  # noqa: E402
-from api.services import access, analysis, audit  # noqa: E402
-from models import Alert, AlertTrigger, CheckIn, MassageSession, User  # noqa: E402
+import analyzer
+from api.services import access, analysis, audit
+from models import Alert, AlertTrigger, CheckIn, MassageSession, User
 
 IMPROVED = -2  # change <= -2 points: improved; >= +2: worsened (the MCID on the 0-10 scale)
 WORSENED = 2
@@ -154,6 +147,15 @@ def summary(course: Course) -> dict:
 
 def chart_svg(course: Course) -> str:
     """Pain before and after each session over time, check-ins, and alerts marked."""
+    # Imported on first use: a worker that never draws a chart stays ~30 MB lighter.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    # Text stays text (small, selectable, readable by screen readers); ids are stable.
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "sciatica-care"})
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(6.4, 4.2), dpi=100, layout="constrained")
     axes = figure.subplots()
     sessions = course.sessions

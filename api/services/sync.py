@@ -93,7 +93,7 @@ def _own_changes(user: User, since: int):
         yield query
 
 
-def _link_changes(therapist: User, since: int):
+def _link_changes(therapist: User, since: int, delivered_through: int):
     """Links changed after `since`: a new one brings the patient's records, an ended one
     takes them away (unless another active link still grants access)."""
     visible = access.visible_patient_ids(therapist)
@@ -105,9 +105,9 @@ def _link_changes(therapist: User, since: int):
             model.id.label("id"),
         ).join(model, model.patient_id == CareLink.patient_id)
         mine = and_(CareLink.therapist_id == therapist.id, CareLink.change_seq > since)
-        # Records changed after `since` come through _own_changes already.
+        # Records at or before the cursor will not come through _own_changes again.
         yield base.add_columns(literal(0).label("gone")).where(
-            mine, CareLink.status == "active", live, model.change_seq <= since
+            mine, CareLink.status == "active", live, model.change_seq <= delivered_through
         )
         yield base.add_columns(literal(1).label("gone")).where(
             mine, CareLink.status == "ended", CareLink.patient_id.not_in(visible)
@@ -130,7 +130,7 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
         )
     parts = list(_own_changes(user, position.seq - 1))
     if user.role == "therapist" and cursor:
-        parts += list(_link_changes(user, position.seq - 1))
+        parts += list(_link_changes(user, position.seq - 1, position.seq))
     feed = union_all(*parts).subquery()
     rows = db_session.execute(
         select(feed.c.seq, feed.c.kind, feed.c.id, feed.c.gone)

@@ -35,6 +35,7 @@ ROUTES = [
     ("GET", "/v1/patients/{patient}/report", PARTIES, 200, set()),
     ("GET", "/v1/patients/{patient}/report/chart.svg", PARTIES, 200, set()),
     ("GET", "/v1/patients/{patient}/report.html", PARTIES, 200, set()),
+    ("GET", "/v1/patients/{patient}/fhir", PARTIES, 200, set()),
 ]
 BODIES = {
     "/v1/sessions": {"notes": "edited"},

@@ -298,10 +298,28 @@ class SyncMachine(RuleBasedStateMachine):
 def test_any_history_synced_at_any_point_leaves_replicas_equal(client, make):
     SyncMachine.client, SyncMachine.make = client, make
     SyncMachine.TestCase.settings = settings(
-        max_examples=15,
+        max_examples=30,
         stateful_step_count=12,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     SyncMachine.TestCase().runTest()
+
+
+def test_a_new_link_brings_records_stamped_with_the_cursors_own_number(client, make):
+    """The last change before the cursor (same number as the cursor) must come with a link."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    t_headers = make.headers(therapist)
+    client.post(
+        "/v1/sessions",
+        json=session_body(pain_before=0, pain_after=2),
+        headers=make.headers(patient),
+    )
+    changes, cursor = sync_all(client, t_headers)
+    assert changes == []
+    client.post(
+        "/v1/care-links", json={"therapist_email": therapist.email}, headers=make.headers(patient)
+    )
+    back, _ = sync_all(client, t_headers, cursor)
+    assert sorted(c["type"] for c in back) == ["alert", "session"]

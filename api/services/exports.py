@@ -1,0 +1,404 @@
+"""CSV exports of sessions, check-ins and alerts: scoped like the lists, audited, streamed.
+
+Rows are read patient by patient in keyset-ordered chunks, each chunk in its own short
+transaction, so memory stays flat whatever the row count and a long export never holds a
+lock (SQLite begins every transaction IMMEDIATE) or a snapshot for minutes. The price is
+that an export is not one snapshot: a row edited while the export runs may be missed or
+written twice; rows untouched during the export are each written exactly once.
+
+The row queries are Core selects of the stored values, formatted column by column: on a
+million rows, ORM rows and datetime/UUID/JSON round trips were most of the time.
+"""
+
+import csv
+import functools
+import io
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import repeat
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    cast,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.orm import Session
+
+from api.services import access, audit
+from models import Alert, CheckIn, MassageSession, User
+
+# Cells starting with these are formulas (or become one) in spreadsheet programs.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PATIENT_CHUNK = 500
+ROW_CHUNK = 2000
+FLUSH_AT = 64 * 1024
+LIST_SEPARATOR = ";"
+
+
+def neutralise(text: str | None) -> str | None:
+    """A text cell a spreadsheet shows as text: a leading apostrophe before a formula start."""
+    if text and text.startswith(FORMULA_START):
+        return "'" + text
+    return text
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """The API's time format: ISO 8601 in UTC with a Z, e.g. 2026-11-20T08:00:00Z."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _time_cell(value: str | datetime | None) -> str | None:
+    """A stored UTC time as iso_utc writes it; SQLite's text form is rearranged, not parsed."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == 26 and value[10] == " ":
+        # "2026-11-20 08:00:00.000000", UTC; isoformat leaves out a zero fraction.
+        if value.endswith("000000"):
+            return value[:19].replace(" ", "T") + "Z"
+        return value.replace(" ", "T") + "Z"
+    return iso_utc(_as_datetime(value))
+
+
+def _id_cell(value: str | uuid.UUID | None) -> str | None:
+    """A stored UUID as its canonical text; SQLite holds 32 hex digits."""
+    if isinstance(value, str) and len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return None if value is None else str(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _list_cell(raw: str | None) -> str | None:
+    """A JSON list of codes as one "a;b" cell; the few distinct lists are decoded once each."""
+    if raw is None:
+        return None
+    return neutralise(LIST_SEPARATOR.join(str(v) for v in json.loads(raw)))
+
+
+def _report_ids(evidence: dict | None) -> str | None:
+    return LIST_SEPARATOR.join(str(rid) for rid in (evidence or {}).get("report_ids", []))
+
+
+_flag = {True: "true", False: "false"}.get  # 1 and 0 hash as True and False
+
+
+@dataclass(frozen=True)
+class Column:
+    """A CSV column: the selected SQL expression and how its value is written (None: as is)."""
+
+    header: str
+    expression: Any
+    render: Callable[[Any], Any] | None = None
+
+
+def _text(column) -> Column:
+    return Column(column.name, column, neutralise)
+
+
+# Codes (technique, rule, status...) repeat: their few distinct cells are computed once.
+_code_cell = functools.lru_cache(maxsize=1024)(neutralise)
+
+
+def _code(column) -> Column:
+    return Column(column.name, column, _code_cell)
+
+
+def _stored(column):
+    """The column as the driver returns it: SQLite's stored text, PostgreSQL's datetime or UUID.
+
+    SQLAlchemy's per-value result processing was a large share of an export's time; the cell
+    functions format both forms.
+    """
+    return type_coerce(column, String())
+
+
+def _time(column) -> Column:
+    return Column(column.name, _stored(column), _time_cell)
+
+
+def _id(column) -> Column:
+    return Column(column.name, _stored(column), _id_cell)
+
+
+def _number(column) -> Column:
+    return Column(column.name, column)
+
+
+def _boolean(column) -> Column:
+    return Column(column.name, type_coerce(column, Integer()), _flag)  # 0/1 on SQLite
+
+
+@dataclass(frozen=True)
+class Export:
+    """One CSV export: its rows, in which order, and what each column holds."""
+
+    name: str
+    table: Table
+    resource_type: str
+    felt: Any  # the time column `from`/`to` filter on, and the order within a patient
+    columns: tuple[Column, ...]
+    soft_deleted: bool = True
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.csv"
+
+    @property
+    def action(self) -> str:
+        return f"export.{self.name}_csv"
+
+    @property
+    def header(self) -> list[str]:
+        return ["patient_id", "patient_name", *(c.header for c in self.columns)]
+
+    def position(self, header: str) -> int:
+        return next(i for i, c in enumerate(self.columns) if c.header == header)
+
+
+def _symptoms(c) -> tuple[Column, ...]:
+    return (
+        _number(c.numbness),
+        _number(c.tingling),
+        _number(c.weakness),
+        _code(c.symptom_side),
+        _boolean(c.bladder_bowel_change),
+        _boolean(c.saddle_numbness),
+    )
+
+
+def _bookkeeping(c) -> tuple[Column, ...]:
+    return (_text(c.notes), _time(c.created_at), _time(c.updated_at))
+
+
+_S = MassageSession.__table__.c
+SESSIONS = Export(
+    name="sessions",
+    table=MassageSession.__table__,
+    resource_type="session",
+    felt=_S.started_at,
+    columns=(
+        _id(_S.id),
+        _time(_S.started_at),
+        _number(_S.duration_minutes),
+        _id(_S.therapist_id),
+        _code(_S.technique),
+        _code(_S.pressure),
+        Column("areas", cast(_S.areas, Text), _list_cell),
+        _boolean(_S.acute_flare),
+        _number(_S.pain_before),
+        _number(_S.pain_after),
+        *_symptoms(_S),
+        *_bookkeeping(_S),
+    ),
+)
+
+_C = CheckIn.__table__.c
+CHECKINS = Export(
+    name="checkins",
+    table=CheckIn.__table__,
+    resource_type="checkin",
+    felt=_C.recorded_at,
+    columns=(
+        _id(_C.id),
+        _time(_C.recorded_at),
+        _number(_C.pain),
+        *_symptoms(_C),
+        *_bookkeeping(_C),
+    ),
+)
+
+_A = Alert.__table__.c
+ALERTS = Export(
+    name="alerts",
+    table=Alert.__table__,
+    resource_type="alert",
+    felt=_A.first_seen_at,
+    soft_deleted=False,
+    columns=(
+        _id(_A.id),
+        _time(_A.first_seen_at),
+        _time(_A.last_seen_at),
+        _code(_A.rule),
+        _code(_A.severity),
+        _code(_A.status),
+        _number(_A.occurrences),
+        _text(_A.title),
+        _text(_A.message),
+        _text(_A.clinician_message),
+        _text(_A.recommendation),
+        Column("evidence_report_ids", _A.evidence, _report_ids),
+        _code(_A.ruleset_version),
+        _id(_A.acknowledged_by),
+        _time(_A.acknowledged_at),
+        _code(_A.acknowledgement_outcome),
+        _text(_A.acknowledgement_reason),
+        _id(_A.resolved_by),
+        _time(_A.resolved_at),
+        _code(_A.resolution),
+        _text(_A.resolution_note),
+    ),
+)
+
+EXPORTS = {export.name: export for export in (SESSIONS, CHECKINS, ALERTS)}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose rows and which span: the caller's visibility narrowed by the filters."""
+
+    visible: Select | None
+    patient_id: uuid.UUID | None
+    felt_from: datetime | None
+    felt_to: datetime | None
+
+
+def _filtered(query: Select, export: Export, scope: Scope) -> Select:
+    if export.soft_deleted:
+        query = query.where(export.table.c.deleted_at.is_(None))
+    if scope.felt_from is not None:
+        query = query.where(export.felt >= scope.felt_from)
+    if scope.felt_to is not None:
+        query = query.where(export.felt < scope.felt_to)
+    return query
+
+
+def _scoped(query: Select, column, scope: Scope) -> Select:
+    if scope.visible is not None:
+        query = query.where(column.in_(scope.visible))
+    if scope.patient_id is not None:
+        query = query.where(column == scope.patient_id)
+    return query
+
+
+def _audit(db_session: Session, *, user: User, export: Export, scope: Scope) -> None:
+    """One event per export of someone else's data, committed before the first byte leaves.
+
+    The count comes from a COUNT over the same filters, so the event says how many rows
+    were handed out even if the client stops reading half-way.
+    """
+    owner = export.table.c.patient_id
+    rows = _scoped(_filtered(select(func.count()), export, scope), owner, scope)
+    patients = _scoped(_filtered(select(owner), export, scope), owner, scope)
+    audit.record_list(
+        db_session,
+        user=user,
+        resource_type=export.resource_type,
+        patient_ids=list(db_session.scalars(patients.distinct().limit(2))),
+        row_count=db_session.scalar(rows.select_from(export.table)),
+        action=export.action,
+        patient_id=scope.patient_id,
+    )
+
+
+def start(
+    *,
+    db_session: Session,
+    user: User,
+    export: Export,
+    patient_id: uuid.UUID | None = None,
+    felt_from: datetime | None = None,
+    felt_to: datetime | None = None,
+) -> Iterator[bytes]:
+    """Audit the export now and return the CSV body as a lazy iterator of UTF-8 chunks.
+
+    A patient_id the caller may not see gives a header-only file, as lists give no items.
+    """
+    scope = Scope(
+        visible=access.visible_patient_ids(user),
+        patient_id=patient_id,
+        felt_from=felt_from,
+        felt_to=felt_to,
+    )
+    _audit(db_session, user=user, export=export, scope=scope)
+    db_session.commit()
+    return _body(db_session, export, scope)
+
+
+def _body(db_session: Session, export: Export, scope: Scope) -> Iterator[bytes]:
+    # The request's session is closed at app-context teardown, which Flask runs before a
+    # streamed body is read; a closed Session opens a new transaction on next use, so each
+    # chunk below runs in its own and the session is closed again when the body ends.
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)  # RFC 4180: CRLF line ends, quotes only where needed
+    writer.writerow(export.header)
+    renders = [column.render for column in export.columns]
+    try:
+        for patient_id, name in _patients(db_session, scope):
+            for rows in _chunks(db_session, export, scope, patient_id):
+                # Column by column: one map() per column instead of a call per cell and row.
+                cells = [
+                    map(render, values) if render else values
+                    for render, values in zip(renders, zip(*rows, strict=True), strict=True)
+                ]
+                writer.writerows(zip(repeat(str(patient_id)), repeat(neutralise(name)), *cells))
+                if buffer.tell() >= FLUSH_AT:
+                    yield buffer.getvalue().encode()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue().encode()
+    finally:
+        db_session.close()
+
+
+def _patients(db_session: Session, scope: Scope) -> Iterator[tuple[uuid.UUID, str]]:
+    """The patients in scope, by id, read in chunks."""
+    query = _scoped(
+        select(User.id, User.display_name).where(User.role == "patient"), User.id, scope
+    ).order_by(User.id)
+    after: uuid.UUID | None = None
+    while True:
+        chunk = query if after is None else query.where(User.id > after)
+        rows = db_session.execute(chunk.limit(PATIENT_CHUNK)).all()
+        db_session.commit()
+        yield from rows
+        if len(rows) < PATIENT_CHUNK:
+            return
+        after = rows[-1][0]
+
+
+def _chunks(
+    db_session: Session, export: Export, scope: Scope, patient_id: uuid.UUID
+) -> Iterator[list]:
+    """One patient's rows in time order, ROW_CHUNK at a time, each chunk its own transaction."""
+    table, felt = export.table, export.felt
+    query = _filtered(
+        select(*(c.expression for c in export.columns)).where(table.c.patient_id == patient_id),
+        export,
+        scope,
+    ).order_by(felt, table.c.id)
+    felt_at, id_at = export.position(felt.name), export.position("id")
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        chunk = query
+        if after is not None:
+            # felt >= ... lets the (patient_id, felt) index bound the scan on both databases.
+            at, last = after
+            chunk = query.where(felt >= at, or_(felt > at, and_(felt == at, table.c.id > last)))
+        rows = db_session.execute(chunk.limit(ROW_CHUNK)).all()
+        db_session.commit()
+        if rows:
+            yield rows
+        if len(rows) < ROW_CHUNK:
+            return
+        last_row = rows[-1]
+        after = (_as_datetime(last_row[felt_at]), uuid.UUID(str(last_row[id_at])))
+
+
+def _as_datetime(stored: str | datetime) -> datetime:
+    if isinstance(stored, datetime):
+        return stored
+    parsed = datetime.fromisoformat(stored)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
