@@ -5,6 +5,7 @@ import re
 import uuid
 
 from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import cli, db, errors, limits
 from api.config import from_environment
@@ -67,6 +68,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N proxies, the client address (rate limits, audit) is in X-Forwarded-For.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     db.init_app(app)
     api = Api(app)
     for blueprint in BLUEPRINTS:

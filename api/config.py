@@ -107,6 +107,7 @@ def from_environment(instance_path: str) -> dict:
         **_rate_limits(),
         "ANALYZER_OVERRIDES": _analyzer_overrides(),
         "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 30000),
         "SYNC_TOMBSTONE_RETENTION_DAYS": _int("SYNC_TOMBSTONE_RETENTION_DAYS", 90),
         "MAX_CONTENT_LENGTH": 1024 * 1024,

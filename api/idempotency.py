@@ -1,6 +1,7 @@
 """Idempotency-Key on POST: a retry with the same key and body replays the first response."""
 
 import hashlib
+import hmac
 from datetime import timedelta
 from functools import wraps
 
@@ -21,7 +22,8 @@ ABANDONED_AFTER = timedelta(seconds=60)
 
 
 def _request_hash() -> str:
-    digest = hashlib.sha256()
+    # Keyed: a body can hold a password (registration), so a plain hash would be crackable.
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), digestmod=hashlib.sha256)
     digest.update(f"{request.method} {request.path}\n".encode())
     digest.update(request.get_data(cache=True))
     return digest.hexdigest()

@@ -5,7 +5,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -14,6 +14,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api.errors import Invalid
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"  # base64url without padding
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -58,7 +60,7 @@ def _decode(cursor: str, keys: list[InstrumentedAttribute]) -> list[Any]:
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise ValueError("wrong shape")
         return [_typed(key, value) for key, value in zip(keys, raw, strict=True)]
-    except (ValueError, TypeError, binascii.Error) as exc:
+    except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
         raise Invalid(
             "The cursor is not valid.", errors={"cursor": ["Not a valid cursor."]}
         ) from exc
@@ -68,11 +70,13 @@ def _typed(key: InstrumentedAttribute, value: str) -> Any:
     python_type = key.type.python_type
     if python_type is datetime:
         parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            raise ValueError("cursor time without offset")
+        if parsed.tzinfo is None or not EARLIEST <= parsed <= LATEST:
+            raise ValueError("cursor time without offset or out of range")
         return parsed
     if python_type is uuid.UUID:
         return uuid.UUID(value)
+    if python_type is int and not (isinstance(value, int) and 0 <= value < 2**63):
+        raise ValueError("cursor number out of range")
     return python_type(value)
 
 

@@ -167,3 +167,30 @@ def test_engine_without_a_statement_timeout_keeps_the_server_default(postgres_ur
     with engine.connect() as conn:
         assert conn.execute(SETTING_SOURCE).scalar() != "client"
     engine.dispose()
+
+
+def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(env):
+    from flask import request
+
+    env.setenv("TRUSTED_PROXIES", "1")
+    app = create_app()
+
+    @app.get("/whoami")
+    def whoami():
+        return {"ip": request.remote_addr}
+
+    resp = app.test_client().get(
+        "/whoami",
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
+    assert resp.get_json() == {"ip": "203.0.113.9"}
+    env.setenv("TRUSTED_PROXIES", "0")
+    direct = create_app()
+    direct.add_url_rule("/whoami", view_func=whoami)
+    resp = direct.test_client().get(
+        "/whoami",
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
+    assert resp.get_json() == {"ip": "10.0.0.1"}

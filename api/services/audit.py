@@ -49,6 +49,12 @@ def record(
     return event
 
 
+def _end_reading(db_session: Session) -> None:
+    # A read's transaction may not turn into a write on SQLite (another writer may have
+    # committed since it began); the audit entry gets a transaction of its own.
+    db_session.commit()
+
+
 def record_read(
     db_session: Session,
     *,
@@ -60,6 +66,7 @@ def record_read(
     """A read of one record: audited (and committed) when it is someone else's health data."""
     if patient_id == user.id:
         return
+    _end_reading(db_session)
     record(
         db_session,
         action=f"{resource_type}.read",
@@ -86,6 +93,7 @@ def record_list(
     if not others and not (patient_id and patient_id != user.id):
         return
     single = next(iter(others)) if len(others) == 1 else patient_id
+    _end_reading(db_session)
     record(
         db_session,
         action=action or f"{resource_type}.list",

@@ -194,7 +194,8 @@ def chart_svg(course: Course) -> str:
     axes.set_yticks(range(0, 11, 2))
     axes.set_ylabel("Pain (0-10)")
     axes.set_xlabel("Date (UTC)")
-    axes.set_title(f"Pain over time: {course.patient.display_name}")
+    # Names are text, never matplotlib math ("$...$" would be parsed or fail).
+    axes.set_title(f"Pain over time: {course.patient.display_name}", parse_math=False)
     axes.grid(True, alpha=0.3)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
     if not (sessions or course.checkins):

@@ -60,6 +60,8 @@ def decode(cursor: str | None) -> Position:
         seq, kind, ident = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not (isinstance(seq, int) and isinstance(kind, int) and isinstance(ident, str)):
             raise ValueError("wrong shape")
+        if not (-1 <= seq < 2**63 and -1 <= kind <= AFTER_ALL_KINDS):
+            raise ValueError("out of range")
         if ident:
             uuid.UUID(ident)
         return Position(seq, kind, ident)

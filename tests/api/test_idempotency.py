@@ -1,5 +1,6 @@
 """Idempotency-Key: replays, mismatches, scoping per user, expiry, failures not stored."""
 
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
@@ -71,7 +72,7 @@ def test_expired_record_is_not_replayed(client, make, db):
     assert _count(db, CheckIn) == 2
 
 
-def test_pending_key_answers_409_until_abandoned(client, make, db):
+def test_pending_key_answers_409_until_abandoned(app, client, make, db):
     patient = make.user("patient")
     pending = IdempotencyRecord(
         owner=f"user:{patient.id}",
@@ -85,7 +86,8 @@ def test_pending_key_answers_409_until_abandoned(client, make, db):
     headers = make.headers(patient, **{"Idempotency-Key": "k-5"})
     # A different hash would be 422; make it match the in-flight request.
     raw = json.dumps(body).encode()
-    pending.request_hash = sha256(b"POST /v1/checkins\n" + raw).hexdigest()
+    key = app.config["SECRET_KEY"].encode()
+    pending.request_hash = hmac.new(key, b"POST /v1/checkins\n" + raw, sha256).hexdigest()
     db.flush()
     resp = client.post("/v1/checkins", data=raw, content_type="application/json", headers=headers)
     assert resp.status_code == 409
@@ -113,3 +115,17 @@ def test_overlong_key_is_rejected(client, make):
         headers=make.headers(patient, **{"Idempotency-Key": "k" * 256}),
     )
     assert resp.status_code == 422
+
+
+def test_stored_request_hash_is_keyed_so_a_password_cannot_be_cracked_from_it(client, db):
+    body = {"email": "keyed@example.org", "password": "long enough pass", "display_name": "K"}
+    raw = json.dumps(body).encode()
+    client.post(
+        "/v1/auth/register",
+        data=raw,
+        content_type="application/json",
+        headers={"Idempotency-Key": "reg-keyed"},
+    )
+    record = db.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "reg-keyed"))
+    assert record.request_hash != sha256(b"POST /v1/auth/register\n" + raw).hexdigest()
+    assert "long enough pass" not in (record.response_body or "")

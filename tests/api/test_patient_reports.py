@@ -255,3 +255,17 @@ def test_techniques_report_matches_raw_rows_across_caseload(client, make):
             assert item[key] == expected[key], (item, key)
     patients = {(i["technique"], i["pressure"]): i["patients"] for i in items}
     assert patients[("swedish", "light")] == 2 and patients[("deep_tissue", "firm")] == 1
+
+
+@pytest.mark.parametrize("name", [r"Ann $\foo$ Lee", "$5 and $6", "50% {braces}"])
+def test_chart_and_page_draw_any_display_name_as_text(client, make, linked, db, name):
+    patient, therapist = linked
+    patient.display_name = name
+    db.flush()
+    _record(client, make.headers(patient), SESSIONS[:2])
+    for suffix in ("report/chart.svg", "report.html"):
+        resp = client.get(f"/v1/patients/{patient.id}/{suffix}", headers=make.headers(therapist))
+        assert resp.status_code == 200
+    assert name.replace("&", "&amp;") in client.get(
+        f"/v1/patients/{patient.id}/report/chart.svg", headers=make.headers(therapist)
+    ).get_data(as_text=True)

@@ -1,5 +1,6 @@
 """Delta sync: change order, tombstones, access changes, expiry, no skipped changes."""
 
+import base64
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -142,7 +143,16 @@ def test_cursor_older_than_tombstone_retention_is_410(app, client, make):
     )
 
 
-@pytest.mark.parametrize("cursor", ["%%%", "WzEsMl0", "W1sxXSwyLCJ4Il0"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "%%%",
+        "WzEsMl0",
+        "W1sxXSwyLCJ4Il0",
+        base64.urlsafe_b64encode(b'[1e400, 0, ""]').decode(),
+        base64.urlsafe_b64encode(b'[99999999999999999999999, 0, ""]').decode().rstrip("="),
+    ],
+)
 def test_bad_cursor_is_422(client, make, cursor):
     resp = client.get(f"/v1/sync?cursor={cursor}", headers=make.headers(make.user("patient")))
     assert resp.status_code == 422 and "cursor" in resp.get_json()["errors"]
