@@ -75,8 +75,11 @@ def _typed(key: InstrumentedAttribute, value: str) -> Any:
         return parsed
     if python_type is uuid.UUID:
         return uuid.UUID(value)
-    if python_type is int and not (isinstance(value, int) and 0 <= value < 2**63):
-        raise ValueError("cursor number out of range")
+    if python_type is int:
+        number = int(value)
+        if not 0 <= number < 2**63:
+            raise ValueError("cursor number out of range")
+        return number
     return python_type(value)
 
 

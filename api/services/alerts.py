@@ -179,12 +179,8 @@ def _refresh_after_withdrawal(
     alert.resolution_note = CORRECTED_NOTE
     alert.resolved_at = now
     alert.resolved_by = None
-    audit.record(
-        db_session,
-        action="alert.resolve_data_corrected",
-        resource_type="alert",
-        resource_id=alert.id,
-        patient_id=alert.patient_id,
+    audit.record_change(
+        db_session, action="alert.resolve_data_corrected", resource_type="alert", record_=alert
     )
     if alert in changes.updated:
         changes.updated.remove(alert)
@@ -253,13 +249,8 @@ def acknowledge(
     alert.acknowledged_at = utcnow()
     alert.acknowledgement_outcome = outcome
     alert.acknowledgement_reason = reason
-    audit.record(
-        db_session,
-        action="alert.acknowledge",
-        resource_type="alert",
-        resource_id=alert.id,
-        patient_id=alert.patient_id,
-        actor=user,
+    audit.record_change(
+        db_session, action="alert.acknowledge", resource_type="alert", record_=alert, actor=user
     )
     db_session.commit()
     return alert
@@ -274,13 +265,8 @@ def resolve(*, db_session: Session, user: User, alert_id: uuid.UUID, note: str) 
     alert.resolution_note = note
     alert.resolved_by = user.id
     alert.resolved_at = utcnow()
-    audit.record(
-        db_session,
-        action="alert.resolve",
-        resource_type="alert",
-        resource_id=alert.id,
-        patient_id=alert.patient_id,
-        actor=user,
+    audit.record_change(
+        db_session, action="alert.resolve", resource_type="alert", record_=alert, actor=user
     )
     db_session.commit()
     return alert

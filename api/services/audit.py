@@ -49,6 +49,27 @@ def record(
     return event
 
 
+def record_change(
+    db_session: Session,
+    *,
+    action: str,
+    resource_type: str,
+    record_: object,
+    status: int = 200,
+    actor: User | None = None,
+) -> AuditEvent:
+    """A change to a patient's record (anything with `id` and `patient_id`)."""
+    return record(
+        db_session,
+        action=action,
+        resource_type=resource_type,
+        resource_id=record_.id,
+        patient_id=record_.patient_id,
+        status=status,
+        actor=actor,
+    )
+
+
 def _end_reading(db_session: Session) -> None:
     # A read's transaction may not turn into a write on SQLite (another writer may have
     # committed since it began); the audit entry gets a transaction of its own.

@@ -22,12 +22,11 @@ def create(*, db_session: Session, patient: User, therapist_email: str) -> CareL
         id=uuid.uuid4(), patient_id=patient.id, therapist_id=therapist.id, status="active"
     )
     db_session.add(link)
-    audit.record(
+    audit.record_change(
         db_session,
         action="care_link.create",
         resource_type="care_link",
-        resource_id=link.id,
-        patient_id=patient.id,
+        record_=link,
         status=201,
         actor=patient,
     )
@@ -66,12 +65,11 @@ def end(*, db_session: Session, user: User, link_id: uuid.UUID) -> None:
         link.status = "ended"
         link.ended_at = utcnow()
         link.ended_by = user.id
-        audit.record(
+        audit.record_change(
             db_session,
             action="care_link.end",
             resource_type="care_link",
-            resource_id=link.id,
-            patient_id=link.patient_id,
+            record_=link,
             status=204,
             actor=user,
         )

@@ -239,12 +239,11 @@ def delete(
 def _audit_write(db_session: Session, user: User, report: Report, verb: str, status: int) -> None:
     if user.id != report.patient_id:
         kind = _kind(type(report))
-        audit.record(
+        audit.record_change(
             db_session,
             action=f"{kind}.{verb}",
             resource_type=kind,
-            resource_id=report.id,
-            patient_id=report.patient_id,
+            record_=report,
             status=status,
             actor=user,
         )
