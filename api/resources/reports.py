@@ -32,6 +32,22 @@ def _quoted(report: reports.Report) -> str:
     return f'"{reports.etag(report)}"'
 
 
+def _item_links(name: str) -> dict:
+    """OpenAPI links from a created report to its own item operations (clients, test tools)."""
+    by_id = {"report_id": "$response.body#/id"}
+    return {
+        f"Get{name.capitalize()}ById": {"operationId": f"get_{name}_item", "parameters": by_id},
+        f"Update{name.capitalize()}ById": {
+            "operationId": f"patch_{name}_item",
+            "parameters": by_id,
+        },
+        f"Delete{name.capitalize()}ById": {
+            "operationId": f"delete_{name}_item",
+            "parameters": by_id,
+        },
+    }
+
+
 def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas: dict) -> Blueprint:
     """One blueprint for a report resource: list, create, read, update, delete."""
     blp = Blueprint(name, __name__, url_prefix=f"/v1/{name}", description=f"{noun.capitalize()}s")
@@ -71,7 +87,10 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
             description=f"A {noun} with this id and the same content already exists",
         )
         @document(responses={409: "CONFLICT"})
-        @blp.doc(summary=f"Record a {noun} (analyzed at once)")
+        @blp.doc(
+            summary=f"Record a {noun} (analyzed at once)",
+            responses={"201": {"links": _item_links(name)}},
+        )
         def post(self, data):
             result = reports.create(
                 db_session=get_session(), user=current_user(), model=model, data=data
@@ -88,7 +107,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
         @blp.response(200, schemas["out"], headers=ETAG_HEADER)
         @blp.alt_response(304, description="Not modified", success=True)
         @document(responses={404: "NOT_FOUND"}, headers=[IF_NONE_MATCH])
-        @blp.doc(summary=f"Read a {noun}")
+        @blp.doc(summary=f"Read a {noun}", operationId=f"get_{name}_item")
         def get(self, report_id: uuid.UUID):
             report = reports.read(
                 db_session=get_session(), user=current_user(), model=model, report_id=report_id
@@ -101,7 +120,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
         @blp.arguments(schemas["update"](partial=True))
         @blp.response(200, schemas["write"], headers=ETAG_HEADER)
         @document(responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH])
-        @blp.doc(summary=f"Change a {noun} (re-analyzed)")
+        @blp.doc(summary=f"Change a {noun} (re-analyzed)", operationId=f"patch_{name}_item")
         def patch(self, changes, report_id: uuid.UUID):
             result = reports.update(
                 db_session=get_session(),
@@ -116,7 +135,10 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
         @auth_required(*ROLES)
         @blp.response(204)
         @document(responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH])
-        @blp.doc(summary=f"Delete a {noun} (kept as a tombstone for sync; re-analyzed)")
+        @blp.doc(
+            summary=f"Delete a {noun} (kept as a tombstone for sync; re-analyzed)",
+            operationId=f"delete_{name}_item",
+        )
         def delete(self, report_id: uuid.UUID):
             reports.delete(
                 db_session=get_session(),
