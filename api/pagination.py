@@ -5,7 +5,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
@@ -13,9 +13,8 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api.errors import Invalid
+from api.schemas.common import EARLIEST, LATEST
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"  # base64url without padding
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

@@ -140,3 +140,8 @@ class CheckIn(ReportMixin, Base):
     @property
     def felt_at(self) -> datetime:
         return self.recorded_at
+
+
+def felt_column(model: type[MassageSession] | type[CheckIn]):
+    """The column of the time a report was felt: what filters and orders reports."""
+    return model.started_at if model is MassageSession else model.recorded_at

@@ -5,6 +5,10 @@ from datetime import UTC, datetime
 import marshmallow as ma
 from marshmallow import ValidationError
 
+# The times the API accepts anywhere (bodies, filters, cursors).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
 
 class AwareDateTime(ma.fields.AwareDateTime):
     """ISO 8601 with an offset in, UTC out."""
@@ -19,7 +23,7 @@ class AwareDateTime(ma.fields.AwareDateTime):
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        if not datetime(1900, 1, 1, tzinfo=UTC) <= parsed <= datetime(2200, 1, 1, tzinfo=UTC):
+        if not EARLIEST <= parsed <= LATEST:
             raise ValidationError("Must be between 1900 and 2200.")
         return parsed.astimezone(UTC)
 

@@ -12,6 +12,7 @@ import analyzer
 from api.errors import NotFound
 from api.services import alerts
 from models import CheckIn, MassageSession, User
+from models.report import felt_column
 
 # How many reports felt after the written one are re-evaluated (a late sync lands in the
 # middle of the history); beyond it, older findings are left as they are.
@@ -58,10 +59,6 @@ def to_report(row: MassageSession | CheckIn) -> analyzer.Report:
     )
 
 
-def _felt(model):
-    return model.started_at if model is MassageSession else model.recorded_at
-
-
 def _live(model, patient: User):
     return select(model).where(model.patient_id == patient.id, model.deleted_at.is_(None))
 
@@ -80,7 +77,7 @@ def load_window(
     rows: dict = {}
     horizon: datetime | None = None
     for model in (MassageSession, CheckIn):
-        felt = _felt(model)
+        felt = felt_column(model)
         before = _live(model, patient).where(felt < focus)
         for query in (
             before.order_by(felt.desc(), model.id.desc()).limit(cfg.history_reports),

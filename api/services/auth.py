@@ -63,16 +63,7 @@ def _store_refresh(
 def login(*, db_session: Session, email: str, password: str, refresh_ttl: timedelta) -> Grant:
     user = users.get_by_email(db_session=db_session, email=email)
     if not verify_password(user.password_hash if user else None, password):
-        audit.record(
-            db_session,
-            action="auth.login",
-            resource_type="user",
-            resource_id=user.id if user else None,
-            outcome="failure",
-            status=401,
-            actor=user,
-        )
-        db_session.commit()
+        _refused(db_session, "auth.login", user=user, status=401)
         raise Unauthorized(BAD_CREDENTIALS)
     audit.record(
         db_session, action="auth.login", resource_type="user", resource_id=user.id, actor=user
@@ -150,17 +141,22 @@ def _reissue_or_revoke(
             return Grant(user=db_session.get(User, spent.user_id), refresh_token=successor)
     _revoke(db_session, RefreshToken.family_id == spent.family_id)
     owner = db_session.get(User, spent.user_id)
+    _refused(db_session, "auth.refresh_reuse", user=owner, status=401)
+    raise Unauthorized(BAD_REFRESH)
+
+
+def _refused(db_session: Session, action: str, *, user: User | None, status: int) -> None:
+    """Audit a refused attempt; committed now, since the refusal rolls nothing else forward."""
     audit.record(
         db_session,
-        action="auth.refresh_reuse",
+        action=action,
         resource_type="user",
-        resource_id=spent.user_id,
+        resource_id=user.id if user else None,
         outcome="failure",
-        status=401,
-        actor=owner,
+        status=status,
+        actor=user,
     )
     db_session.commit()
-    raise Unauthorized(BAD_REFRESH)
 
 
 def logout(*, db_session: Session, token: str) -> None:
@@ -179,16 +175,7 @@ def change_password(
     """Set a new password after checking the current one; every refresh family of the user ends
     and access tokens issued before are refused (api.auth compares the password epoch)."""
     if not verify_password(user.password_hash, current_password):
-        audit.record(
-            db_session,
-            action="auth.password_change",
-            resource_type="user",
-            resource_id=user.id,
-            outcome="failure",
-            status=422,
-            actor=user,
-        )
-        db_session.commit()
+        _refused(db_session, "auth.password_change", user=user, status=422)
         raise Invalid(
             "The current password is incorrect.",
             errors={"current_password": ["Incorrect password."]},

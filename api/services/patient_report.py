@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import fmean
 
+from flask import render_template
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -230,9 +232,6 @@ def _alert_times(course: Course, severity: str) -> list[datetime]:
 
 def html(course: Course, *, generated: datetime) -> str:
     """A self-contained printable page: summary, chart inline, alerts, sessions."""
-    from flask import render_template
-    from markupsafe import Markup
-
     svg = chart_svg(course)
     start = course.window
     period = " to ".join(

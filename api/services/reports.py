@@ -14,6 +14,7 @@ from werkzeug.datastructures import ETags
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
 from api.services import access, analysis, audit
 from models import CareLink, CheckIn, MassageSession, User, utcnow
+from models.report import felt_column
 
 Report = MassageSession | CheckIn
 ReportModel = type[MassageSession] | type[CheckIn]
@@ -35,12 +36,16 @@ def etag(report: Report) -> str:
     return f"{report.id.hex[:12]}-{report.version}"
 
 
-def _felt_column(model: ReportModel):
-    return model.started_at if model is MassageSession else model.recorded_at
+# (resource type in the audit trail, noun in messages)
+_NAMES = {MassageSession: ("session", "session"), CheckIn: ("checkin", "check-in")}
+
+
+def _kind(model: ReportModel) -> str:
+    return _NAMES[model][0]
 
 
 def _noun(model: ReportModel) -> str:
-    return "session" if model is MassageSession else "check-in"
+    return _NAMES[model][1]
 
 
 def _therapist_for(
@@ -73,7 +78,7 @@ def _therapist_for(
 def _assign(report: Report, data: dict) -> None:
     for key, value in data.items():
         if key == "symptoms":
-            report.symptoms = {**report.symptoms, **value} if report.id else value
+            report.symptoms = {**report.symptoms, **value}
         else:
             setattr(report, key, value)
 
@@ -158,10 +163,6 @@ def read(*, db_session: Session, user: User, model: ReportModel, report_id: uuid
     return report
 
 
-def _kind(model: ReportModel) -> str:
-    return "session" if model is MassageSession else "checkin"
-
-
 def get_all(
     *,
     user: User,
@@ -170,7 +171,7 @@ def get_all(
     felt_from: datetime | None = None,
     felt_to: datetime | None = None,
 ) -> Select:
-    felt = _felt_column(model)
+    felt = felt_column(model)
     query = select(model).where(model.deleted_at.is_(None))
     visible = access.visible_patient_ids(user)
     if visible is not None:
@@ -185,7 +186,7 @@ def get_all(
 
 
 def sort_keys(model: ReportModel) -> list:
-    return [_felt_column(model), model.id]
+    return [felt_column(model), model.id]
 
 
 def _check_precondition(report: Report, if_match: ETags | None) -> None:
@@ -193,8 +194,7 @@ def _check_precondition(report: Report, if_match: ETags | None) -> None:
         return
     if not if_match.contains(etag(report)):
         raise StalePrecondition(
-            f"The {'session' if isinstance(report, MassageSession) else 'check-in'} changed "
-            "since you read it; fetch it again."
+            f"The {_noun(type(report))} changed since you read it; fetch it again."
         )
 
 
