@@ -1,4 +1,5 @@
-"""The therapist's patients, caseload and technique reports; one patient's report and chart."""
+"""The therapist's patients, caseload, technique and alert-quality reports; one patient's
+report and chart."""
 
 import uuid
 
@@ -10,6 +11,7 @@ from api.auth import auth_required, current_user
 from api.db import get_session
 from api.openapi import document
 from api.pagination import page_schema, paginate
+from api.schemas.alert_quality import AlertQualityOut, AlertQualityQuery
 from api.schemas.patients import (
     CaseloadOut,
     PatientReportOut,
@@ -18,7 +20,7 @@ from api.schemas.patients import (
     ReportWindowQuery,
     TechniquesOut,
 )
-from api.services import audit, caseload, patient_report
+from api.services import alert_quality, audit, caseload, patient_report
 from models import User, utcnow
 
 blp = Blueprint("patients", __name__, description="Patients and reports")
@@ -87,6 +89,31 @@ class Techniques(MethodView):
     def get(self):
         """Effect of technique x pressure across your caseload"""
         return {"items": caseload.techniques(db_session=get_session(), user=current_user())}
+
+
+@blp.route("/v1/reports/alert-quality")
+class AlertQuality(MethodView):
+    @auth_required(*CLINICIANS)
+    @blp.arguments(AlertQualityQuery, location="query")
+    @blp.response(200, AlertQualityOut)
+    def get(self, args):
+        """Per rule and severity over a period: alerts raised, accepted, overridden, corrected
+
+        An alert counts when it was first seen in [from, to); its acknowledgement and
+        resolution are counted as they stand now. A therapist's figures span the actively
+        linked patients, an admin's everyone.
+        """
+        quality = alert_quality.summary(
+            db_session=get_session(), user=current_user(), start=args["from_"], end=args["to"]
+        )
+        audit.record_list(
+            get_session(),
+            user=current_user(),
+            resource_type="alert_quality",
+            patient_ids=quality.patient_ids,
+            row_count=len(quality.rows),
+        )
+        return quality
 
 
 @blp.route("/v1/patients/<uuid:patient_id>/report")

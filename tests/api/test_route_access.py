@@ -69,6 +69,7 @@ COLLECTION_ROUTES = [
     ("GET", "/v1/patients", None, CLINICIANS),
     ("GET", "/v1/reports/caseload", None, CLINICIANS),
     ("GET", "/v1/reports/techniques", None, CLINICIANS),
+    ("GET", "/v1/reports/alert-quality", None, CLINICIANS),
     ("GET", "/v1/audit-events", None, {"patient": 403, "therapist": 403, "admin": 200}),
     ("GET", "/v1/exports/sessions.csv", None, ALL_OK),
     ("GET", "/v1/exports/checkins.csv", None, ALL_OK),
