@@ -11,7 +11,7 @@ from typing import Any
 
 # Every finding's consumer stores this next to the alert, so a changed rule or
 # default threshold must bump it.
-RULESET_VERSION = "2026.11-1"
+RULESET_VERSION = "2026.11-2"
 
 SEVERITIES = ("info", "caution", "warning", "urgent")
 
@@ -21,6 +21,7 @@ RULES: Mapping[str, str] = MappingProxyType(
         "progressive_weakness": "urgent",
         "significant_numbness": "urgent",
         "bilateral_symptoms": "urgent",
+        "neuro_recheck": "caution",
         "post_session_worsening": "caution",
         "repeated_worsening": "warning",
         "persistent_worsening": "warning",
@@ -52,35 +53,67 @@ class AnalyzerConfig:
     history_reports: int = 20
     lookback: timedelta = timedelta(days=7)
 
+    # The personal baseline (analyzer/baseline.py): winsorised mean and spread of the last
+    # baseline_reports baseline pains; the spread never falls below spread_floor, nor below
+    # new_patient_spread while fewer than baseline_min_reports are known.
+    baseline_reports: int = 10
+    baseline_min_reports: int = 5
+    spread_floor: float = 1.0
+    new_patient_spread: float = 1.25
+
     # post_session_worsening: pain_after - pain_before, the MCID (Farrar 2001; Ostelo 2008).
     post_session_min_points: int = 2
     post_session_min_fraction: float = 0.30
 
-    # repeated_worsening: post_session_worsening in >= min_count of the last window sessions.
+    # repeated_worsening: post_session_worsening in >= min_count of the last window sessions,
+    # and their mean change at least repeated_min_excess above the patient's usual change
+    # (the median change of up to baseline_reports earlier sessions, floored at 0).
     repeated_min_count: int = 2
     repeated_window_sessions: int = 3
+    repeated_min_excess: float = 2.0
 
-    # persistent_worsening: check-in after the soreness window (Cambron 2007).
+    # persistent_worsening: reports felt persistent_min_delay to persistent_max_delay after a
+    # session, above the baseline before it by max(min_points, noise_z x spread), confirmed by
+    # a second such report unless above max(alone_points, alone_z x spread) (Cambron 2007).
     persistent_min_delay: timedelta = timedelta(hours=36)
     persistent_max_delay: timedelta = timedelta(days=7)
-    persistent_min_points: int = 2
+    persistent_min_points: float = 2.0
+    persistent_noise_z: float = 2.5
+    persistent_alone_points: float = 6.0
+    persistent_alone_z: float = 3.5
 
     # worsening_trend over the baseline pain series; check-ins felt within soreness_window
-    # after a session are left out of it (post-massage soreness, Cambron 2007).
+    # after a session are left out of it (post-massage soreness, Cambron 2007). For some k
+    # from trend_recent on, the last k reports (their highest counted as the next highest)
+    # must exceed the personal baseline of the earlier ones by trend_min_points, by
+    # trend_min_fraction of it and by trend_noise_z standard errors; or, with
+    # trend_mk_min_reports, a Mann-Kendall rise of that size. trend_confirm_reports more
+    # reports must agree before it fires.
     soreness_window: timedelta = timedelta(hours=36)
     trend_window: int = 10
     trend_min_reports: int = 6
     trend_recent: int = 3
-    trend_min_points: float = 1.75
+    trend_min_points: float = 2.0
     trend_min_fraction: float = 0.30
+    trend_noise_z: float = 4.0
+    trend_confirm_reports: int = 0
     trend_mk_min_reports: int = 8
     trend_mk_alpha: float = 0.05
     trend_mk_min_rise: float = 2.0
 
-    # Neurological grades (0-3).
-    weakness_min_grade: int = 2
-    numbness_severe_grade: int = 3
-    numbness_rising_grade: int = 2
+    # Neurological grades (0-3), against the patient's own typical grade (grade_baseline):
+    # severe_grade or a rise of urgent_rise grades is urgent; a one-grade rise is
+    # neuro_recheck (caution), a warning once neuro_confirm_reports more reports over at
+    # least neuro_confirm_span confirm it. A patient with no earlier report counts as
+    # new_patient_grade, and so does one with fewer than neuro_min_reports.
+    neuro_severe_grade: int = 3
+    neuro_urgent_rise: int = 2
+    neuro_confirm_reports: int = 2
+    neuro_confirm_span: timedelta = timedelta(hours=12)
+    neuro_min_reports: int = 3
+    new_patient_grade: int = 1
+    # Pre-session screening stops a session at this weakness grade reported now.
+    screening_weakness_grade: int = 2
 
     severe_pain_min: int = 8
 
@@ -144,8 +177,31 @@ _COERCERS = {"timedelta": _as_timedelta, "int": _as_int, "float": _as_float, "tu
 def _problems(c: AnalyzerConfig) -> list[str]:
     checks = [
         (
-            c.history_reports >= c.trend_window - 1,
-            "history_reports must cover trend_window - 1 reports",
+            c.history_reports >= c.trend_window + c.trend_confirm_reports - 1,
+            "history_reports must cover trend_window + trend_confirm_reports - 1 reports",
+        ),
+        (
+            c.history_reports >= c.baseline_reports + c.neuro_confirm_reports,
+            "history_reports must cover baseline_reports + neuro_confirm_reports",
+        ),
+        (c.baseline_reports >= 1, "baseline_reports must be at least 1"),
+        (c.neuro_confirm_reports >= 1, "neuro_confirm_reports must be at least 1"),
+        (
+            0 <= c.new_patient_grade < c.neuro_severe_grade <= 3,
+            "neuro grades out of order",
+        ),
+        (c.neuro_urgent_rise >= 2, "neuro_urgent_rise must be at least 2"),
+        (
+            min(c.spread_floor, c.new_patient_spread) > 0,
+            "spreads must be positive",
+        ),
+        (
+            min(c.trend_noise_z, c.persistent_noise_z, c.persistent_alone_z) >= 0,
+            "noise multipliers must not be negative",
+        ),
+        (
+            c.persistent_alone_points >= c.persistent_min_points,
+            "persistent_alone_points must be at least persistent_min_points",
         ),
         (c.lookback >= c.persistent_max_delay, "lookback must cover persistent_max_delay"),
         (c.lookback >= c.soreness_window, "lookback must cover soreness_window"),

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, timedelta
+from statistics import fmean, median
 from typing import Any
 
+from analyzer.baseline import baseline_series, grade_baseline, pain_baseline
 from analyzer.config import RULES, AnalyzerConfig
 from analyzer.domain import Finding, PatientContext, Report
 from analyzer.texts import render
@@ -24,16 +26,23 @@ def make_finding(
     evidence_reports: Sequence[Report],
     evidence: dict[str, Any],
     key_reports: Sequence[Report] | None = None,
+    *,
+    key_suffix: str | None = None,
+    severity: str | None = None,
 ) -> Finding:
-    """A finding of ``rule`` felt at the trigger; its key names the reports that caused it."""
+    """A finding of ``rule`` felt at the trigger; its key names the reports that caused it.
+
+    ``severity`` escalates a rule above its usual one (RULES) when the data confirm it.
+    """
     ids = tuple(r.id for r in evidence_reports)
     key_ids = [r.id for r in key_reports] if key_reports else [trigger.id]
     full = {"report_ids": list(ids), **evidence}
-    text = render(rule, full)
+    severity = severity or RULES[rule]
+    text = render(rule, full, escalated=severity != RULES[rule])
     return Finding(
         rule=rule,
-        severity=RULES[rule],
-        key=":".join([rule, *key_ids]),
+        severity=severity,
+        key=":".join([rule, *key_ids, *([key_suffix] if key_suffix else [])]),
         report_ids=ids,
         felt_at=trigger.felt_at,
         evidence=full,
@@ -58,45 +67,87 @@ def red_flag_bladder_bowel(
     return make_finding("red_flag_bladder_bowel", trigger, [trigger], evidence)
 
 
+def _nerve_rise(
+    name: str, trigger: Report, history: Sequence[Report], config: AnalyzerConfig
+) -> dict[str, Any] | None:
+    """Evidence when the grade of ``name`` is severe or >= urgent_rise above the baseline."""
+    grade = getattr(trigger.symptoms, name)
+    baseline = grade_baseline(history, name, config)
+    if grade >= config.neuro_severe_grade:
+        pattern = "severe"
+    elif grade - baseline >= config.neuro_urgent_rise:
+        pattern = "rise above the usual grade"
+    else:
+        return None
+    return {
+        name: grade,
+        "usual_grade": baseline,
+        "rise": grade - baseline,
+        "previous_grades": [getattr(r.symptoms, name) for r in history[-3:]],
+        "pattern": pattern,
+    }
+
+
 def progressive_weakness(
     trigger: Report, history: Sequence[Report], context: PatientContext, config: AnalyzerConfig
 ) -> Finding | None:
-    grade = trigger.symptoms.weakness
-    previous_max = max((r.symptoms.weakness for r in history), default=None)
-    new_grade = grade >= config.weakness_min_grade and (
-        previous_max is None or previous_max < grade
-    )
-    rise = (
-        len(history) >= 2 and history[-2].symptoms.weakness < history[-1].symptoms.weakness < grade
-    )
-    if not (new_grade or rise):
+    evidence = _nerve_rise("weakness", trigger, history, config)
+    if evidence is None:
         return None
-    evidence = {
-        "weakness": grade,
-        "previous_max": previous_max,
-        "previous_grades": [r.symptoms.weakness for r in history[-2:]],
-        "pattern": "rise in two consecutive reports" if rise else "new grade",
-    }
-    reports = [*history[-2:], trigger] if rise else [trigger]
-    return make_finding("progressive_weakness", trigger, reports, evidence)
+    return make_finding("progressive_weakness", trigger, [trigger], evidence)
 
 
 def significant_numbness(
     trigger: Report, history: Sequence[Report], context: PatientContext, config: AnalyzerConfig
 ) -> Finding | None:
-    grade = trigger.symptoms.numbness
-    previous = history[-1].symptoms.numbness if history else None
-    severe = grade >= config.numbness_severe_grade
-    rising = previous is not None and previous < grade and grade >= config.numbness_rising_grade
-    if not (severe or rising):
+    evidence = _nerve_rise("numbness", trigger, history, config)
+    if evidence is None:
         return None
+    return make_finding("significant_numbness", trigger, [trigger], evidence)
+
+
+def neuro_recheck(
+    trigger: Report, history: Sequence[Report], context: PatientContext, config: AnalyzerConfig
+) -> Finding | None:
+    """Numbness or weakness one grade above the patient's usual grade: re-check within 24 h.
+
+    A warning once the ``neuro_confirm_reports`` reports before the trigger, spanning at
+    least ``neuro_confirm_span``, were raised too (a one-in-ten wobble rarely repeats
+    three times in a row); a further rise is for the urgent rules.
+    """
+    raised = []
+    for name in ("weakness", "numbness"):
+        grade = getattr(trigger.symptoms, name)
+        baseline = grade_baseline(history, name, config)
+        if grade - baseline == 1 and grade < config.neuro_severe_grade:
+            run = history[-config.neuro_confirm_reports :]
+            sustained = (
+                len(run) == config.neuro_confirm_reports
+                and all(getattr(r.symptoms, name) > baseline for r in run)
+                and trigger.felt_at - run[0].felt_at >= config.neuro_confirm_span
+            )
+            rank = (not sustained, name != "weakness")
+            raised.append((rank, name, grade, baseline, run if sustained else []))
+    if not raised:
+        return None
+    # A sustained rise first, then weakness before numbness.
+    _, name, grade, baseline, run = min(raised, key=lambda r: r[0])
     evidence = {
-        "numbness": grade,
-        "previous_numbness": previous,
-        "pattern": "rising from the previous report" if rising else "severe",
+        "symptom": name,
+        "grade": grade,
+        "usual_grade": baseline,
+        "sustained": bool(run),
+        "confirming_reports": len(run),
+        "symptoms_raised": sorted(r[1] for r in raised),
     }
-    reports = [history[-1], trigger] if rising else [trigger]
-    return make_finding("significant_numbness", trigger, reports, evidence)
+    return make_finding(
+        "neuro_recheck",
+        trigger,
+        [*run, trigger],
+        evidence,
+        key_suffix="sustained" if run else None,
+        severity="warning" if run else None,
+    )
 
 
 def bilateral_symptoms(
@@ -155,48 +206,94 @@ def repeated_worsening(
     """Keyed on the trigger, which must itself be worsened: the latest qualifying session.
 
     Sessions without pain_after (not ended yet) are not counted among the last
-    sessions: they carry no post-session change to judge.
+    sessions: they carry no post-session change to judge. A full window of sessions
+    is needed, and their mean change must stand ``repeated_min_excess`` above the
+    patient's usual change (floored at no change), so that a patient who seldom feels
+    immediate relief is judged against their own sessions, not against everyone's.
     """
     if not worsened_after_session(trigger, config):
         return None
     keep = config.repeated_window_sessions - 1
     completed = [r for r in history if session_change(r) is not None]
-    considered = [*(completed[-keep:] if keep else []), trigger]
+    earlier, recent = (completed[:-keep], completed[-keep:]) if keep else (completed, [])
+    considered = [*recent, trigger]
+    if len(considered) < config.repeated_window_sessions:
+        return None  # too few sessions yet to tell a pattern from two unlucky ones
     worsened = [r for r in considered if worsened_after_session(r, config)]
     if len(worsened) < config.repeated_min_count:
+        return None
+    changes = [session_change(r) for r in considered]
+    usual_changes = [session_change(r) for r in earlier[-config.baseline_reports :]]
+    # A patient who usually improves is not held to a lower bar than one who does not.
+    usual = max(0, median(usual_changes)) if usual_changes else 0
+    mean_change = fmean(changes)
+    if not at_least(mean_change - usual, config.repeated_min_excess):
         return None
     evidence = {
         "worsened_count": len(worsened),
         "window": config.repeated_window_sessions,
         "sessions_considered": [r.id for r in considered],
-        "changes": [session_change(r) for r in considered],
+        "changes": changes,
+        "mean_change": round(mean_change, 2),
+        "usual_change": usual,
+        "usual_sessions": len(usual_changes),
     }
     return make_finding("repeated_worsening", trigger, worsened, evidence)
+
+
+def _session_before(history: Sequence[Report]) -> Report | None:
+    return next((r for r in reversed(history) if r.is_session), None)
 
 
 def persistent_worsening(
     trigger: Report, history: Sequence[Report], context: PatientContext, config: AnalyzerConfig
 ) -> Finding | None:
-    """A check-in compared with the most recent session felt before it."""
-    if trigger.kind != "checkin" or trigger.pain is None:
-        return None
-    session = next((r for r in reversed(history) if r.is_session), None)
-    if session is None or session.pain_before is None:
+    """Pain that has not settled 36 h to 7 days after a session, against the patient's baseline.
+
+    The trigger is a baseline pain (a check-in, or the next session's pain_before) felt in
+    that span after the latest session before it. It must reach the baseline of the
+    reports up to that session plus max(MCID, noise); a second such report after the same
+    session confirms it, unless the trigger alone is far enough above to stand alone.
+    """
+    pain = trigger.baseline_pain
+    session = _session_before(history)
+    if pain is None or session is None:
         return None
     delay = trigger.felt_at - session.felt_at
-    change = trigger.pain - session.pain_before
     if not config.persistent_min_delay <= delay <= config.persistent_max_delay:
         return None
-    if change < config.persistent_min_points:
+    position = history.index(session)
+    baseline = pain_baseline(
+        [r.baseline_pain for r in baseline_series(history[: position + 1], config)], config
+    )
+    if baseline is None:
+        return None
+    threshold = baseline.threshold(config.persistent_min_points, config.persistent_noise_z)
+    alone = baseline.threshold(config.persistent_alone_points, config.persistent_alone_z)
+    if not at_least(pain, threshold):
+        return None
+    confirming = [
+        r
+        for r in history[position + 1 :]
+        if r.baseline_pain is not None
+        and r.felt_at - session.felt_at >= config.persistent_min_delay
+        and at_least(r.baseline_pain, threshold)
+    ]
+    if not confirming and not at_least(pain, alone):
         return None
     evidence = {
-        "pain": trigger.pain,
+        "pain": pain,
         "pain_before": session.pain_before,
-        "change": change,
+        "change": pain - session.pain_before,
         "hours_after": delay // timedelta(hours=1),
+        "confirmed_by": [r.id for r in confirming[-1:]],
+        "stands_alone_at": round(alone, 2),
+        **baseline.evidence(threshold),
     }
-    reports = [session, trigger]
-    return make_finding("persistent_worsening", trigger, reports, evidence, key_reports=reports)
+    reports = [session, *confirming[-1:], trigger]
+    return make_finding(
+        "persistent_worsening", trigger, reports, evidence, key_reports=[session, trigger]
+    )
 
 
 def worsening_trend(
@@ -210,7 +307,8 @@ def worsening_trend(
     result = trend_test([r.baseline_pain for r in window], +1, config)
     if result is None:
         return None
-    return make_finding("worsening_trend", trigger, window, {"count": len(window), **result})
+    count = len(result["values"])
+    return make_finding("worsening_trend", trigger, window[-count:], {"count": count, **result})
 
 
 def severe_pain(
@@ -272,6 +370,7 @@ ALL_RULES: tuple[Rule, ...] = (
     progressive_weakness,
     significant_numbness,
     bilateral_symptoms,
+    neuro_recheck,
     post_session_worsening,
     repeated_worsening,
     persistent_worsening,

@@ -29,14 +29,17 @@ def screen(
     open_alert_rules: Sequence[tuple[str, str]] = (),
     config: AnalyzerConfig = DEFAULT_CONFIG,
 ) -> Screening:
-    """Red-flag symptoms or open urgent alerts stop the session; a risky plan or open warnings
-    call for caution. ``open_alert_rules`` holds the (rule, severity) of open alerts."""
+    """Red-flag symptoms or open urgent alerts stop the session; a risky plan, open warnings or
+    a nerve re-check not yet done call for caution. ``open_alert_rules`` holds the (rule,
+    severity) of open alerts."""
     for _, severity in open_alert_rules:
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}")
     stop = _symptom_reasons(symptoms, config) + _alert_reasons(open_alert_rules, "urgent")
     caution = _plan_reasons(acute_flare, planned_pressure, planned_areas, config)
     caution += _alert_reasons(open_alert_rules, "warning")
+    if ("neuro_recheck", "caution") in open_alert_rules:
+        caution.append(("neuro_recheck", screening_text("neuro_recheck")))
     verdict = "do_not_proceed" if stop else "caution" if caution else "proceed"
     return Screening(verdict, tuple(dict.fromkeys(stop + caution)))
 
@@ -45,10 +48,10 @@ def _symptom_reasons(symptoms: Symptoms, config: AnalyzerConfig) -> list[tuple[s
     reasons = []
     if symptoms.bladder_bowel_change or symptoms.saddle_numbness:
         reasons.append(("red_flag_bladder_bowel", screening_text("red_flag_bladder_bowel")))
-    if symptoms.numbness >= config.numbness_severe_grade:
+    if symptoms.numbness >= config.neuro_severe_grade:
         text = screening_text("significant_numbness", numbness=symptoms.numbness)
         reasons.append(("significant_numbness", text))
-    if symptoms.weakness >= config.weakness_min_grade:
+    if symptoms.weakness >= config.screening_weakness_grade:
         text = screening_text("progressive_weakness", weakness=symptoms.weakness)
         reasons.append(("progressive_weakness", text))
     return reasons

@@ -56,26 +56,44 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
         "progressive_weakness": RuleText(
             title="Increasing leg weakness reported",
             message=(
-                "You reported leg weakness of grade {weakness} on a 0-3 scale, up from your "
-                "earlier reports (highest before: {previous_max}). " + _NEURO_GUIDANCE
+                "You reported leg weakness of grade {weakness} on a 0-3 scale; your usual grade "
+                "in earlier reports was {usual_grade}. " + _NEURO_GUIDANCE
             ),
             clinician_message=(
-                "Leg weakness grade {weakness}/3 ({pattern}); previous grades {previous_grades}, "
-                "earlier maximum {previous_max}. " + _CLINICIAN_NEURO
+                "Leg weakness grade {weakness}/3 ({pattern}); usual grade {usual_grade}, last "
+                "grades {previous_grades}. " + _CLINICIAN_NEURO
             ),
             recommendation=STOP_NOW,
         ),
         "significant_numbness": RuleText(
             title="Significant numbness reported",
             message=(
-                "You reported numbness of grade {numbness} on a 0-3 scale (previous report: "
-                "{previous_numbness}). " + _NEURO_GUIDANCE
+                "You reported numbness of grade {numbness} on a 0-3 scale; your usual grade in "
+                "earlier reports was {usual_grade}. " + _NEURO_GUIDANCE
             ),
             clinician_message=(
-                "Numbness grade {numbness}/3 ({pattern}), previous report {previous_numbness}. "
-                + _CLINICIAN_NEURO
+                "Numbness grade {numbness}/3 ({pattern}); usual grade {usual_grade}, last "
+                "grades {previous_grades}. " + _CLINICIAN_NEURO
             ),
             recommendation=STOP_NOW,
+        ),
+        "neuro_recheck": RuleText(
+            title="Nerve symptoms a little stronger than usual",
+            message=(
+                "You reported {symptom} of grade {grade} on a 0-3 scale, one grade above your "
+                "usual {usual_grade}. A one-grade change can be ordinary day-to-day variation; "
+                "a check-in within the next 24 hours shows whether it stays."
+            ),
+            clinician_message=(
+                "{symptom} grade {grade}/3, one above the patient's usual grade {usual_grade} "
+                "(raised: {symptoms_raised}). Re-check nerve symptoms before the next massage; "
+                "a further rise is an urgent referral per the founding guidance."
+            ),
+            recommendation=(
+                "Send a check-in within 24 hours, and tell your therapist before the next "
+                "session. If weakness or numbness increases further, or bladder or bowel control "
+                "changes: " + STOP_NOW
+            ),
         ),
         "bilateral_symptoms": RuleText(
             title="Symptoms reported on both sides",
@@ -125,14 +143,16 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
         "persistent_worsening": RuleText(
             title="Pain still higher days after a session",
             message=(
-                "{hours_after} hours after your session, your pain was {pain}, {change} points "
-                "above the {pain_before} you reported before that session. Ordinary soreness "
-                "after massage usually fades within 36 hours (Cambron 2007)."
+                "{hours_after} hours after your session, your pain was {pain}. Your usual pain in "
+                "recent reports was about {baseline}, and this is beyond your ordinary "
+                "day-to-day variation. Ordinary soreness after massage usually fades within 36 "
+                "hours (Cambron 2007)."
             ),
             clinician_message=(
-                "Check-in {hours_after} h after a session: pain {pain} vs {pain_before} before "
-                "the session (+{change}), beyond the 36 h post-massage soreness window "
-                "(Cambron 2007)."
+                "Pain {pain} {hours_after} h after a session (pain before it {pain_before}); "
+                "personal baseline {baseline} (spread {spread}, {baseline_reports} reports), "
+                "threshold {threshold}; confirmed by {confirmed_by}. Beyond the 36 h post-massage "
+                "soreness window (Cambron 2007)."
             ),
             recommendation=(
                 "Contact your therapist or a healthcare professional before another session."
@@ -141,13 +161,14 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
         "worsening_trend": RuleText(
             title="Pain rising over recent reports",
             message=(
-                "Your pain before sessions and in check-ins has been rising: {recent_mean:.1f} "
-                "on average in your last 3 reports, against {earlier_mean:.1f} before."
+                "Your pain before sessions and in check-ins has been higher lately: your last "
+                "{recent_count} reports were {recent_values}, against about {baseline} before."
             ),
             clinician_message=(
-                "Baseline pain trend over the last {count} reports ({values}) by {method}: "
-                "recent mean {recent_mean:.2f} vs earlier {earlier_mean:.2f}; a sustained rise "
-                "of at least the MCID (" + _MCID + ")."
+                "Baseline pain over the last {count} reports ({values}) by {method}: the last "
+                "{recent_count} at {recent_level} vs personal baseline {baseline} (spread "
+                "{spread}), threshold {threshold}; a sustained rise beyond the MCID (" + _MCID
+                + ") and the patient's own variation, confirmed by the report before."
             ),
             recommendation=(
                 "Review the care plan with your therapist and a healthcare professional."
@@ -198,6 +219,30 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
     }
 )
 
+# Texts of a rule escalated above its usual severity because later reports confirmed it.
+ESCALATED_TEXTS: Mapping[str, RuleText] = MappingProxyType(
+    {
+        "neuro_recheck": RuleText(
+            title="Nerve symptoms stronger than usual on several reports",
+            message=(
+                "You reported {symptom} of grade {grade} on a 0-3 scale, one grade above your "
+                "usual {usual_grade}, on {confirming_reports} earlier reports as well."
+            ),
+            clinician_message=(
+                "{symptom} grade {grade}/3 sustained one above the usual grade {usual_grade} "
+                "over {confirming_reports} more reports. Re-assess nerve symptoms before any "
+                "further massage; a further rise is an urgent referral per the founding "
+                "guidance."
+            ),
+            recommendation=(
+                "Do not book another massage until a healthcare professional or your therapist "
+                "has re-checked your nerve symptoms. If weakness or numbness increases further, "
+                "or bladder or bowel control changes: " + STOP_NOW
+            ),
+        ),
+    }
+)
+
 # Pre-session screening reasons, keyed by the rule they come from.
 SCREENING_TEXTS: Mapping[str, str] = MappingProxyType(
     {
@@ -221,6 +266,11 @@ SCREENING_TEXTS: Mapping[str, str] = MappingProxyType(
             "An urgent alert is still open ({title}). Do not start massage until it has been "
             "reviewed by a healthcare professional."
         ),
+        "neuro_recheck": (
+            "Numbness or weakness was recently reported one grade above the usual level and "
+            "has not been re-checked yet. Re-check nerve symptoms before the session and keep to "
+            "gentle techniques with light pressure."
+        ),
         "open_warning_alert": (
             "A warning alert is open ({title}). Review it with the therapist before the session "
             "and prefer gentle techniques with light pressure."
@@ -229,9 +279,9 @@ SCREENING_TEXTS: Mapping[str, str] = MappingProxyType(
 )
 
 
-def render(rule: str, evidence: Mapping[str, Any]) -> RuleText:
-    """The rule's texts filled with the evidence."""
-    template = RULE_TEXTS[rule]
+def render(rule: str, evidence: Mapping[str, Any], *, escalated: bool = False) -> RuleText:
+    """The rule's texts filled with the evidence; ``escalated`` picks the confirmed variant."""
+    template = ESCALATED_TEXTS[rule] if escalated else RULE_TEXTS[rule]
     values = _displayable(evidence)
     return RuleText(
         **{f.name: getattr(template, f.name).format_map(values) for f in fields(RuleText)}

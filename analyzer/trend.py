@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from statistics import fmean
+from statistics import fmean, median
 
+from analyzer.baseline import baseline_series, pain_baseline
 from analyzer.config import DEFAULT_CONFIG, AnalyzerConfig
 from analyzer.domain import Report
 
@@ -13,61 +13,90 @@ from analyzer.domain import Report
 _EPSILON = 1e-9
 
 
-@dataclass(frozen=True)
-class Shift:
-    """How the last reports of a window compare with the earlier ones."""
-
-    earlier_mean: float
-    recent_mean: float
-
-    @property
-    def change(self) -> float:
-        return self.recent_mean - self.earlier_mean
-
-
 def at_least(value: float, threshold: float) -> bool:
     return value >= threshold - _EPSILON
 
 
-def shift(values: Sequence[int], config: AnalyzerConfig) -> Shift:
-    """Split the series into the last ``trend_recent`` values and the earlier ones."""
-    recent, earlier = values[-config.trend_recent :], values[: -config.trend_recent]
-    return Shift(fmean(earlier), fmean(recent))
-
-
 def trend_test(values: Sequence[int], direction: int, config: AnalyzerConfig) -> dict | None:
-    """Evidence that ``values`` (the window ending at the trigger) trends in ``direction``.
+    """Evidence that ``values`` (the series ending at the trigger) trends in ``direction``.
 
-    ``direction`` is +1 for worsening, -1 for improving. Besides the SPEC
-    conditions, the last value itself must lie beyond the earlier mean in that
-    direction, so that a report that is no worse than the earlier baseline never
+    The window test must hold at the trigger and at each of the
+    ``trend_confirm_reports`` baseline reports before it (each against its own window of
+    ``trend_window`` values): a second report confirms the rise before it is a warning.
+    """
+    confirmations = config.trend_confirm_reports
+    results = [
+        window_test(values[: len(values) - back][-config.trend_window :], direction, config)
+        for back in range(confirmations + 1)
+    ]
+    if not all(results):
+        return None
+    return results[0] | {"confirmed_by_previous": confirmations}
+
+
+def window_test(values: Sequence[int], direction: int, config: AnalyzerConfig) -> dict | None:
+    """Evidence that ``values`` (one window ending at a report) trends in ``direction``.
+
+    ``direction`` is +1 for worsening, -1 for improving. The last ``trend_recent``
+    values are compared with the patient's baseline of the earlier ones (median and
+    robust spread, analyzer/baseline.py): their median, so that one bad day cannot
+    carry it, must move by max(trend_min_points, trend_noise_z x spread) and by
+    trend_min_fraction of the baseline; or, with enough reports, a one-sided
+    Mann-Kendall test with a Theil-Sen rise of that size. The last value itself must
+    lie beyond the baseline level, so that a report no worse than the baseline never
     carries a worsening trend (and vice versa).
     """
     if len(values) < config.trend_min_reports:
         return None
-    s = shift(values, config)
-    if direction * (values[-1] - s.earlier_mean) <= 0:
+    min_earlier = config.trend_min_reports - config.trend_recent
+    candidates = [
+        _shift(values, k, direction, config)
+        for k in range(config.trend_recent, len(values) - min_earlier + 1)
+    ]
+    best = max(candidates, key=lambda c: c["margin"])
+    if direction * (values[-1] - best["baseline"]) <= 0:
         return None
-    evidence = {
-        "values": list(values),
-        "earlier_mean": round(s.earlier_mean, 3),
-        "recent_mean": round(s.recent_mean, 3),
-        "change": round(s.change, 3),
-    }
-    if _means_moved(s, direction, config):
-        return evidence | {"method": "means"}
-    mk = _mann_kendall(values, direction, config)
+    evidence = {"values": list(values), **best}
+    if best["margin"] >= -_EPSILON:
+        return evidence | {"method": "mean_shift"}
+    moved = direction * (best["recent_level"] - best["baseline"])
+    if not at_least(moved, config.trend_min_points):
+        return None
+    mk = _mann_kendall(values, direction, best["needed"], config)
     return evidence | mk if mk else None
 
 
-def _means_moved(s: Shift, direction: int, config: AnalyzerConfig) -> bool:
-    moved = direction * s.change
-    if not at_least(moved, config.trend_min_points):
-        return False
-    return s.earlier_mean == 0 or at_least(moved, config.trend_min_fraction * s.earlier_mean)
+def _shift(values: Sequence[int], k: int, direction: int, config: AnalyzerConfig) -> dict:
+    """The last ``k`` values against the patient's baseline of the values before them.
+
+    The recent level is their mean with the most extreme value (in ``direction``)
+    counted as its neighbour, so that one bad day cannot carry it; it must move by the
+    MCID-sized ``trend_min_points``, by ``trend_min_fraction`` of the baseline and by
+    ``trend_noise_z`` standard errors of the difference of two means.
+    """
+    recent, earlier = sorted(values[-k:], key=lambda v: direction * v), values[:-k]
+    recent[-1] = recent[-2]
+    baseline = pain_baseline(earlier, config)
+    recent_level = fmean(recent)
+    standard_error = baseline.spread * (1 / k + 1 / baseline.count) ** 0.5
+    needed = max(
+        config.trend_min_points,
+        config.trend_min_fraction * baseline.level,
+        config.trend_noise_z * standard_error,
+    )
+    return {
+        "recent_count": k,
+        "recent_values": list(values[-k:]),
+        "recent_level": round(recent_level, 2),
+        "needed": round(needed, 2),
+        "margin": round(direction * (recent_level - baseline.level) - needed, 3),
+        **baseline.evidence(baseline.level + direction * needed),
+    }
 
 
-def _mann_kendall(values: Sequence[int], direction: int, config: AnalyzerConfig) -> dict | None:
+def _mann_kendall(
+    values: Sequence[int], direction: int, needed: float, config: AnalyzerConfig
+) -> dict | None:
     # scipy is imported on first use: most writes never reach 8 reports' worth of test, and
     # a web worker that never runs it stays ~40 MB lighter.
     from scipy.stats import kendalltau, theilslopes
@@ -81,7 +110,7 @@ def _mann_kendall(values: Sequence[int], direction: int, config: AnalyzerConfig)
         return None
     slope = float(theilslopes(values).slope)
     rise = slope * (len(values) - 1)
-    if not at_least(direction * rise, config.trend_mk_min_rise):
+    if not at_least(direction * rise, max(config.trend_mk_min_rise, needed)):
         return None
     return {
         "method": "mann_kendall",
@@ -92,26 +121,8 @@ def _mann_kendall(values: Sequence[int], direction: int, config: AnalyzerConfig)
 
 
 def baseline_window(reports: Sequence[Report], config: AnalyzerConfig) -> list[Report]:
-    """The last ``trend_window`` baseline reports, in felt order.
-
-    Baseline pains are each session's pain_before and each check-in's pain, except a
-    check-in felt within ``soreness_window`` after a session: ordinary post-massage
-    soreness colours it (Cambron 2007), so it is not the patient's baseline.
-    """
-    baseline: list[Report] = []
-    last_session_at = None
-    for report in reports:
-        if report.baseline_pain is None:
-            continue
-        if report.is_session:
-            last_session_at = report.felt_at
-        elif (
-            last_session_at is not None
-            and report.felt_at - last_session_at < config.soreness_window
-        ):
-            continue
-        baseline.append(report)
-    return baseline[-config.trend_window :]
+    """The last baseline reports (analyzer/baseline.py) a trend test needs, in felt order."""
+    return baseline_series(reports, config)[-(config.trend_window + config.trend_confirm_reports) :]
 
 
 def trend_label(reports: Iterable[Report], config: AnalyzerConfig = DEFAULT_CONFIG) -> str:

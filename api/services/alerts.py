@@ -38,7 +38,17 @@ class Changes:
 
 
 def _item(finding: analyzer.Finding) -> dict:
-    return {"key": finding.key, "felt_at": finding.felt_at.isoformat(), **finding.evidence}
+    return {
+        "key": finding.key,
+        "felt_at": finding.felt_at.isoformat(),
+        "severity": finding.severity,
+        **finding.evidence,
+    }
+
+
+def _set_severity(alert: Alert, severity: str) -> None:
+    alert.severity = severity
+    alert.severity_rank = analyzer.SEVERITIES.index(severity)
 
 
 def _summary(items: list[dict]) -> dict:
@@ -80,6 +90,9 @@ def _new_alert(patient_id: uuid.UUID, finding: analyzer.Finding, now: datetime) 
 
 
 def _record(alert: Alert, finding: analyzer.Finding, now: datetime) -> None:
+    """Add a firing to the alert; a confirmed firing escalates it (never the other way)."""
+    if analyzer.SEVERITIES.index(finding.severity) > alert.severity_rank:
+        _set_severity(alert, finding.severity)
     alert.occurrences += 1
     alert.last_seen_at = now
     alert.title = finding.title
@@ -172,6 +185,9 @@ def _refresh_after_withdrawal(
     )
     alert.evidence = _summary([t.evidence for t in live])
     if live:
+        # The firings that escalated it may be the ones corrected away.
+        severities = [t.evidence.get("severity", analyzer.RULES[alert.rule]) for t in live]
+        _set_severity(alert, max(severities, key=analyzer.SEVERITIES.index))
         changes._mark_updated(alert)
         return
     alert.status = "resolved"

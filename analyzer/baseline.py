@@ -1,0 +1,101 @@
+"""A patient's own baseline: the robust level and spread of their recent reports.
+
+Pain rules ask whether a report lies beyond the minimal clinically important
+difference **and** beyond this patient's own day-to-day noise (the reliable-change
+idea, Jacobson & Truax 1991), rather than comparing one noisy value with another.
+Level and spread are the mean and standard deviation of the recent reports winsorised
+at both ends, so that one bad day moves neither; a floor keeps the spread honest for
+new patients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from statistics import fmean, median_low, stdev
+
+from analyzer.config import AnalyzerConfig
+from analyzer.domain import Report
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The robust level and spread of a patient's baseline pain over ``count`` reports."""
+
+    level: float
+    spread: float
+    count: int
+
+    def threshold(self, min_points: float, noise_z: float) -> float:
+        """The pain a report must reach to lie beyond both the MCID and the patient's noise."""
+        return self.level + max(min_points, noise_z * self.spread)
+
+    def evidence(self, threshold: float) -> dict:
+        return {
+            "baseline": round(self.level, 2),
+            "spread": round(self.spread, 2),
+            "baseline_reports": self.count,
+            "threshold": round(threshold, 2),
+        }
+
+
+def pain_baseline(values: Sequence[int], config: AnalyzerConfig) -> Baseline | None:
+    """Level and spread of ``values`` (the most recent ``baseline_reports`` of them)."""
+    values = sorted(list(values)[-config.baseline_reports :])
+    if not values:
+        return None
+    if len(values) >= config.baseline_min_reports:
+        # Winsorise: the highest and lowest report count as their neighbours, so that one
+        # bad day (or one unusually good one) moves neither the level nor the spread.
+        values = [values[1], *values[1:-1], values[-2]]
+    level = fmean(values)
+    spread = stdev(values) if len(values) > 1 else 0.0
+    floor = (
+        config.spread_floor
+        if len(values) >= config.baseline_min_reports
+        else config.new_patient_spread
+    )
+    return Baseline(level=level, spread=max(floor, spread), count=len(values))
+
+
+def baseline_series(reports: Iterable[Report], config: AnalyzerConfig) -> list[Report]:
+    """The reports that carry the patient's baseline pain, in felt order.
+
+    Baseline pains are each session's pain_before and each check-in's pain, except a
+    check-in felt within ``soreness_window`` after a session: ordinary post-massage
+    soreness colours it (Cambron 2007), so it is not the patient's baseline.
+    """
+    baseline: list[Report] = []
+    last_session_at = None
+    for report in reports:
+        if report.baseline_pain is None:
+            continue
+        if report.is_session:
+            last_session_at = report.felt_at
+        elif in_soreness_window(report, last_session_at, config):
+            continue
+        baseline.append(report)
+    return baseline
+
+
+def in_soreness_window(report: Report, session_at, config: AnalyzerConfig) -> bool:
+    return session_at is not None and report.felt_at - session_at < config.soreness_window
+
+
+def grade_baseline(history: Sequence[Report], name: str, config: AnalyzerConfig) -> int:
+    """The patient's typical grade of a nerve symptom before the last few reports.
+
+    The low median of the ``baseline_reports`` reports before the last
+    ``neuro_confirm_reports`` (so that a short run of raised grades, the very thing
+    being judged, does not raise its own baseline); with fewer reports, all of them.
+    While fewer than ``baseline_min_reports`` are known, it is at least
+    ``new_patient_grade``: one early report read a grade low must not make the
+    patient's usual grade look lower than it is.
+    """
+    recent = history[-(config.baseline_reports + config.neuro_confirm_reports) :]
+    pool = recent[: -config.neuro_confirm_reports] or recent
+    grade = median_low(getattr(r.symptoms, name) for r in pool) if pool else 0
+    if len(pool) < config.neuro_min_reports:
+        # Too few reports to know the usual grade: a mild grade counts as usual.
+        grade = max(grade, config.new_patient_grade)
+    return grade
