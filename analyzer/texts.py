@@ -167,7 +167,8 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
             clinician_message=(
                 "Baseline pain over the last {count} reports ({values}) by {method}: the last "
                 "{recent_count} at {recent_level} vs personal baseline {baseline} (spread "
-                "{spread}), threshold {threshold}; a sustained rise beyond the MCID (" + _MCID
+                "{spread}), threshold {threshold}; a sustained rise beyond the MCID ("
+                + _MCID
                 + ") and the patient's own variation, confirmed by the report before."
             ),
             recommendation=(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from statistics import fmean, median
+from statistics import fmean
 
 from analyzer.baseline import baseline_series, pain_baseline
 from analyzer.config import DEFAULT_CONFIG, AnalyzerConfig

@@ -19,11 +19,17 @@ def test_defaults_are_the_spec_thresholds():
         timedelta(hours=36),
         timedelta(days=7),
     )
-    assert c.persistent_min_points == 2
+    assert (c.persistent_min_points, c.persistent_noise_z) == (2, 2.5)
+    assert (c.persistent_alone_points, c.persistent_alone_z) == (6, 3.5)
+    assert (c.baseline_reports, c.baseline_min_reports) == (10, 5)
+    assert (c.spread_floor, c.new_patient_spread) == (1.0, 1.25)
+    assert c.repeated_min_excess == 2
     assert (c.trend_window, c.trend_min_reports, c.trend_recent) == (10, 6, 3)
-    assert (c.trend_min_points, c.trend_min_fraction) == (1.75, 0.30)
+    assert (c.trend_min_points, c.trend_min_fraction, c.trend_noise_z) == (2.0, 0.30, 4.0)
     assert (c.trend_mk_min_reports, c.trend_mk_alpha, c.trend_mk_min_rise) == (8, 0.05, 2.0)
-    assert (c.weakness_min_grade, c.numbness_severe_grade, c.numbness_rising_grade) == (2, 3, 2)
+    assert (c.neuro_severe_grade, c.neuro_urgent_rise, c.neuro_confirm_reports) == (3, 2, 2)
+    assert (c.neuro_confirm_span, c.neuro_min_reports) == (timedelta(hours=12), 3)
+    assert (c.new_patient_grade, c.screening_weakness_grade) == (1, 2)
     assert c.severe_pain_min == 8
     assert c.flare_pressures == ("firm", "deep")
     assert c.flare_protected_areas == ("sciatic_nerve_path",)
@@ -103,6 +109,7 @@ def test_rules_cover_the_spec_table_with_its_severities():
         "progressive_weakness": "urgent",
         "significant_numbness": "urgent",
         "bilateral_symptoms": "urgent",
+        "neuro_recheck": "caution",
         "post_session_worsening": "caution",
         "repeated_worsening": "warning",
         "persistent_worsening": "warning",

@@ -41,10 +41,11 @@ def test_rerunning_over_the_same_data_gives_the_same_keys(build):
 
 
 def test_a_late_synced_session_is_placed_where_it_was_felt(build):
-    checkin = build.checkin(7, at=build.at(hours=48))
-    late_session = build.session(4, 4, at=build.at())
-    findings = analyze([checkin, late_session], CLEARED)
-    assert [f.rule for f in findings] == ["persistent_worsening"]
+    checkins = [build.checkin(7, at=build.at(hours=h)) for h in (40, 60)]
+    late_session = build.session(2, 2, at=build.at())
+    findings = analyze([*checkins, late_session], CLEARED)
+    assert [f.key for f in findings] == [f"persistent_worsening:{late_session.id}:{checkins[1].id}"]
+    assert analyze(checkins, CLEARED) == []
 
 
 def test_reports_felt_at_the_same_time_are_ordered_by_id(build):
@@ -57,9 +58,10 @@ def test_reports_felt_at_the_same_time_are_ordered_by_id(build):
 
 
 def test_focus_from_takes_earlier_reports_as_history_only(build):
-    session = build.session(4, 7, at=build.at())  # worsened, before the focus
-    checkin = build.checkin(7, at=build.at(hours=40))
-    findings = analyze([session, checkin], CLEARED, focus_from=checkin.felt_at)
+    session = build.session(2, 5, at=build.at())  # worsened, before the focus
+    first = build.checkin(7, at=build.at(hours=40))
+    checkin = build.checkin(7, at=build.at(hours=60))
+    findings = analyze([session, first, checkin], CLEARED, focus_from=checkin.felt_at)
     assert [f.key for f in findings] == [f"persistent_worsening:{session.id}:{checkin.id}"]
 
 
@@ -92,21 +94,28 @@ def test_a_bounded_history_gives_the_same_findings_as_the_full_history(build):
 
 
 def test_history_older_than_the_window_is_not_consulted(build):
-    config = AnalyzerConfig(history_reports=9)
-    old = build.checkin(3, at=build.at(), symptoms=Symptoms(weakness=2))
-    filler = [build.checkin(3, at=build.at(days=10 + i)) for i in range(9)]
+    config = AnalyzerConfig(history_reports=12, baseline_reports=10)
+    old = [build.checkin(3, at=build.at(days=i), symptoms=Symptoms(weakness=2)) for i in range(5)]
+    filler = [build.checkin(3, at=build.at(days=10 + i)) for i in range(12)]
     again = build.checkin(3, at=build.at(days=30), symptoms=Symptoms(weakness=2))
-    keys = [f.key for f in analyze([old, *filler, again], CLEARED, config=config)]
-    assert keys == [f"progressive_weakness:{old.id}", f"progressive_weakness:{again.id}"]
+    findings = analyze([*old, *filler, again], CLEARED, config=config)
+    # The usual grade 2 of the first reports lies beyond the 12-report window: urgent again.
+    assert [f.key for f in findings if f.rule == "progressive_weakness"] == [
+        f"progressive_weakness:{again.id}"
+    ]
+    full = AnalyzerConfig(history_reports=20, baseline_reports=18)
+    assert [
+        f for f in analyze([*old, *filler, again], CLEARED, config=full) if f.severity == "urgent"
+    ]
 
 
 def test_reports_within_the_lookback_stay_history_beyond_the_report_count(build):
-    config = AnalyzerConfig(history_reports=9)
+    config = AnalyzerConfig(history_reports=12, baseline_reports=10)
     session = build.session(3, 3, at=build.at())
-    checkins = [build.checkin(3, at=build.at(hours=1 + i)) for i in range(12)]
-    late = build.checkin(6, at=build.at(days=3))
+    checkins = [build.checkin(3, at=build.at(hours=1 + i)) for i in range(14)]
+    late = build.checkin(9, at=build.at(days=3))
     findings = analyze([session, *checkins, late], CLEARED, config=config)
-    assert [f.rule for f in findings] == ["persistent_worsening"]
+    assert [f.rule for f in findings] == ["persistent_worsening", "severe_pain"]
 
 
 def test_a_config_override_changes_a_threshold(build):
@@ -169,7 +178,7 @@ def test_findings_evidence_is_json_serialisable(build):
     import json
 
     findings = analyze(
-        mixed_history(build) + build.sessions([1, 1, 1, 1, 1, 9, 9, 9]), PatientContext()
+        mixed_history(build) + build.sessions([1, 1, 1, 1, 1, 1, 1, 1, 9, 9, 9]), PatientContext()
     )
     assert {f.rule for f in findings} >= {
         "worsening_trend",

@@ -153,9 +153,7 @@ def test_repeated_worsening_is_not_interrupted_by_checkins(build):
 
 def settled(build, pains=(4, 4, 5, 4, 4, 5), every_days=4):
     """Sessions with a known baseline (winsorised mean 4.33, spread floor 1.0)."""
-    return [
-        build.session(p, p, at=build.at(days=i * every_days)) for i, p in enumerate(pains)
-    ]
+    return [build.session(p, p, at=build.at(days=i * every_days)) for i, p in enumerate(pains)]
 
 
 def after_last(build, history, *pains_at_hours):
@@ -172,9 +170,7 @@ def after_last(build, history, *pains_at_hours):
         ((7, 20), (7, 60), False),  # the first is inside the soreness window
     ],
 )
-def test_persistent_worsening_needs_a_confirming_report_after_36_hours(
-    build, first, second, fires
-):
+def test_persistent_worsening_needs_a_confirming_report_after_36_hours(build, first, second, fires):
     history = settled(build)
     checkins = after_last(build, history, first, second)
     findings = fired(history + checkins, "persistent_worsening")

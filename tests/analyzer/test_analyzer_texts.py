@@ -75,7 +75,11 @@ def test_rendered_findings_are_non_diagnostic_and_fully_filled(build):
             at=build.at(days=4),
             symptoms=Symptoms(numbness=3, weakness=2, side="both", saddle_numbness=True),
         ),
-        *build.sessions([1, 1, 1, 1, 1, 9, 9, 9], start_days=10),
+        *build.sessions([1, 1, 1, 1, 1, 1, 9, 9, 9], start_days=10),
+        *[
+            build.session(4, 6, at=build.at(days=40 + 3 * i), symptoms=Symptoms(weakness=w))
+            for i, w in enumerate([0, 0, 0, 0, 0, 1, 1, 1, 3])
+        ],
     ]
     findings = analyze(reports, PatientContext())
     assert {f.rule for f in findings} == set(RULES)
