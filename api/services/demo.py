@@ -67,11 +67,15 @@ HISTORIES = {
     ],
     "worsening": [
         (MassageSession, _session(40, 4, 4, technique="deep_tissue", pressure="firm")),
-        (MassageSession, _session(33, 4, 6, technique="deep_tissue", pressure="deep")),
-        (CheckIn, _checkin(31, 7, tingling=1)),
-        (MassageSession, _session(26, 5, 7, technique="deep_tissue", pressure="deep")),
+        (CheckIn, _checkin(38, 4)),
+        (MassageSession, _session(33, 4, 7, technique="deep_tissue", pressure="deep")),
+        (CheckIn, _checkin(31, 5, tingling=1)),
+        (MassageSession, _session(26, 4, 7, technique="deep_tissue", pressure="deep")),
+        (CheckIn, _checkin(24, 5, tingling=1)),
         (MassageSession, _session(19, 5, 6, technique="sports", pressure="firm")),
+        # Still sore two and three days later: the pain has not settled.
         (CheckIn, _checkin(17, 7, tingling=2)),
+        (CheckIn, _checkin(16, 7, tingling=2)),
         (MassageSession, _session(12, 7, 8, technique="deep_tissue", pressure="deep")),
         (
             MassageSession,
@@ -87,13 +91,16 @@ HISTORIES = {
     ],
     "red_flag": [
         (MassageSession, _session(20, 5, 4)),
+        (CheckIn, _checkin(18, 5)),
+        (CheckIn, _checkin(16, 5)),
+        (CheckIn, _checkin(15, 5)),
         (
             MassageSession,
             _session(
                 13, 6, 5, acute_flare=True, pressure="deep", areas=["buttock", "sciatic_nerve_path"]
             ),
         ),
-        (CheckIn, _checkin(12, 6, numbness=2, weakness=1)),
+        (CheckIn, _checkin(12, 6, numbness=1, weakness=1)),
         (
             CheckIn,
             _checkin(

@@ -174,21 +174,27 @@ def test_late_synced_session_is_placed_where_it_was_felt(client, make, db):
     patient = make.user("patient")
     headers = make.headers(patient)
     felt = datetime(2026, 11, 10, 18, 0, tzinfo=UTC)
-    # The check-in two days after arrives first; the session behind it syncs later.
-    checkin = client.post(
-        "/v1/checkins",
-        json=checkin_body(recorded_at=_iso(felt + timedelta(hours=48)), pain=7),
-        headers=headers,
-    )
-    assert checkin.get_json()["alerts"] == []
+    # Two check-ins two and two and a half days after arrive first (the second confirms
+    # the first); the session behind them syncs later.
+    checkins = [
+        client.post(
+            "/v1/checkins",
+            json=checkin_body(recorded_at=_iso(felt + timedelta(hours=hours)), pain=7),
+            headers=headers,
+        )
+        for hours in (48, 60)
+    ]
+    assert [c.get_json()["alerts"] for c in checkins] == [[], []]
     session = client.post(
         "/v1/sessions",
-        json=session_body(started_at=_iso(felt), pain_before=4, pain_after=4),
+        json=session_body(started_at=_iso(felt), pain_before=3, pain_after=3),
         headers=headers,
     )
     [alert] = session.get_json()["alerts"]
     assert alert["rule"] == "persistent_worsening"
-    assert checkin.get_json()["id"] in alert["evidence"]["report_ids"]
+    assert {session.get_json()["id"], *(c.get_json()["id"] for c in checkins)} == set(
+        alert["evidence"]["report_ids"]
+    )
 
 
 def test_soreness_check_in_within_36_hours_raises_nothing(client, make):
@@ -400,3 +406,132 @@ def test_screening_for_an_unlinked_patient_is_refused(client, make):
         "/v1/screenings", json={"patient_id": str(patient.id)}, headers=make.headers(therapist)
     )
     assert resp.status_code == 422 and "patient_id" in resp.get_json()["errors"]
+
+
+# ---- nerve re-check --------------------------------------------------------------------
+
+NEURO_START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+def _weakness_checkin(client, headers, felt: datetime, weakness: int) -> dict:
+    resp = client.post(
+        "/v1/checkins",
+        json=checkin_body(
+            recorded_at=_iso(felt),
+            symptoms={"numbness": 0, "tingling": 0, "weakness": weakness, "side": "left"},
+        ),
+        headers=headers,
+    )
+    assert resp.status_code == 201
+    return resp.get_json()
+
+
+def _usual_then_raised(client, headers) -> tuple[list[dict], dict]:
+    """Five daily check-ins at weakness 0, then one at grade 1: the re-check alert."""
+    calm = [
+        _weakness_checkin(client, headers, NEURO_START + timedelta(days=day), 0) for day in range(5)
+    ]
+    assert all(c["alerts"] == [] for c in calm)
+    raised = _weakness_checkin(client, headers, NEURO_START + timedelta(days=5), 1)
+    return calm, raised
+
+
+def test_one_grade_weakness_rise_asks_for_a_recheck_then_escalates_when_sustained(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    _, raised = _usual_then_raised(client, headers)
+    [alert] = raised["alerts"]
+    assert (alert["rule"], alert["severity"], alert["occurrences"]) == (
+        "neuro_recheck",
+        "caution",
+        1,
+    )
+    assert alert["evidence"]["report_ids"] == [raised["id"]]
+    # The first re-check 12 h later is still one grade up: not yet confirmed by two reports.
+    felt = NEURO_START + timedelta(days=5)
+    first = _weakness_checkin(client, headers, felt + timedelta(hours=12), 1)
+    [again] = first["alerts"]
+    assert again["id"] == alert["id"] and again["severity"] == "caution"
+    assert again["occurrences"] == 2
+    # The second, 12 h after that: sustained over two more reports spanning 24 h.
+    second = _weakness_checkin(client, headers, felt + timedelta(hours=24), 1)
+    [escalated] = second["alerts"]
+    assert escalated["id"] == alert["id"] and escalated["occurrences"] == 3
+    assert escalated["severity"] == "warning" and escalated["status"] == "open"
+    assert {raised["id"], first["id"], second["id"]} <= set(escalated["evidence"]["report_ids"])
+    [stored] = _alerts(db, patient, rule="neuro_recheck")
+    assert (stored.severity, stored.severity_rank) == ("warning", 2)
+    # A further rise to grade 2 (two above the usual 0) is a separate urgent alert.
+    worse = _weakness_checkin(client, headers, felt + timedelta(hours=36), 2)
+    [urgent] = worse["alerts"]
+    assert (urgent["rule"], urgent["severity"]) == ("progressive_weakness", "urgent")
+    assert urgent["id"] != alert["id"]
+    assert {(a.rule, a.severity, a.status) for a in _alerts(db, patient)} == {
+        ("neuro_recheck", "warning", "open"),
+        ("progressive_weakness", "urgent", "open"),
+    }
+
+
+def test_correcting_the_confirming_reports_takes_the_recheck_back_to_caution(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    _, raised = _usual_then_raised(client, headers)
+    felt = NEURO_START + timedelta(days=5)
+    first = _weakness_checkin(client, headers, felt + timedelta(hours=12), 1)
+    second = _weakness_checkin(client, headers, felt + timedelta(hours=24), 1)
+    [alert] = _alerts(db, patient, rule="neuro_recheck")
+    assert alert.severity == "warning"
+    sustained = f"neuro_recheck:{second['id']}:sustained"
+    assert db.scalar(select(AlertTrigger).where(AlertTrigger.key == sustained)) is not None
+
+    grade_0 = {"symptoms": {"weakness": 0}}
+    resp = client.patch(f"/v1/checkins/{first['id']}", json=grade_0, headers=headers)
+    assert resp.status_code == 200
+    [updated] = resp.get_json()["alerts"]
+    # Without the first re-check the second confirms nothing: the escalation is withdrawn.
+    assert updated["id"] == str(alert.id) and updated["severity"] == "caution"
+    assert updated["status"] == "open"
+    db.expire_all()
+    trigger = db.scalar(select(AlertTrigger).where(AlertTrigger.key == sustained))
+    assert trigger.withdrawn_at is not None
+    [stored] = _alerts(db, patient, rule="neuro_recheck")
+    assert (stored.severity, stored.severity_rank, stored.status) == ("caution", 1, "open")
+    assert first["id"] not in stored.evidence["report_ids"]
+
+    resp = client.patch(f"/v1/checkins/{second['id']}", json=grade_0, headers=headers)
+    assert resp.status_code == 200
+    [stored] = _alerts(db, patient, rule="neuro_recheck")
+    # The first raised report still stands, so the re-check stays open as a caution.
+    assert (stored.severity, stored.status) == ("caution", "open")
+    assert stored.evidence["report_ids"] == [raised["id"]]
+
+    resp = client.patch(f"/v1/checkins/{raised['id']}", json=grade_0, headers=headers)
+    [resolved] = resp.get_json()["alerts"]
+    assert resolved["status"] == "resolved" and resolved["resolution"] == "data_corrected"
+    assert _alerts(db, patient, status="open") == []
+
+
+def test_open_recheck_makes_the_screening_cautious(client, make, db):
+    patient, therapist, calm = make.user("patient"), make.user("therapist"), make.user("patient")
+    make.link(patient, therapist)
+    make.link(calm, therapist)
+    _usual_then_raised(client, make.headers(patient))
+    [alert] = _alerts(db, patient)
+    assert (alert.rule, alert.severity, alert.status) == ("neuro_recheck", "caution", "open")
+    for day in range(6):
+        _weakness_checkin(client, make.headers(calm), NEURO_START + timedelta(days=day), 0)
+    plan = {"planned_pressure": "light", "planned_areas": ["lower_back"]}
+    for user, screened, verdict, rules in (
+        (patient, patient, "caution", ["neuro_recheck"]),
+        (therapist, patient, "caution", ["neuro_recheck"]),
+        (calm, calm, "proceed", []),
+        (therapist, calm, "proceed", []),
+    ):
+        body = plan | ({"patient_id": str(screened.id)} if user is therapist else {})
+        resp = client.post("/v1/screenings", json=body, headers=make.headers(user))
+        assert resp.status_code == 200
+        result = resp.get_json()
+        assert result["verdict"] == verdict
+        assert [r["rule"] for r in result["reasons"]] == rules
+        if rules:
+            assert "re-check" in result["reasons"][0]["message"].lower()

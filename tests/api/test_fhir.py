@@ -60,7 +60,7 @@ def history(client, make):
             make,
             "/v1/sessions",
             patient,
-            session_body(started_at=f"2026-11-{day}T09:00:00Z", pain_before=4, pain_after=7),
+            session_body(started_at=f"2026-11-{day}T09:00:00Z", pain_before=3, pain_after=7),
         )
         for day in ("03", "05")
     ]

@@ -177,7 +177,7 @@ def test_patients_list_and_caseload_rows(client, make):
     )
     rising = [
         (f"2026-10-{d:02d}T10:00:00Z", "swedish", "light", p, p)
-        for d, p in ((1, 3), (5, 3), (9, 3), (13, 6), (17, 6), (21, 7))
+        for d, p in zip(range(1, 27, 3), (3, 3, 4, 3, 3, 3, 6, 6, 7), strict=True)
     ]
     _record(client, make.headers(worse), rising)
     _record(client, make.headers(stranger), [("2026-10-01T10:00:00Z", "swedish", "light", 9, 9)])

@@ -251,13 +251,13 @@ def test_patch_changes_only_given_fields_and_merges_symptoms(client, make, db):
     ).get_json()
     resp = client.patch(
         f"/v1/sessions/{created['id']}",
-        json={"pain_after": 3, "symptoms": {"numbness": 2}},
+        json={"pain_after": 3, "symptoms": {"numbness": 1}},
         headers=headers,
     )
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["pain_after"] == 3 and body["pain_before"] == 5
-    assert body["symptoms"]["numbness"] == 2 and body["symptoms"]["tingling"] == 1
+    assert body["symptoms"]["numbness"] == 1 and body["symptoms"]["tingling"] == 1
     assert body["alerts"] == []
     db.expire_all()
     assert db.get(MassageSession, uuid.UUID(created["id"])).pain_after == 3
