@@ -29,10 +29,27 @@ class AwareDateTime(ma.fields.AwareDateTime):
 
 
 class InSchema(ma.Schema):
-    """Input shapes reject unknown fields (no mass assignment)."""
+    """Input shapes reject unknown fields (no mass assignment) and NUL characters."""
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.pre_load
+    def _refuse_nul(self, data, **kwargs):
+        # PostgreSQL cannot store NUL in text and SQLite would: refuse it on both alike.
+        if _holds_nul(data):
+            raise ma.ValidationError("Text must not contain NUL characters.", "_schema")
+        return data
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 class OutSchema(ma.Schema):

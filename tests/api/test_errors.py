@@ -104,3 +104,41 @@ def test_write_without_a_body_is_refused_and_changes_nothing(client, make, db, m
     url = "/v1/me" if method == "PATCH" else "/v1/checkins"
     resp = client.open(url, method=method, headers=make.headers(patient))
     _assert_problem(resp, 415)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        checkin_body(notes="before\x00after"),
+        checkin_body(symptoms={"side": "left\x00"}),
+        checkin_body(**{"not\x00a field": 1}),
+    ],
+)
+def test_nul_characters_are_refused_alike_on_every_database(client, make, db, body):
+    from sqlalchemy import func, select
+
+    from models import CheckIn
+
+    patient = make.user("patient")
+    resp = client.post("/v1/checkins", json=body, headers=make.headers(patient))
+    problem = _assert_problem(resp, 422)
+    assert "NUL" in str(problem["errors"])
+    assert db.scalar(select(func.count()).select_from(CheckIn)) == 0
+
+
+def test_a_nul_in_an_alert_note_is_refused_and_changes_nothing(client, make, db):
+    patient = make.user("patient")
+    therapist = make.user("therapist")
+    make.link(patient, therapist)
+    created = client.post(
+        "/v1/checkins", json=checkin_body(pain=9), headers=make.headers(patient)
+    ).get_json()
+    (alert,) = created["alerts"]
+    resp = client.post(
+        f"/v1/alerts/{alert['id']}/resolve",
+        json={"note": "\x00\ud904\udcb5"},
+        headers=make.headers(therapist),
+    )
+    _assert_problem(resp, 422)
+    after = client.get(f"/v1/alerts/{alert['id']}", headers=make.headers(therapist)).get_json()
+    assert after["status"] == "open"
