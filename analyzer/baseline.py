@@ -44,17 +44,14 @@ def pain_baseline(values: Sequence[int], config: AnalyzerConfig) -> Baseline | N
     values = sorted(list(values)[-config.baseline_reports :])
     if not values:
         return None
-    if len(values) >= config.baseline_min_reports:
+    settled = len(values) >= config.baseline_min_reports
+    if settled:
         # Winsorise: the highest and lowest report count as their neighbours, so that one
         # bad day (or one unusually good one) moves neither the level nor the spread.
         values = [values[1], *values[1:-1], values[-2]]
     level = fmean(values)
     spread = stdev(values) if len(values) > 1 else 0.0
-    floor = (
-        config.spread_floor
-        if len(values) >= config.baseline_min_reports
-        else config.new_patient_spread
-    )
+    floor = config.spread_floor if settled else config.new_patient_spread
     return Baseline(level=level, spread=max(floor, spread), count=len(values))
 
 
@@ -88,7 +85,7 @@ def grade_baseline(history: Sequence[Report], name: str, config: AnalyzerConfig)
     The low median of the ``baseline_reports`` reports before the last
     ``neuro_confirm_reports`` (so that a short run of raised grades, the very thing
     being judged, does not raise its own baseline); with fewer reports, all of them.
-    While fewer than ``baseline_min_reports`` are known, it is at least
+    While it rests on fewer than ``neuro_min_reports`` reports, it is at least
     ``new_patient_grade``: one early report read a grade low must not make the
     patient's usual grade look lower than it is.
     """

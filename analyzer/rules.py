@@ -241,8 +241,9 @@ def repeated_worsening(
     return make_finding("repeated_worsening", trigger, worsened, evidence)
 
 
-def _session_before(history: Sequence[Report]) -> Report | None:
-    return next((r for r in reversed(history) if r.is_session), None)
+def _last_session(history: Sequence[Report]) -> int | None:
+    """The position of the latest session in ``history``."""
+    return next((i for i in range(len(history) - 1, -1, -1) if history[i].is_session), None)
 
 
 def persistent_worsening(
@@ -256,13 +257,13 @@ def persistent_worsening(
     session confirms it, unless the trigger alone is far enough above to stand alone.
     """
     pain = trigger.baseline_pain
-    session = _session_before(history)
-    if pain is None or session is None:
+    position = _last_session(history)
+    if pain is None or position is None:
         return None
+    session = history[position]
     delay = trigger.felt_at - session.felt_at
     if not config.persistent_min_delay <= delay <= config.persistent_max_delay:
         return None
-    position = history.index(session)
     baseline = pain_baseline(
         [r.baseline_pain for r in baseline_series(history[: position + 1], config)], config
     )

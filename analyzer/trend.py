@@ -37,12 +37,12 @@ def trend_test(values: Sequence[int], direction: int, config: AnalyzerConfig) ->
 def window_test(values: Sequence[int], direction: int, config: AnalyzerConfig) -> dict | None:
     """Evidence that ``values`` (one window ending at a report) trends in ``direction``.
 
-    ``direction`` is +1 for worsening, -1 for improving. The last ``trend_recent``
-    values are compared with the patient's baseline of the earlier ones (median and
-    robust spread, analyzer/baseline.py): their median, so that one bad day cannot
-    carry it, must move by max(trend_min_points, trend_noise_z x spread) and by
-    trend_min_fraction of the baseline; or, with enough reports, a one-sided
-    Mann-Kendall test with a Theil-Sen rise of that size. The last value itself must
+    ``direction`` is +1 for worsening, -1 for improving. For each k from
+    ``trend_recent`` on, the last k values are compared with the patient's baseline of
+    the earlier ones (analyzer/baseline.py, see ``_shift``) and the k with the widest
+    margin is kept; or, when no k clears its threshold but the recent level moved by
+    ``trend_min_points``, a one-sided Mann-Kendall test with a Theil-Sen rise of the
+    needed size. The last value itself must
     lie beyond the baseline level, so that a report no worse than the baseline never
     carries a worsening trend (and vice versa).
     """
