@@ -11,7 +11,7 @@ from typing import Any
 
 # Every finding's consumer stores this next to the alert, so a changed rule or
 # default threshold must bump it.
-RULESET_VERSION = "2026.11-2"
+RULESET_VERSION = "2026.11-3"
 
 SEVERITIES = ("info", "caution", "warning", "urgent")
 
@@ -86,25 +86,24 @@ class AnalyzerConfig:
     # after a session are left out of it (post-massage soreness, Cambron 2007). For some k
     # from trend_recent on, the last k reports (their highest counted as the next highest)
     # must exceed the personal baseline of the earlier ones by trend_min_points, by
-    # trend_min_fraction of it and by trend_noise_z standard errors; or, with
-    # trend_mk_min_reports, a Mann-Kendall rise of that size. trend_confirm_reports more
+    # trend_min_fraction of it and by trend_noise_z standard errors; or they must climb
+    # steadily after a flat stretch (a broken-stick fit, robust to one bad day) by that
+    # much, with a slope of trend_slope_z standard errors. trend_confirm_reports more
     # reports must agree before it fires.
     soreness_window: timedelta = timedelta(hours=36)
-    trend_window: int = 10
+    trend_window: int = 14
     trend_min_reports: int = 6
     trend_recent: int = 3
     trend_min_points: float = 2.0
     trend_min_fraction: float = 0.30
-    trend_noise_z: float = 4.0
+    trend_noise_z: float = 5.0
     trend_confirm_reports: int = 0
-    trend_mk_min_reports: int = 8
-    trend_mk_alpha: float = 0.05
-    trend_mk_min_rise: float = 2.0
+    trend_slope_z: float = 2.9
 
     # Neurological grades (0-3), against the patient's own typical grade (grade_baseline):
     # severe_grade or a rise of urgent_rise grades is urgent; a one-grade rise is
     # neuro_recheck (caution), a warning once neuro_confirm_reports more reports over at
-    # least neuro_confirm_span confirm it. A patient with no earlier report counts as
+    # least neuro_confirm_span confirm it (after baseline_min_reports earlier reports). A patient with no earlier report counts as
     # new_patient_grade, and so does one with fewer than neuro_min_reports.
     neuro_severe_grade: int = 3
     neuro_urgent_rise: int = 2
@@ -213,11 +212,7 @@ def _problems(c: AnalyzerConfig) -> list[str]:
             1 <= c.trend_recent < c.trend_min_reports <= c.trend_window,
             "trend window sizes out of order",
         ),
-        (
-            c.trend_min_reports <= c.trend_mk_min_reports <= c.trend_window,
-            "trend_mk_min_reports out of range",
-        ),
-        (0 < c.trend_mk_alpha < 1, "trend_mk_alpha must be in (0, 1)"),
+        (c.trend_slope_z > 0, "trend_slope_z must be positive"),
         (
             1 <= c.repeated_min_count <= c.repeated_window_sessions,
             "repeated_min_count out of range",

@@ -113,7 +113,9 @@ def neuro_recheck(
 
     A warning once the ``neuro_confirm_reports`` reports before the trigger, spanning at
     least ``neuro_confirm_span``, were raised too (a one-in-ten wobble rarely repeats
-    three times in a row); a further rise is for the urgent rules.
+    three times in a row), and the usual grade rests on at least ``baseline_min_reports``
+    reports before them (two early low readings must not make a usual grade look raised);
+    a further rise is for the urgent rules.
     """
     raised = []
     for name in ("weakness", "numbness"):
@@ -123,6 +125,7 @@ def neuro_recheck(
             run = history[-config.neuro_confirm_reports :]
             sustained = (
                 len(run) == config.neuro_confirm_reports
+                and len(history) >= config.neuro_confirm_reports + config.baseline_min_reports
                 and all(getattr(r.symptoms, name) > baseline for r in run)
                 and trigger.felt_at - run[0].felt_at >= config.neuro_confirm_span
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from statistics import fmean
+from typing import NamedTuple
 
 from analyzer.baseline import baseline_series, pain_baseline
 from analyzer.config import DEFAULT_CONFIG, AnalyzerConfig
@@ -39,31 +40,21 @@ def window_test(values: Sequence[int], direction: int, config: AnalyzerConfig) -
 
     ``direction`` is +1 for worsening, -1 for improving. For each k from
     ``trend_recent`` on, the last k values are compared with the patient's baseline of
-    the earlier ones (analyzer/baseline.py, see ``_shift``) and the k with the widest
-    margin is kept; or, when no k clears its threshold but the recent level moved by
-    ``trend_min_points``, a one-sided Mann-Kendall test with a Theil-Sen rise of the
-    needed size. The last value itself must
-    lie beyond the baseline level, so that a report no worse than the baseline never
-    carries a worsening trend (and vice versa).
+    the earlier ones (analyzer/baseline.py): first as a shift of their mean (``_shift``),
+    then, when no k clears that, as a steady climb (``_slope``); the k with the widest
+    margin is kept. The last value itself must lie beyond the baseline level, so that a
+    report no worse than the baseline never carries a worsening trend (and vice versa).
     """
     if len(values) < config.trend_min_reports:
         return None
-    min_earlier = config.trend_min_reports - config.trend_recent
-    candidates = [
-        _shift(values, k, direction, config)
-        for k in range(config.trend_recent, len(values) - min_earlier + 1)
-    ]
-    best = max(candidates, key=lambda c: c["margin"])
-    if direction * (values[-1] - best["baseline"]) <= 0:
-        return None
-    evidence = {"values": list(values), **best}
-    if best["margin"] >= -_EPSILON:
-        return evidence | {"method": "mean_shift"}
-    moved = direction * (best["recent_level"] - best["baseline"])
-    if not at_least(moved, config.trend_min_points):
-        return None
-    mk = _mann_kendall(values, direction, best["needed"], config)
-    return evidence | mk if mk else None
+    lengths = range(
+        config.trend_recent, len(values) - config.trend_min_reports + config.trend_recent + 1
+    )
+    for method, test in (("mean_shift", _shift), ("slope", _slope)):
+        best = max((test(values, k, direction, config) for k in lengths), key=lambda c: c["margin"])
+        if best["margin"] >= -_EPSILON and direction * (values[-1] - best["baseline"]) > 0:
+            return {"values": list(values), **best, "method": method}
+    return None
 
 
 def _shift(values: Sequence[int], k: int, direction: int, config: AnalyzerConfig) -> dict:
@@ -94,30 +85,60 @@ def _shift(values: Sequence[int], k: int, direction: int, config: AnalyzerConfig
     }
 
 
-def _mann_kendall(
-    values: Sequence[int], direction: int, needed: float, config: AnalyzerConfig
-) -> dict | None:
-    # scipy is imported on first use: most writes never reach 8 reports' worth of test, and
-    # a web worker that never runs it stays ~40 MB lighter.
-    from scipy.stats import kendalltau, theilslopes
+def _slope(values: Sequence[int], k: int, direction: int, config: AnalyzerConfig) -> dict:
+    """A steady climb over the last ``k`` values after a flat stretch (a broken-stick fit).
 
-    # A constant series has no ranking to test (scipy answers NaN).
-    if len(values) < config.trend_mk_min_reports or len(set(values)) == 1:
-        return None
-    alternative = "greater" if direction > 0 else "less"
-    p_value = float(kendalltau(range(len(values)), values, alternative=alternative).pvalue)
-    if not p_value < config.trend_mk_alpha:
-        return None
-    slope = float(theilslopes(values).slope)
-    rise = slope * (len(values) - 1)
-    if not at_least(direction * rise, max(config.trend_mk_min_rise, needed)):
-        return None
+    The series is fitted as level + slope x max(0, position - start of the climb); the
+    climb over the last k reports must reach the MCID-sized ``trend_min_points`` and
+    ``trend_min_fraction`` of the baseline, and the slope ``trend_slope_z`` standard
+    errors, with the larger of the patient's spread and the fit's own residual spread.
+    The fit is repeated without the recent report that lies furthest above it and the
+    weaker of the two counts, so that one bad day cannot carry the climb.
+    """
+    start = len(values) - k
+    earlier = values[:start]
+    steps = [max(0, i - start + 1) for i in range(len(values))]
+    baseline = pain_baseline(earlier, config)
+    full = _broken_stick(values, steps, baseline.spread)
+    worst = max(range(start, len(values)), key=lambda i: direction * full.residuals[i])
+    kept = [i for i in range(len(values)) if i != worst]
+    dropped = _broken_stick([values[i] for i in kept], [steps[i] for i in kept], baseline.spread)
+    fit = min(full, dropped, key=lambda f: direction * f.slope / f.standard_error)
+    rise = direction * fit.slope * k
+    z_score = direction * fit.slope / fit.standard_error
+    needed = max(config.trend_min_points, config.trend_min_fraction * baseline.level)
+    margin = min(rise - needed, (z_score - config.trend_slope_z) * fit.standard_error * k)
     return {
-        "method": "mann_kendall",
-        "p_value": round(p_value, 5),
-        "slope_per_report": round(slope, 3),
-        "rise_over_span": round(rise, 3),
+        "recent_count": k,
+        "recent_values": list(values[-k:]),
+        "recent_level": round(baseline.level + direction * rise, 2),
+        "slope_per_report": round(fit.slope, 3),
+        "rise": round(rise, 2),
+        "z_score": round(z_score, 2),
+        "needed": round(needed, 2),
+        "margin": round(margin, 3),
+        **baseline.evidence(baseline.level + direction * needed),
     }
+
+
+class _Fit(NamedTuple):
+    slope: float
+    standard_error: float
+    residuals: list[float]
+
+
+def _broken_stick(values: Sequence[int], steps: Sequence[int], spread: float) -> _Fit:
+    """Least squares of ``values`` on ``steps``; the error uses at least ``spread``."""
+    mean_step, mean_value = fmean(steps), fmean(values)
+    sxx = sum((s - mean_step) ** 2 for s in steps)
+    slope = (
+        sum((s - mean_step) * (v - mean_value) for s, v in zip(steps, values, strict=True)) / sxx
+    )
+    residuals = [
+        v - mean_value - slope * (s - mean_step) for s, v in zip(steps, values, strict=True)
+    ]
+    residual_spread = (sum(r * r for r in residuals) / (len(values) - 2)) ** 0.5
+    return _Fit(slope, max(spread, residual_spread) / sxx**0.5, residuals)
 
 
 def baseline_window(reports: Sequence[Report], config: AnalyzerConfig) -> list[Report]:

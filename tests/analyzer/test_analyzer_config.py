@@ -24,9 +24,9 @@ def test_defaults_are_the_spec_thresholds():
     assert (c.baseline_reports, c.baseline_min_reports) == (10, 5)
     assert (c.spread_floor, c.new_patient_spread) == (1.0, 1.25)
     assert c.repeated_min_excess == 2
-    assert (c.trend_window, c.trend_min_reports, c.trend_recent) == (10, 6, 3)
-    assert (c.trend_min_points, c.trend_min_fraction, c.trend_noise_z) == (2.0, 0.30, 4.0)
-    assert (c.trend_mk_min_reports, c.trend_mk_alpha, c.trend_mk_min_rise) == (8, 0.05, 2.0)
+    assert (c.trend_window, c.trend_min_reports, c.trend_recent) == (14, 6, 3)
+    assert (c.trend_min_points, c.trend_min_fraction, c.trend_noise_z) == (2.0, 0.30, 5.0)
+    assert c.trend_slope_z == 2.9
     assert (c.neuro_severe_grade, c.neuro_urgent_rise, c.neuro_confirm_reports) == (3, 2, 2)
     assert (c.neuro_confirm_span, c.neuro_min_reports) == (timedelta(hours=12), 3)
     assert (c.new_patient_grade, c.screening_weakness_grade) == (1, 2)
@@ -92,9 +92,8 @@ def test_from_mapping_rejects_values_of_the_wrong_type(values):
         {"lookback": timedelta(days=3)},  # would miss the session of a persistent_worsening
         {"history_reports": 5},  # would miss the trend window
         {"trend_recent": 6},
-        {"trend_mk_min_reports": 11},
         {"repeated_min_count": 4},
-        {"trend_mk_alpha": 0},
+        {"trend_slope_z": 0},
         {"persistent_min_delay": timedelta(days=8)},
     ],
 )

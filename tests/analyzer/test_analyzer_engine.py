@@ -94,7 +94,7 @@ def test_a_bounded_history_gives_the_same_findings_as_the_full_history(build):
 
 
 def test_history_older_than_the_window_is_not_consulted(build):
-    config = AnalyzerConfig(history_reports=12, baseline_reports=10)
+    config = AnalyzerConfig(history_reports=12, baseline_reports=10, trend_window=10)
     old = [build.checkin(3, at=build.at(days=i), symptoms=Symptoms(weakness=2)) for i in range(5)]
     filler = [build.checkin(3, at=build.at(days=10 + i)) for i in range(12)]
     again = build.checkin(3, at=build.at(days=30), symptoms=Symptoms(weakness=2))
@@ -110,7 +110,7 @@ def test_history_older_than_the_window_is_not_consulted(build):
 
 
 def test_reports_within_the_lookback_stay_history_beyond_the_report_count(build):
-    config = AnalyzerConfig(history_reports=12, baseline_reports=10)
+    config = AnalyzerConfig(history_reports=12, baseline_reports=10, trend_window=10)
     session = build.session(3, 3, at=build.at())
     checkins = [build.checkin(3, at=build.at(hours=1 + i)) for i in range(14)]
     late = build.checkin(9, at=build.at(days=3))

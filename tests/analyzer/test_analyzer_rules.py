@@ -256,11 +256,13 @@ def trend_keys(build, values):
     ("values", "fires"),
     [
         ([4, 4, 4, 4, 4, 4, 7, 7, 7], True),  # +3 over a calm baseline
-        ([4, 4, 4, 4, 4, 4, 6, 6, 6], False),  # +2 but under 4 standard errors
+        ([4, 4, 4, 4, 4, 4, 6, 6, 6], False),  # +2 but under 5 standard errors, no climb
         ([4, 4, 4, 4, 4, 4, 6, 7, 6, 7, 6, 7], True),  # +2.5 sustained over 6 reports
         ([4, 4, 4, 4, 4, 4, 4, 5, 6, 6, 6, 6], False),  # +1.8: under the 2-point MCID
         ([2, 2, 2, 5, 5, 5], False),  # 6 reports of a new patient: wide new-patient spread
-        ([7, 7, 7, 7, 7, 7, 7, 9, 10, 10], False),  # +2.67 but under 30 % of 7
+        ([8, 8, 8, 8, 8, 8, 8, 10, 10, 10], False),  # +2 but under 30 % of 8
+        ([4, 4, 4, 4, 4, 4, 5, 6, 7, 8], True),  # a steady climb of 1 point per report
+        ([4, 4, 4, 4, 4, 4, 4, 5, 6, 10], False),  # a climb of 2 carried by one bad day
         ([5, 6, 5, 4, 6, 5, 4, 5], False),  # SPEC: flat noisy series
         ([8, 7, 7, 6, 5, 5, 4, 3], False),  # improving
         ([4, 4, 4, 4, 4, 4, 9, 4, 4], False),  # one bad day
@@ -273,24 +275,40 @@ def test_worsening_trend_needs_a_shift_beyond_mcid_and_own_noise(build, values, 
     assert (f"worsening_trend:{reports[-1].id}" in keys) is fires
 
 
-def test_worsening_trend_mann_kendall_catches_a_steady_climb(build):
+def test_worsening_trend_slope_catches_a_steady_climb(build):
     values = [3, 3, 4, 4, 4, 5, 5, 6, 6, 7]
     reports = build.sessions(values)
     findings = [f for f in fired(reports, "worsening_trend") if f.felt_at == reports[-1].felt_at]
     (finding,) = findings
-    assert finding.evidence["method"] in ("mean_shift", "mann_kendall")
+    evidence = finding.evidence
+    assert evidence["method"] == "slope"
+    assert evidence["rise"] >= evidence["needed"] >= 2
+    assert evidence["z_score"] >= AnalyzerConfig().trend_slope_z
+    assert evidence["threshold"] == pytest.approx(
+        evidence["baseline"] + evidence["needed"], abs=0.01
+    )
     assert finding.report_ids == tuple(r.id for r in reports)
+    # Half the slope is a rise under the MCID over the same reports: no trend.
+    assert fired(build.sessions([3, 3, 3, 3, 3, 3, 3, 4, 4, 5]), "worsening_trend") == []
+
+
+def test_worsening_trend_slope_is_not_carried_by_one_bad_day(build):
+    reports = build.sessions([4, 4, 4, 4, 4, 4, 5, 6, 7, 8])
+    assert f"worsening_trend:{reports[-1].id}" in [f.key for f in fired(reports, "worsening_trend")]
+    # The same first steps, then one bad day instead of the last step.
+    spiked = build.sessions([4, 4, 4, 4, 4, 4, 5, 6, 6, 10])
+    assert fired(spiked, "worsening_trend") == []
 
 
 def test_worsening_trend_evidence_records_the_baseline_it_used(build):
-    reports = build.sessions([4, 4, 4, 4, 4, 4, 7, 7, 7])
+    reports = build.sessions([4, 4, 4, 4, 4, 4, 8, 8, 8])
     (finding,) = [f for f in fired(reports, "worsening_trend") if f.felt_at == reports[-1].felt_at]
     evidence = finding.evidence
     assert evidence["method"] == "mean_shift"
     assert (evidence["baseline"], evidence["spread"], evidence["baseline_reports"]) == (4, 1, 6)
-    assert evidence["recent_values"] == [7, 7, 7]
+    assert evidence["recent_values"] == [8, 8, 8]
     assert evidence["threshold"] == pytest.approx(4 + evidence["needed"], abs=0.01)
-    assert "7, 7, 7" in finding.message
+    assert "8, 8, 8" in finding.message
 
 
 def test_worsening_trend_confirmation_is_configurable(build):
@@ -385,6 +403,9 @@ def test_urgent_nerve_evidence_names_the_usual_grade(build):
         ([0, 0, 0, 0, 0, 1, 0, 1], ["caution", "caution"]),  # wobbles, not sustained
         ([0, 0, 0, 0, 0, 1, 1], ["caution", "caution"]),  # one confirming report: not enough
         ([0, 0, 0, 0, 0, 1, 1, 1], ["caution", "caution", "warning"]),  # two more confirm
+        # Two early low readings of a usual grade 1: the baseline is not settled yet, so the
+        # run of 1s asks for a re-check but is not confirmed into a warning.
+        ([1, 0, 0, 1, 1, 1], ["caution"]),
         ([0, 0, 0, 0, 0, 0], []),
         ([1], []),  # a new patient's mild grade is usual
         ([2], ["caution"]),  # a new patient's moderate grade: re-check

@@ -13,7 +13,7 @@ from analyzer import AnalyzerConfig, trend_label
         ([2, 2, 5, 5, 5], "stable"),  # fewer than 6 reports
         ([], "stable"),
         ([3, 3, 3, 3, 3, 3, 6, 6, 6], "worsening"),
-        ([3, 3, 3, 3, 3, 3, 5, 5, 5], "stable"),  # +2 under 4 standard errors
+        ([3, 3, 3, 3, 3, 3, 5, 5, 5], "stable"),  # +2 under 5 standard errors
         ([5, 6, 5, 4, 6, 5, 4, 5], "stable"),
         ([7, 7, 7, 7, 7, 7, 4, 4, 4], "improving"),
         ([7, 7, 7, 7, 7, 7, 5, 5, 5], "stable"),
@@ -30,8 +30,9 @@ def test_trend_label_ignores_arrival_order(build):
     assert trend_label(reversed(reports)) == "worsening"
 
 
-def test_trend_label_uses_the_last_ten_reports(build):
-    assert trend_label(build.sessions([1] * 6 + [5] * 10)) == "stable"
+def test_trend_label_uses_the_last_trend_window_reports(build):
+    assert trend_label(build.sessions([1] * 6 + [5] * 14)) == "stable"
+    assert trend_label(build.sessions([1] * 6 + [5] * 11)) == "worsening"
 
 
 def test_trend_label_counts_checkins_and_skips_reports_without_pain(build):
