@@ -103,8 +103,9 @@ class AnalyzerConfig:
     # Neurological grades (0-3), against the patient's own typical grade (grade_baseline):
     # severe_grade or a rise of urgent_rise grades is urgent; a one-grade rise is
     # neuro_recheck (caution), a warning once neuro_confirm_reports more reports over at
-    # least neuro_confirm_span confirm it (after baseline_min_reports earlier reports). A patient with no earlier report counts as
-    # new_patient_grade, and so does one with fewer than neuro_min_reports.
+    # least neuro_confirm_span confirm it (after baseline_min_reports earlier reports). A
+    # patient with no earlier report counts as new_patient_grade, and so does one with
+    # fewer than neuro_min_reports.
     neuro_severe_grade: int = 3
     neuro_urgent_rise: int = 2
     neuro_confirm_reports: int = 2
