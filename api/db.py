@@ -2,10 +2,18 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import wraps
+from itertools import count
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+# PostgreSQL's deadlock_detected and serialization_failure: the database gave up on this
+# transaction in favour of another, and running the whole of it again is the remedy.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+WRITE_ATTEMPTS = 3
 
 
 def make_engine(
@@ -65,6 +73,41 @@ def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def transactional(func):
+    """Make a write view the one owner of its request's transaction.
+
+    Services flush and never commit; this commits once, after the view has built its
+    response (an idempotent write stores that response in the same transaction), or rolls
+    everything back when the view raises or answers an error. A deadlock or serialization
+    failure runs the whole view again, up to ``WRITE_ATTEMPTS`` times.
+    """
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        db_session = get_session()
+        for attempt in count(1):
+            try:
+                response = current_app.make_response(func(*args, **kwargs))
+                if response.status_code < 400:
+                    db_session.commit()
+                else:
+                    db_session.rollback()
+                return response
+            except DBAPIError as exc:
+                db_session.rollback()
+                if attempt == WRITE_ATTEMPTS or not is_retryable(exc):
+                    raise
+            except BaseException:
+                db_session.rollback()
+                raise
+
+    return wrapper
 
 
 @contextmanager

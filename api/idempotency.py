@@ -6,10 +6,10 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Response, current_app, g, request
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.db import get_session
+from api.db import get_session, transactional
 from api.errors import Conflict, Invalid
 from api.openapi import document
 from models import IdempotencyRecord, utcnow
@@ -42,28 +42,33 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-def _claim(key: str, request_hash: str) -> IdempotencyRecord | Response:
-    """The pending record this request now owns, or the stored response to replay."""
-    db_session = get_session()
-    now = utcnow()
-    record = db_session.scalar(
+def _find(key: str) -> IdempotencyRecord | None:
+    return get_session().scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.owner == _owner(), IdempotencyRecord.key == key
         )
     )
+
+
+def _claim(key: str, request_hash: str) -> IdempotencyRecord | Response:
+    """The record this request now owns (uncommitted), or the stored response to replay.
+
+    The claim is part of the request's one transaction (api.db.transactional): it is
+    committed together with the write and its response, or not at all. A concurrent
+    request with the same key waits for that transaction (SQLite's writer lock, or
+    PostgreSQL's unique index) and then replays its response, or gets 409.
+    """
+    db_session = get_session()
+    now = utcnow()
+    record = _find(key)
     if record is not None:
+        # A record without a response was left by an earlier version that committed the
+        # claim on its own; one older than ABANDONED_AFTER belongs to a request that died.
         pending_abandoned = (
             record.response_status is None and record.created_at < now - ABANDONED_AFTER
         )
         if record.expires_at > now and not pending_abandoned:
-            if record.request_hash != request_hash:
-                raise Invalid(
-                    "This Idempotency-Key was used with another request body.",
-                    errors={HEADER: ["Already used with another request body."]},
-                )
-            if record.response_status is None:
-                raise Conflict("A request with this Idempotency-Key is still in progress.")
-            return _replay(record)
+            return _answer(record, request_hash)
         db_session.delete(record)
         db_session.flush()
     record = IdempotencyRecord(
@@ -75,15 +80,35 @@ def _claim(key: str, request_hash: str) -> IdempotencyRecord | Response:
     )
     db_session.add(record)
     try:
-        db_session.commit()
+        db_session.flush()
     except IntegrityError as exc:
+        # Another request with this key committed first (PostgreSQL waited for it).
         db_session.rollback()
-        raise Conflict("A request with this Idempotency-Key is still in progress.") from exc
+        winner = _find(key)
+        if winner is None:
+            raise Conflict("A request with this Idempotency-Key is still in progress.") from exc
+        return _answer(winner, request_hash)
     return record
 
 
+def _answer(record: IdempotencyRecord, request_hash: str) -> Response:
+    if record.request_hash != request_hash:
+        raise Invalid(
+            "This Idempotency-Key was used with another request body.",
+            errors={HEADER: ["Already used with another request body."]},
+        )
+    if record.response_status is None:
+        raise Conflict("A request with this Idempotency-Key is still in progress.")
+    return _replay(record)
+
+
 def idempotent(func):
-    """Honour Idempotency-Key on a POST view (place it below the auth decorator)."""
+    """Honour Idempotency-Key on a POST view (place it below the auth decorator).
+
+    The view runs inside the request's one transaction (api.db.transactional): the key,
+    the write and the stored response are committed together, so a crash at any point
+    leaves either all of them or none, and a retry either replays or runs the write once.
+    """
 
     @wraps(func)
     def wrapper(*args, **kwargs):
@@ -98,23 +123,15 @@ def idempotent(func):
         claimed = _claim(key, _request_hash())
         if isinstance(claimed, Response):
             return claimed
-        record_id = claimed.id
-        db_session = get_session()
-        try:
-            response = current_app.make_response(func(*args, **kwargs))
-        except BaseException:
-            # Nothing was saved, so the client may retry (even with a corrected body).
-            db_session.rollback()
-            db_session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
-            db_session.commit()
-            raise
-        record = db_session.get(IdempotencyRecord, record_id)
-        record.response_status = response.status_code
-        record.response_body = response.get_data(as_text=True)
-        record.response_headers = {
+        response = current_app.make_response(func(*args, **kwargs))
+        if response.status_code >= 400:
+            return response  # rolled back with the claim: the client may retry
+        claimed.response_status = response.status_code
+        claimed.response_body = response.get_data(as_text=True)
+        claimed.response_headers = {
             name: response.headers[name] for name in KEPT_HEADERS if name in response.headers
         }
-        db_session.commit()
+        get_session().flush()
         return response
 
     return document(
@@ -127,4 +144,4 @@ def idempotent(func):
             }
         ],
         responses={409: "CONFLICT"},
-    )(wrapper)
+    )(transactional(wrapper))

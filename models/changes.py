@@ -58,6 +58,21 @@ def _stamp(session: Session) -> None:
         row.change_seq = number
 
 
+def stamp(session: Session) -> None:
+    """Number the changes made so far and write everything, without committing.
+
+    A write calls this before it builds its response, so that the response (its version,
+    ETag and change number) is what the commit will store; the counter's row lock is then
+    held until that commit, as the ordering above needs. Changes made afterwards are
+    numbered at commit as usual.
+    """
+    session.flush()
+    _stamp(session)
+    session.flush()
+    # The numbering flush marked the rows changed again; they are numbered already.
+    session.info.pop(_PENDING, None)
+
+
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:

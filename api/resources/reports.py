@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import auth_required, current_user
-from api.db import get_session
+from api.db import get_session, transactional
 from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import page_schema, paginate
@@ -117,6 +117,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
             return report, 200, {"ETag": _quoted(report)}
 
         @auth_required(*ROLES)
+        @transactional
         @blp.arguments(schemas["update"](partial=True))
         @blp.response(200, schemas["write"], headers=ETAG_HEADER)
         @document(responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH])
@@ -133,6 +134,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
             return result, 200, {"ETag": _quoted(result.report)}
 
         @auth_required(*ROLES)
+        @transactional
         @blp.response(204)
         @document(responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH])
         @blp.doc(

@@ -12,6 +12,7 @@ from api.errors import Conflict, NotFound
 from api.services import access, audit
 from models import Alert, AlertTrigger, User, utcnow
 from models.alert import ACTIVE_STATUSES
+from models.changes import stamp
 
 EVIDENCE_ITEMS = 20
 KEY_CHUNK = 500
@@ -268,7 +269,7 @@ def acknowledge(
     audit.record_change(
         db_session, action="alert.acknowledge", resource_type="alert", record_=alert, actor=user
     )
-    db_session.commit()
+    stamp(db_session)
     return alert
 
 
@@ -284,7 +285,7 @@ def resolve(*, db_session: Session, user: User, alert_id: uuid.UUID, note: str) 
     audit.record_change(
         db_session, action="alert.resolve", resource_type="alert", record_=alert, actor=user
     )
-    db_session.commit()
+    stamp(db_session)
     return alert
 
 

@@ -123,15 +123,27 @@ def _context(patient: User) -> analyzer.PatientContext:
     )
 
 
+def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
+    """One write and analysis per patient at a time, until the transaction ends.
+
+    Concurrent writes would otherwise race to open the same alert. The lock is the
+    patient's row, taken ``FOR NO KEY UPDATE``: unlike ``FOR UPDATE`` it does not wait for
+    the key-share locks that inserts referencing the patient hold, so a writer that takes
+    it before its insert cannot deadlock with another (PostgreSQL; SQLite's writer lock
+    already serialises writes). Taking it again in the same transaction is free.
+    """
+    db_session.execute(
+        select(User.id).where(User.id == patient_id).with_for_update(key_share=True)
+    )
+
+
 def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> alerts.Changes:
     """Re-judge the patient from `focus` on (None: everything) and apply it to their alerts.
 
     Runs inside the caller's transaction; the caller commits the write and the alerts together.
     """
     cfg = config()
-    # One analysis per patient at a time: concurrent writes would otherwise race to open the
-    # same alert. The lock is the patient's row, held until the write commits.
-    db_session.execute(select(User.id).where(User.id == patient.id).with_for_update())
+    lock_patient(db_session=db_session, patient_id=patient.id)
     window = load_window(db_session=db_session, patient=patient, focus=focus, cfg=cfg)
     findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
     return alerts.apply_findings(

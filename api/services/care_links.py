@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from api.errors import Conflict, Invalid, NotFound
 from api.services import audit, users
 from models import CareLink, User, utcnow
+from models.changes import stamp
 
 
 def create(*, db_session: Session, patient: User, therapist_email: str) -> CareLink:
@@ -31,7 +32,7 @@ def create(*, db_session: Session, patient: User, therapist_email: str) -> CareL
         actor=patient,
     )
     try:
-        db_session.commit()
+        stamp(db_session)
     except IntegrityError as exc:
         db_session.rollback()
         raise Conflict("This therapist already has access.") from exc

@@ -1,4 +1,9 @@
-"""Sessions and check-ins: create, read, list, update, soft-delete; every write re-analyzes."""
+"""Sessions and check-ins: create, read, list, update, soft-delete; every write re-analyzes.
+
+Writes flush and never commit: the view's transaction owner (api.db.transactional) commits
+the report, its analysis, its audit entry and (with an Idempotency-Key) the stored
+response at once.
+"""
 
 import uuid
 from dataclasses import dataclass, field
@@ -14,6 +19,7 @@ from werkzeug.datastructures import ETags
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
 from api.services import access, analysis, audit
 from models import CareLink, CheckIn, MassageSession, User, utcnow
+from models.changes import stamp
 from models.report import felt_column
 
 Report = MassageSession | CheckIn
@@ -101,6 +107,9 @@ def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -
         data["therapist_id"] = _therapist_for(
             db_session=db_session, user=user, patient=patient, therapist_id=data.get("therapist_id")
         )
+    # The patient's lock comes first: a retry with the same client id then waits for the
+    # first write and finds it, and PostgreSQL never sees the lock after the insert's own.
+    analysis.lock_patient(db_session=db_session, patient_id=patient.id)
     report_id = data.pop("id", None)
     if report_id is not None:
         existing = db_session.get(model, report_id)
@@ -117,7 +126,7 @@ def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -
         raise Conflict(f"A {_noun(model)} with this id already exists.") from exc
     changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=report.felt_at)
     _audit_write(db_session, user, report, "create", 201)
-    db_session.commit()
+    stamp(db_session)
     return WriteResult(report=report, alerts=changes.touched(), created=True)
 
 
@@ -208,6 +217,7 @@ def update(
     if_match: ETags | None = None,
 ) -> WriteResult:
     report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
+    analysis.lock_patient(db_session=db_session, patient_id=report.patient_id)
     _check_precondition(report, if_match)
     changes = dict(changes)
     if model is MassageSession and "therapist_id" in changes:
@@ -217,7 +227,7 @@ def update(
         )
     felt_before = report.felt_at
     _assign(report, changes)
-    return _commit_write(
+    return _finish_write(
         db_session, report, focus=min(felt_before, report.felt_at), user=user, verb="update"
     )
 
@@ -231,9 +241,10 @@ def delete(
     if_match: ETags | None = None,
 ) -> WriteResult:
     report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
+    analysis.lock_patient(db_session=db_session, patient_id=report.patient_id)
     _check_precondition(report, if_match)
     report.deleted_at = utcnow()
-    return _commit_write(db_session, report, focus=report.felt_at, user=user, verb="delete")
+    return _finish_write(db_session, report, focus=report.felt_at, user=user, verb="delete")
 
 
 def _audit_write(db_session: Session, user: User, report: Report, verb: str, status: int) -> None:
@@ -249,9 +260,10 @@ def _audit_write(db_session: Session, user: User, report: Report, verb: str, sta
         )
 
 
-def _commit_write(
+def _finish_write(
     db_session: Session, report: Report, *, focus: datetime, user: User, verb: str
 ) -> WriteResult:
+    """Flush the write with its analysis and audit; the request's owner commits."""
     try:
         db_session.flush()
     except StaleDataError as exc:
@@ -262,5 +274,5 @@ def _commit_write(
     patient = db_session.get(User, report.patient_id)
     changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=focus)
     _audit_write(db_session, user, report, verb, 204 if verb == "delete" else 200)
-    db_session.commit()
+    stamp(db_session)
     return WriteResult(report=report, alerts=changes.touched(), created=False)

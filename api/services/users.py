@@ -24,7 +24,7 @@ def get_by_email(*, db_session: Session, email: str) -> User | None:
 def create(
     *, db_session: Session, email: str, password: str, display_name: str, role: str = "patient"
 ) -> User:
-    """Create an account (and the patient profile for a patient) and commit."""
+    """Create an account (and the patient profile for a patient); the caller commits."""
     user = User(
         email=normalize_email(email),
         password_hash=hash_password(password),
@@ -35,7 +35,7 @@ def create(
         user.profile = PatientProfile()
     db_session.add(user)
     try:
-        db_session.commit()
+        db_session.flush()
     except IntegrityError as exc:
         db_session.rollback()
         raise Conflict(

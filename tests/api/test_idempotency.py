@@ -5,9 +5,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
-from models import CheckIn, IdempotencyRecord, MassageSession, User
+from models import Alert, CheckIn, IdempotencyRecord, MassageSession, User
 from tests.conftest import checkin_body, session_body
 
 
@@ -70,6 +72,59 @@ def test_expired_record_is_not_replayed(client, make, db):
     again = client.post("/v1/checkins", json=checkin_body(), headers=headers)
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
     assert _count(db, CheckIn) == 2
+
+
+class WorkerKilled(Exception):
+    """The process dies: nothing after this point runs, nothing uncommitted survives."""
+
+
+@pytest.fixture
+def crash_when_storing_the_response():
+    """Kill the request once, at the commit that stores an idempotent response.
+
+    A fault at the edge (the process dying), not a fake database: the commit never
+    happens, exactly as when a worker is killed at that instant.
+    """
+    crashed = []
+
+    def before_commit(session):
+        stored = select(IdempotencyRecord.id).where(IdempotencyRecord.response_status.is_not(None))
+        storing = session.execute(stored.limit(1)).first() is not None
+        if storing and not crashed:
+            crashed.append(True)
+            raise WorkerKilled
+
+    event.listen(Session, "before_commit", before_commit)
+    yield crashed
+    event.remove(Session, "before_commit", before_commit)
+
+
+def test_a_crash_before_the_response_is_stored_leaves_nothing_and_the_retry_runs_once(
+    app, client, make, db, crash_when_storing_the_response
+):
+    """The key, the write, its alerts and the stored response commit together or not at all.
+
+    No client id in the body, so only the key can tell a retry from a new session.
+    """
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    patient = make.user("patient")
+    headers = make.headers(patient, **{"Idempotency-Key": "k-crash"})
+    body = session_body(pain_before=3, pain_after=9)  # raises an alert too
+    crashed = client.post("/v1/sessions", json=body, headers=headers)
+    assert crash_when_storing_the_response == [True]
+    assert crashed.status_code == 500
+    assert _count(db, MassageSession) == 0
+    assert _count(db, IdempotencyRecord) == 0
+    assert _count(db, Alert) == 0
+    retried = client.post("/v1/sessions", json=body, headers=headers)
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    again = client.post("/v1/sessions", json=body, headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == retried.get_json()["id"]
+    assert _count(db, MassageSession) == 1
+    assert _count(db, Alert) == len(retried.get_json()["alerts"]) >= 1
+    record = db.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "k-crash"))
+    assert record.response_status == 201
 
 
 def test_pending_key_answers_409_until_abandoned(app, client, make, db):
