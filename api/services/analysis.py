@@ -132,9 +132,7 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
     it before its insert cannot deadlock with another (PostgreSQL; SQLite's writer lock
     already serialises writes). Taking it again in the same transaction is free.
     """
-    db_session.execute(
-        select(User.id).where(User.id == patient_id).with_for_update(key_share=True)
-    )
+    db_session.execute(select(User.id).where(User.id == patient_id).with_for_update(key_share=True))
 
 
 def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> alerts.Changes:
