@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from statistics import fmean, median_low, stdev
+from statistics import fmean, median_low
 
 from analyzer.config import AnalyzerConfig
 from analyzer.domain import Report
@@ -50,7 +50,10 @@ def pain_baseline(values: Sequence[int], config: AnalyzerConfig) -> Baseline | N
         # bad day (or one unusually good one) moves neither the level nor the spread.
         values = [values[1], *values[1:-1], values[-2]]
     level = fmean(values)
-    spread = stdev(values) if len(values) > 1 else 0.0
+    # The sample standard deviation in floats (statistics.stdev computes it exactly, in
+    # fractions, at many times the cost on every write).
+    squares = sum((v - level) ** 2 for v in values)
+    spread = (squares / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
     floor = config.spread_floor if settled else config.new_patient_spread
     return Baseline(level=level, spread=max(floor, spread), count=len(values))
 

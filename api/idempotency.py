@@ -50,45 +50,58 @@ def _find(key: str) -> IdempotencyRecord | None:
     )
 
 
-def _claim(key: str, request_hash: str) -> IdempotencyRecord | Response:
-    """The record this request now owns (uncommitted), or the stored response to replay.
+def _previous(key: str, request_hash: str) -> Response | None:
+    """The stored response to replay, or None when this request is to run.
 
-    The claim is part of the request's one transaction (api.db.transactional): it is
-    committed together with the write and its response, or not at all. A concurrent
-    request with the same key waits for that transaction (SQLite's writer lock, or
-    PostgreSQL's unique index) and then replays its response, or gets 409.
+    Raises 422 when the key came with another body, 409 when its record has no response
+    yet (left by an earlier version that committed a claim on its own; one older than
+    ABANDONED_AFTER belonged to a request that died and is taken over).
+    """
+    record = _find(key)
+    if record is None:
+        return None
+    now = utcnow()
+    abandoned = record.response_status is None and record.created_at < now - ABANDONED_AFTER
+    if record.expires_at > now and not abandoned:
+        return _answer(record, request_hash)
+    db_session = get_session()
+    db_session.delete(record)
+    db_session.flush()
+    return None
+
+
+def _store(key: str, request_hash: str, response: Response) -> Response:
+    """Store ``response`` under the key, in the write's own transaction.
+
+    When a concurrent request with the same key committed first (PostgreSQL's unique
+    index made this insert wait for it), this request's write is rolled back and the
+    first one's response is replayed: the write happens once.
     """
     db_session = get_session()
     now = utcnow()
-    record = _find(key)
-    if record is not None:
-        # A record without a response was left by an earlier version that committed the
-        # claim on its own; one older than ABANDONED_AFTER belongs to a request that died.
-        pending_abandoned = (
-            record.response_status is None and record.created_at < now - ABANDONED_AFTER
+    db_session.add(
+        IdempotencyRecord(
+            owner=_owner(),
+            key=key,
+            request_hash=request_hash,
+            created_at=now,
+            expires_at=now + current_app.config["IDEMPOTENCY_TTL"],
+            response_status=response.status_code,
+            response_body=response.get_data(as_text=True),
+            response_headers={
+                name: response.headers[name] for name in KEPT_HEADERS if name in response.headers
+            },
         )
-        if record.expires_at > now and not pending_abandoned:
-            return _answer(record, request_hash)
-        db_session.delete(record)
-        db_session.flush()
-    record = IdempotencyRecord(
-        owner=_owner(),
-        key=key,
-        request_hash=request_hash,
-        created_at=now,
-        expires_at=now + current_app.config["IDEMPOTENCY_TTL"],
     )
-    db_session.add(record)
     try:
         db_session.flush()
     except IntegrityError as exc:
-        # Another request with this key committed first (PostgreSQL waited for it).
         db_session.rollback()
         winner = _find(key)
         if winner is None:
             raise Conflict("A request with this Idempotency-Key is still in progress.") from exc
         return _answer(winner, request_hash)
-    return record
+    return response
 
 
 def _answer(record: IdempotencyRecord, request_hash: str) -> Response:
@@ -105,9 +118,11 @@ def _answer(record: IdempotencyRecord, request_hash: str) -> Response:
 def idempotent(func):
     """Honour Idempotency-Key on a POST view (place it below the auth decorator).
 
-    The view runs inside the request's one transaction (api.db.transactional): the key,
-    the write and the stored response are committed together, so a crash at any point
-    leaves either all of them or none, and a retry either replays or runs the write once.
+    The view runs inside the request's one transaction (api.db.transactional): the write
+    and its stored response are committed together, so a crash at any point leaves either
+    both or neither, and a retry either replays or runs the write once. A concurrent
+    retry waits for the first (SQLite's writer lock, PostgreSQL's unique index) and
+    replays it.
     """
 
     @wraps(func)
@@ -120,19 +135,14 @@ def idempotent(func):
                 "Idempotency-Key must be 1 to 255 characters.",
                 errors={HEADER: ["Must be 1 to 255 characters."]},
             )
-        claimed = _claim(key, _request_hash())
-        if isinstance(claimed, Response):
-            return claimed
+        request_hash = _request_hash()
+        previous = _previous(key, request_hash)
+        if previous is not None:
+            return previous
         response = current_app.make_response(func(*args, **kwargs))
         if response.status_code >= 400:
-            return response  # rolled back with the claim: the client may retry
-        claimed.response_status = response.status_code
-        claimed.response_body = response.get_data(as_text=True)
-        claimed.response_headers = {
-            name: response.headers[name] for name in KEPT_HEADERS if name in response.headers
-        }
-        get_session().flush()
-        return response
+            return response  # rolled back: the client may retry
+        return _store(key, request_hash, response)
 
     return document(
         headers=[

@@ -3,9 +3,10 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 import analyzer
@@ -32,7 +33,36 @@ def config() -> analyzer.AnalyzerConfig:
     return analyzer.AnalyzerConfig.from_mapping(overrides) if overrides else analyzer.DEFAULT_CONFIG
 
 
-def to_report(row: MassageSession | CheckIn) -> analyzer.Report:
+_SYMPTOMS = (
+    "numbness",
+    "tingling",
+    "weakness",
+    "symptom_side",
+    "bladder_bowel_change",
+    "saddle_numbness",
+)
+# The columns the analyzer reads, selected as plain rows: loading ORM objects (identity
+# map, change tracking) for a window of reports cost more than the analysis itself.
+_COLUMNS = {
+    MassageSession: (
+        "id",
+        "started_at",
+        "pain_before",
+        "pain_after",
+        "technique",
+        "pressure",
+        "areas",
+        "acute_flare",
+        *_SYMPTOMS,
+    ),
+    CheckIn: ("id", "recorded_at", "pain", *_SYMPTOMS),
+}
+
+
+def to_report(row, model: type[MassageSession] | type[CheckIn] | None = None) -> analyzer.Report:
+    """An analyzer report from a session or check-in: an ORM object, or a row of ``model``'s
+    window columns."""
+    model = model or type(row)
     symptoms = analyzer.Symptoms(
         numbness=row.numbness,
         tingling=row.tingling,
@@ -41,7 +71,7 @@ def to_report(row: MassageSession | CheckIn) -> analyzer.Report:
         bladder_bowel_change=row.bladder_bowel_change,
         saddle_numbness=row.saddle_numbness,
     )
-    if isinstance(row, MassageSession):
+    if model is MassageSession:
         return analyzer.Report(
             id=str(row.id),
             kind="session",
@@ -60,7 +90,30 @@ def to_report(row: MassageSession | CheckIn) -> analyzer.Report:
 
 
 def _live(model, patient: User):
-    return select(model).where(model.patient_id == patient.id, model.deleted_at.is_(None))
+    columns = [getattr(model, name) for name in _COLUMNS[model]]
+    return select(*columns).where(model.patient_id == patient.id, model.deleted_at.is_(None))
+
+
+@lru_cache
+def _window_statement(model, history_reports: int):
+    """One statement per kind of report, built once: a union of three marked parts.
+
+    The last ``history_reports`` reports felt before the focus, every one felt in the
+    lookback before it, and up to ``AFTER_LIMIT`` felt at or after it (part 2).
+    """
+    felt = felt_column(model)
+    live = select(*[getattr(model, name) for name in _COLUMNS[model]]).where(
+        model.patient_id == bindparam("patient_id"), model.deleted_at.is_(None)
+    )
+    before = live.where(felt < bindparam("focus"))
+    parts = (
+        before.order_by(felt.desc(), model.id.desc()).limit(history_reports),
+        before.where(felt >= bindparam("since")).limit(LOOKBACK_CAP),
+        live.where(felt >= bindparam("focus")).order_by(felt, model.id).limit(AFTER_LIMIT),
+    )
+    return union_all(
+        *[select(part.subquery(), literal(index).label("part")) for index, part in enumerate(parts)]
+    )
 
 
 def load_window(
@@ -68,35 +121,25 @@ def load_window(
 ) -> Window:
     """The reports the analyzer needs to re-judge every trigger felt at or after `focus`."""
     if focus is None:
-        rows = [
-            row
+        reports = [
+            to_report(row, model)
             for model in (MassageSession, CheckIn)
-            for row in db_session.scalars(_live(model, patient))
+            for row in db_session.execute(_live(model, patient))
         ]
-        return Window(reports=[to_report(r) for r in rows], focus=None, horizon=None)
+        return Window(reports=reports, focus=None, horizon=None)
     rows: dict = {}
     horizon: datetime | None = None
+    params = {"patient_id": patient.id, "focus": focus, "since": focus - cfg.lookback}
     for model in (MassageSession, CheckIn):
-        felt = felt_column(model)
-        before = _live(model, patient).where(felt < focus)
-        for query in (
-            before.order_by(felt.desc(), model.id.desc()).limit(cfg.history_reports),
-            before.where(felt >= focus - cfg.lookback).limit(LOOKBACK_CAP),
-        ):
-            rows.update({row.id: row for row in db_session.scalars(query)})
-        after = list(
-            db_session.scalars(
-                _live(model, patient)
-                .where(felt >= focus)
-                .order_by(felt, model.id)
-                .limit(AFTER_LIMIT)
-            )
-        )
-        rows.update({row.id: row for row in after})
+        after = []
+        for row in db_session.execute(_window_statement(model, cfg.history_reports), params):
+            rows[row.id] = (row, model)
+            if row.part == 2:
+                after.append(row[1])  # the felt time, second of the window columns
         if len(after) == AFTER_LIMIT:
-            last = after[-1].felt_at
+            last = max(after)
             horizon = last if horizon is None else min(horizon, last)
-    reports = [to_report(r) for r in rows.values()]
+    reports = [to_report(row, model) for row, model in rows.values()]
     if horizon is not None:
         # One kind was cut short: judge only up to where both kinds are complete.
         reports = [r for r in reports if r.felt_at <= horizon]
