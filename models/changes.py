@@ -5,7 +5,7 @@ commit ends, so change numbers become visible in the order they were assigned: a
 reading "everything after N" can never miss a change that commits later with a lower N.
 """
 
-from sqlalchemy import BigInteger, event, select, update
+from sqlalchemy import BigInteger, event, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.alert import Alert
@@ -48,12 +48,12 @@ def _stamp(session: Session) -> None:
     if not rows:
         return
     connection = session.connection()
-    connection.execute(
+    last = connection.execute(
         update(ChangeCounter)
         .where(ChangeCounter.id == 1)
         .values(value=ChangeCounter.value + len(rows))
-    )
-    last = connection.execute(select(ChangeCounter.value).where(ChangeCounter.id == 1)).scalar_one()
+        .returning(ChangeCounter.value)
+    ).scalar_one()
     for number, row in enumerate(rows, start=last - len(rows) + 1):
         row.change_seq = number
 

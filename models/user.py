@@ -30,8 +30,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # Loaded when used (the analyzer's patient context), not with every signed-in request.
     profile: Mapped["PatientProfile | None"] = relationship(
-        back_populates="user", uselist=False, lazy="selectin"
+        back_populates="user", uselist=False, lazy="select"
     )
 
 

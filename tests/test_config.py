@@ -1,6 +1,8 @@
 """Configuration from the environment: safe defaults, refusal of unsafe production setups."""
 
+import fcntl
 import os
+import threading
 
 import pytest
 from sqlalchemy import text
@@ -93,6 +95,44 @@ def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(tmp_path):
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 4321
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    engine.dispose()
+
+
+def test_sqlite_writers_queue_for_their_turn_and_the_turn_passes_at_commit(tmp_path):
+    """A second writer waits on the writer queue (not in SQLite's polling back-off) until
+    the first commits; then it runs and sees the first one's row."""
+    engine = make_engine(f"sqlite:///{tmp_path}/q.sqlite3", busy_timeout_ms=60_000)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    first_in, second_began, seen = threading.Event(), threading.Event(), []
+
+    def second_writer():
+        first_in.wait(10)
+        with engine.begin() as conn:
+            second_began.set()
+            seen.append(conn.execute(text("SELECT count(*) FROM t")).scalar())
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        first_in.set()
+        # The second writer is queued behind this transaction: it has not begun, and the
+        # queue's lock is taken.
+        assert not second_began.wait(0.5)
+        with (
+            open(f"{tmp_path}/q.sqlite3-writers.lock", "rb") as other,
+            pytest.raises(BlockingIOError),
+        ):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    thread.join(10)
+    with open(f"{tmp_path}/q.sqlite3-writers.lock", "rb") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once every writer is done
+    assert seen == [1]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM t ORDER BY rowid")).scalars().all() == [1, 2]
     engine.dispose()
 
 

@@ -173,9 +173,19 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
     patient's row, taken ``FOR NO KEY UPDATE``: unlike ``FOR UPDATE`` it does not wait for
     the key-share locks that inserts referencing the patient hold, so a writer that takes
     it before its insert cannot deadlock with another (PostgreSQL; SQLite's writer lock
-    already serialises writes). Taking it again in the same transaction is free.
+    already serialises writes, so nothing is sent there). Taking it again in the same
+    transaction sends nothing.
     """
+    if db_session.get_bind().dialect.name == "sqlite":
+        return
+    transaction, locked = db_session.info.get("patient_locks", (None, set()))
+    if transaction is not db_session.get_transaction():
+        transaction, locked = db_session.get_transaction(), set()
+        db_session.info["patient_locks"] = (transaction, locked)
+    if patient_id in locked:
+        return
     db_session.execute(select(User.id).where(User.id == patient_id).with_for_update(key_share=True))
+    locked.add(patient_id)
 
 
 def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> alerts.Changes:
