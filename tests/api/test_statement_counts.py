@@ -1,0 +1,64 @@
+"""How many SQL statements a write and a read send: pinned, so that a change that adds one
+fails here and has to say why.
+
+Counted on a patient with history (sessions, check-ins, an open alert), so the write runs
+the whole path: auth, Idempotency-Key, validation, the analysis window, alerts, audit, the
+change sequence and the stored response.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.api.test_patient_reports import count_statements
+from tests.conftest import checkin_body, session_body
+
+# Per dialect: PostgreSQL also takes the patient's row lock (SQLite's writer lock
+# serialises writes already).
+WRITE = {"sqlite": 15, "postgresql": 16}
+
+
+def _at(days: float) -> str:
+    return (datetime(2026, 10, 1, 9, tzinfo=UTC) + timedelta(days=days)).isoformat()
+
+
+@pytest.fixture
+def history(client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    for day in range(0, 30, 3):
+        body = session_body(started_at=_at(day), pain_before=4, pain_after=7 if day % 2 else 3)
+        assert client.post("/v1/sessions", json=body, headers=headers).status_code == 201
+        checkin = checkin_body(recorded_at=_at(day + 1.5), pain=4)
+        assert client.post("/v1/checkins", json=checkin, headers=headers).status_code == 201
+    return patient, headers
+
+
+def test_a_session_write_sends_a_pinned_number_of_statements(client, connection, history):
+    _, headers = history
+    body = session_body(started_at=_at(31), pain_before=4, pain_after=7)
+    with count_statements(connection) as statements:
+        created = client.post(
+            "/v1/sessions", json=body, headers=headers | {"Idempotency-Key": "count-1"}
+        )
+    assert created.status_code == 201 and created.get_json()["alerts"]
+    assert len(statements) == WRITE[connection.dialect.name], "\n".join(statements)
+    with count_statements(connection) as statements:
+        replayed = client.post(
+            "/v1/sessions", json=body, headers=headers | {"Idempotency-Key": "count-1"}
+        )
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert len(statements) == 2, "\n".join(statements)  # the user, the stored response
+
+
+def test_reads_send_a_pinned_number_of_statements(client, connection, history):
+    _, headers = history
+    with count_statements(connection) as statements:
+        page = client.get("/v1/sessions?limit=50", headers=headers)
+    assert page.status_code == 200 and len(page.get_json()["items"]) == 10
+    assert len(statements) == 2, "\n".join(statements)  # the user, the page
+    item = page.get_json()["items"][0]
+    with count_statements(connection) as statements:
+        read = client.get(f"/v1/sessions/{item['id']}", headers=headers)
+    assert read.status_code == 200 and read.get_json()["id"] == item["id"]
+    assert len(statements) == 2, "\n".join(statements)  # the user, the session
