@@ -57,8 +57,13 @@ def create_app(test_config: dict | None = None) -> Flask:
             "info": {
                 "description": "Records massage sessions and check-ins of people with "
                 "sciatica, watches them for aggravation warning signs and shares them with "
-                "the therapists the patient links. It gives no diagnosis."
+                "the therapists the patient links. It gives no diagnosis.",
+                "contact": {"name": "Sciatica care maintainers"},
+                "license": {"name": "Proprietary: all rights reserved"},
             },
+            "servers": [
+                {"url": "http://127.0.0.1:8000", "description": "Local server (scripts/demo)"}
+            ],
             "components": {
                 "securitySchemes": {
                     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

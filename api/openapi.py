@@ -5,6 +5,7 @@ from copy import deepcopy
 from functools import wraps
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import current_app
 from flask_smorest import Api as SmorestApi
 from flask_smorest.spec import prepare_response
@@ -25,8 +26,72 @@ class ProblemSchema(ma.Schema):
     )
 
 
+# One stable, readable operationId per operation: generated clients name their methods
+# after these (create_session, list_alerts, ...). A new route must be named here.
+OPERATION_IDS = {
+    ("get", "/healthz"): "getHealth",
+    ("get", "/readyz"): "getReadiness",
+    ("get", "/v1/alerts"): "listAlerts",
+    ("get", "/v1/alerts/{alert_id}"): "getAlert",
+    ("post", "/v1/alerts/{alert_id}/acknowledge"): "acknowledgeAlert",
+    ("post", "/v1/alerts/{alert_id}/resolve"): "resolveAlert",
+    ("get", "/v1/audit-events"): "listAuditEvents",
+    ("post", "/v1/auth/logout"): "logout",
+    ("post", "/v1/auth/refresh"): "refreshToken",
+    ("post", "/v1/auth/register"): "register",
+    ("post", "/v1/auth/token"): "createToken",
+    ("get", "/v1/care-links"): "listCareLinks",
+    ("post", "/v1/care-links"): "createCareLink",
+    ("delete", "/v1/care-links/{link_id}"): "endCareLink",
+    ("get", "/v1/checkins"): "listCheckins",
+    ("post", "/v1/checkins"): "createCheckin",
+    ("get", "/v1/checkins/{report_id}"): "getCheckin",
+    ("patch", "/v1/checkins/{report_id}"): "updateCheckin",
+    ("delete", "/v1/checkins/{report_id}"): "deleteCheckin",
+    ("get", "/v1/exports/alerts.csv"): "exportAlertsCsv",
+    ("get", "/v1/exports/checkins.csv"): "exportCheckinsCsv",
+    ("get", "/v1/exports/sessions.csv"): "exportSessionsCsv",
+    ("get", "/v1/me"): "getMe",
+    ("patch", "/v1/me"): "updateMe",
+    ("post", "/v1/me/password"): "changePassword",
+    ("get", "/v1/patients"): "listPatients",
+    ("get", "/v1/patients/{patient_id}/fhir"): "getPatientFhirBundle",
+    ("get", "/v1/patients/{patient_id}/report"): "getPatientReport",
+    ("get", "/v1/patients/{patient_id}/report.html"): "getPatientReportHtml",
+    ("get", "/v1/patients/{patient_id}/report/chart.svg"): "getPatientReportChart",
+    ("get", "/v1/reports/alert-quality"): "getAlertQuality",
+    ("get", "/v1/reports/caseload"): "getCaseload",
+    ("get", "/v1/reports/techniques"): "getTechniqueReport",
+    ("post", "/v1/screenings"): "createScreening",
+    ("get", "/v1/sessions"): "listSessions",
+    ("post", "/v1/sessions"): "createSession",
+    ("get", "/v1/sessions/{report_id}"): "getSession",
+    ("patch", "/v1/sessions/{report_id}"): "updateSession",
+    ("delete", "/v1/sessions/{report_id}"): "deleteSession",
+    ("get", "/v1/sync"): "sync",
+    ("post", "/v1/users"): "createUser",
+}
+
+
+class OperationIds(BasePlugin):
+    """Sets each operation's operationId from OPERATION_IDS; an unnamed one is an error."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            if method == "parameters":
+                continue
+            name = OPERATION_IDS.get((method, path))
+            if name is None:
+                raise KeyError(f"{method.upper()} {path} has no operationId in OPERATION_IDS")
+            operation["operationId"] = name
+
+
 class Api(SmorestApi):
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app=None, *, spec_kwargs=None, **kwargs):
+        spec_kwargs = {"extra_plugins": [OperationIds()], **(spec_kwargs or {})}
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
 
     def _register_responses(self):
         for status in http.HTTPStatus:

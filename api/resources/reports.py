@@ -35,16 +35,10 @@ def _quoted(report: reports.Report) -> str:
 def _item_links(name: str) -> dict:
     """OpenAPI links from a created report to its own item operations (clients, test tools)."""
     by_id = {"report_id": "$response.body#/id"}
+    kind = name.removesuffix("s").capitalize()  # sessions -> Session (api/openapi.py names)
     return {
-        f"Get{name.capitalize()}ById": {"operationId": f"get_{name}_item", "parameters": by_id},
-        f"Update{name.capitalize()}ById": {
-            "operationId": f"patch_{name}_item",
-            "parameters": by_id,
-        },
-        f"Delete{name.capitalize()}ById": {
-            "operationId": f"delete_{name}_item",
-            "parameters": by_id,
-        },
+        f"{verb.capitalize()}{kind}ById": {"operationId": f"{verb}{kind}", "parameters": by_id}
+        for verb in ("get", "update", "delete")
     }
 
 
@@ -89,7 +83,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
         @document(responses={409: "CONFLICT"})
         @blp.doc(
             summary=f"Record a {noun} (analyzed at once)",
-            responses={"201": {"links": _item_links(name)}},
+            responses={201: {"links": _item_links(name)}},
         )
         def post(self, data):
             result = reports.create(
@@ -107,7 +101,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
         @blp.response(200, schemas["out"], headers=ETAG_HEADER)
         @blp.alt_response(304, description="Not modified", success=True)
         @document(responses={404: "NOT_FOUND"}, headers=[IF_NONE_MATCH])
-        @blp.doc(summary=f"Read a {noun}", operationId=f"get_{name}_item")
+        @blp.doc(summary=f"Read a {noun}")
         def get(self, report_id: uuid.UUID):
             report = reports.read(
                 db_session=get_session(), user=current_user(), model=model, report_id=report_id
@@ -121,7 +115,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
         @blp.arguments(schemas["update"](partial=True))
         @blp.response(200, schemas["write"], headers=ETAG_HEADER)
         @document(responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH])
-        @blp.doc(summary=f"Change a {noun} (re-analyzed)", operationId=f"patch_{name}_item")
+        @blp.doc(summary=f"Change a {noun} (re-analyzed)")
         def patch(self, changes, report_id: uuid.UUID):
             result = reports.update(
                 db_session=get_session(),
@@ -137,10 +131,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
         @transactional
         @blp.response(204)
         @document(responses={404: "NOT_FOUND", 412: "PRECONDITION_FAILED"}, headers=[IF_MATCH])
-        @blp.doc(
-            summary=f"Delete a {noun} (kept as a tombstone for sync; re-analyzed)",
-            operationId=f"delete_{name}_item",
-        )
+        @blp.doc(summary=f"Delete a {noun} (kept as a tombstone for sync; re-analyzed)")
         def delete(self, report_id: uuid.UUID):
             reports.delete(
                 db_session=get_session(),
