@@ -7,7 +7,7 @@ import uuid
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import cli, db, errors, limits
+from api import cli, db, errors, limits, openapi
 from api.config import from_environment
 from api.openapi import Api
 from api.resources import (
@@ -62,7 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                 "license": {"name": "Proprietary: all rights reserved"},
             },
             "servers": [
-                {"url": "http://127.0.0.1:8000", "description": "Local server (scripts/demo)"}
+                {"url": "/", "description": "This server (for the docs' Try it out)"},
+                {"url": "http://127.0.0.1:8000", "description": "Local server (scripts/demo)"},
             ],
             "components": {
                 "securitySchemes": {
@@ -73,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    app.config.update(openapi.docs_config(app.config["API_DOCS"]))
     if app.config["TRUSTED_PROXIES"]:
         # Behind N proxies, the client address (rate limits, audit) is in X-Forwarded-For.
         proxies = app.config["TRUSTED_PROXIES"]
@@ -81,6 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     api = Api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    openapi.init_docs(app, api)
     errors.init_app(app)
     limits.init_app(app)
     cli.init_app(app)

@@ -110,6 +110,9 @@ def from_environment(instance_path: str) -> dict:
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 30000),
         "SYNC_TOMBSTONE_RETENTION_DAYS": _int("SYNC_TOMBSTONE_RETENTION_DAYS", 90),
+        # The served contract (/openapi.json, /openapi.yaml) and Swagger UI (/docs): on by
+        # default except in production, where API_DOCS=true turns them on.
+        "API_DOCS": _bool(os.environ.get("API_DOCS", "false" if env == "production" else "true")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "JSON_SORT_KEYS": False,
     }

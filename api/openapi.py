@@ -86,6 +86,40 @@ class OperationIds(BasePlugin):
             operation["operationId"] = name
 
 
+DOCS_ASSETS = "/docs/assets/"
+
+
+def docs_config(enabled: bool) -> dict:
+    """flask-smorest settings that serve the spec and Swagger UI, or none of them."""
+    if not enabled:
+        return {"OPENAPI_URL_PREFIX": None}
+    return {
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        # Self-hosted assets (swagger-ui-bundle): clinics may run this offline.
+        "OPENAPI_SWAGGER_UI_URL": DOCS_ASSETS,
+        "OPENAPI_SWAGGER_UI_CONFIG": {"persistAuthorization": False, "tryItOutEnabled": True},
+    }
+
+
+def init_docs(app, api) -> None:
+    """/openapi.yaml and the Swagger UI assets, beside flask-smorest's /openapi.json and /docs."""
+    if not app.config["API_DOCS"]:
+        return
+    import swagger_ui_bundle
+    import yaml
+    from flask import Response, send_from_directory
+
+    @app.get("/openapi.yaml")
+    def openapi_yaml():
+        return Response(yaml.safe_dump(api.spec.to_dict()), mimetype="application/yaml")
+
+    @app.get(DOCS_ASSETS + "<path:filename>")
+    def docs_assets(filename):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+
 class Api(SmorestApi):
     ERROR_SCHEMA = ProblemSchema
 

@@ -7,6 +7,7 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from api import create_app
 from tests.conftest import ROOT
 
 
@@ -56,7 +57,8 @@ def test_every_operation_has_a_unique_readable_operation_id(generated_spec):
 
 
 def test_contract_names_its_server_contact_and_licence(generated_spec):
-    assert generated_spec["servers"][0]["url"] == "http://127.0.0.1:8000"
+    urls = [server["url"] for server in generated_spec["servers"]]
+    assert urls == ["/", "http://127.0.0.1:8000"]
     assert generated_spec["info"]["contact"]["name"]
     assert generated_spec["info"]["license"]["name"]
 
@@ -86,3 +88,42 @@ def test_every_operation_has_a_summary_and_protected_ones_declare_bearer(app):
             assert operation.get("summary"), f"{method} {path} lacks a summary"
             has_bearer = operation.get("security") == [{"bearerAuth": []}]
             assert has_bearer == (path not in public), f"{method} {path}"
+
+
+def test_docs_serve_the_contract_and_self_hosted_swagger_ui(app, client):
+    assert app.config["API_DOCS"]  # on outside production
+    served = client.get("/openapi.json")
+    assert served.status_code == 200
+    committed = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    assert served.get_json() == committed
+    as_yaml = client.get("/openapi.yaml")
+    assert as_yaml.mimetype == "application/yaml"
+    assert yaml.safe_load(as_yaml.get_data(as_text=True)) == committed
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    # Every asset comes from this server: no CDN (clinics may run offline).
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets
+    for asset in assets:
+        with client.get(asset) as loaded:
+            assert loaded.status_code == 200 and len(loaded.data) > 1000, asset
+    assert "/openapi.json" in html
+
+
+@pytest.mark.parametrize(
+    ("env", "docs", "served"),
+    [("production", None, False), ("production", "true", True), ("development", "false", False)],
+)
+def test_docs_can_be_switched_off_and_are_off_in_production(monkeypatch, env, docs, served):
+    monkeypatch.setenv("APP_ENV", env)
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    if docs is None:
+        monkeypatch.delenv("API_DOCS", raising=False)
+    else:
+        monkeypatch.setenv("API_DOCS", docs)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    client = create_app().test_client()
+    for path in ("/openapi.json", "/openapi.yaml", "/docs", "/docs/assets/swagger-ui.css"):
+        with client.get(path) as answer:
+            assert (answer.status_code == 200) is served, path
