@@ -12,8 +12,9 @@ from api.services import access, analysis
 from models import Alert, CheckIn, MassageSession, User
 from models.alert import ACTIVE_STATUSES
 
-# Enough recent reports for the trend's 10 baseline values after sore check-ins drop out.
-TREND_REPORTS = 20
+# Enough recent reports for the trend's window of 14 baseline values after sore check-ins
+# (at most one per session) drop out.
+TREND_REPORTS = 28
 
 
 @dataclass
