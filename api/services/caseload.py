@@ -12,8 +12,8 @@ from api.services import access, analysis
 from models import Alert, CheckIn, MassageSession, User
 from models.alert import ACTIVE_STATUSES
 
-# Enough recent reports for the trend's window of 14 baseline values after sore check-ins
-# (at most one per session) drop out.
+# Recent reports read for the trend: twice its window of 14 baseline values, so that sore
+# check-ins (left out of the baseline) rarely leave it short.
 TREND_REPORTS = 28
 
 
