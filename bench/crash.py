@@ -36,44 +36,11 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from load import free_port  # noqa: E402
+from load import start  # noqa: E402
 
 from models import CheckIn  # noqa: E402
 
 PASSWORD = "crash-test-password"  # noqa: S105 (a throwaway account)
-
-
-def start_server(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            BIN / "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--access-logfile",
-            "/dev/null",
-            "api:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            requests.get(base + "/healthz", timeout=1)
-            return process, base
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not start; see " + str(log))
 
 
 def workers_of(master: int) -> list[int]:
@@ -164,7 +131,7 @@ def main() -> int:
         + [PASSWORD, "--role", "patient", "--name", "Crash"],
         **run,
     )
-    server, base = start_server(env, work / "api.log")
+    server, base = start("api:create_app()", env, ROOT, work / "api.log")
     tally = Tally()
     try:
         token = requests.post(
