@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from statistics import fmean
 from typing import NamedTuple
 
-from analyzer.baseline import baseline_series, pain_baseline
+from analyzer.baseline import Baseline, baseline_series, pain_baseline
 from analyzer.config import DEFAULT_CONFIG, AnalyzerConfig
 from analyzer.domain import Report
 
@@ -50,24 +50,30 @@ def window_test(values: Sequence[int], direction: int, config: AnalyzerConfig) -
     lengths = range(
         config.trend_recent, len(values) - config.trend_min_reports + config.trend_recent + 1
     )
+    # The baseline of the reports before the last k, shared by both tests.
+    baselines = {k: pain_baseline(values[:-k], config) for k in lengths}
     for method, test in (("mean_shift", _shift), ("slope", _slope)):
-        best = max((test(values, k, direction, config) for k in lengths), key=lambda c: c["margin"])
+        best = max(
+            (test(values, k, baselines[k], direction, config) for k in lengths),
+            key=lambda c: c["margin"],
+        )
         if best["margin"] >= -_EPSILON and direction * (values[-1] - best["baseline"]) > 0:
             return {"values": list(values), **best, "method": method}
     return None
 
 
-def _shift(values: Sequence[int], k: int, direction: int, config: AnalyzerConfig) -> dict:
-    """The last ``k`` values against the patient's baseline of the values before them.
+def _shift(
+    values: Sequence[int], k: int, baseline: Baseline, direction: int, config: AnalyzerConfig
+) -> dict:
+    """The last ``k`` values against ``baseline``, that of the values before them.
 
     The recent level is their mean with the most extreme value (in ``direction``)
     counted as its neighbour, so that one bad day cannot carry it; it must move by the
     MCID-sized ``trend_min_points``, by ``trend_min_fraction`` of the baseline and by
     ``trend_noise_z`` standard errors of the difference of two means.
     """
-    recent, earlier = sorted(values[-k:], key=lambda v: direction * v), values[:-k]
+    recent = sorted(values[-k:], key=lambda v: direction * v)
     recent[-1] = recent[-2]
-    baseline = pain_baseline(earlier, config)
     recent_level = fmean(recent)
     standard_error = baseline.spread * (1 / k + 1 / baseline.count) ** 0.5
     needed = max(
@@ -85,7 +91,9 @@ def _shift(values: Sequence[int], k: int, direction: int, config: AnalyzerConfig
     }
 
 
-def _slope(values: Sequence[int], k: int, direction: int, config: AnalyzerConfig) -> dict:
+def _slope(
+    values: Sequence[int], k: int, baseline: Baseline, direction: int, config: AnalyzerConfig
+) -> dict:
     """A steady climb over the last ``k`` values after a flat stretch (a broken-stick fit).
 
     The series is fitted as level + slope x max(0, position - start of the climb); the
@@ -96,9 +104,7 @@ def _slope(values: Sequence[int], k: int, direction: int, config: AnalyzerConfig
     weaker of the two counts, so that one bad day cannot carry the climb.
     """
     start = len(values) - k
-    earlier = values[:start]
     steps = [max(0, i - start + 1) for i in range(len(values))]
-    baseline = pain_baseline(earlier, config)
     full = _broken_stick(values, steps, baseline.spread)
     worst = max(range(start, len(values)), key=lambda i: direction * full.residuals[i])
     kept = [i for i in range(len(values)) if i != worst]

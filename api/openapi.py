@@ -1,12 +1,14 @@
-"""The flask-smorest Api: problem+json error documentation and the bearer security scheme."""
+"""The flask-smorest Api: problem+json errors, bearer auth, operationIds and the served docs."""
 
 import http
 from copy import deepcopy
 from functools import wraps
 
 import marshmallow as ma
+import swagger_ui_bundle
+import yaml
 from apispec import BasePlugin
-from flask import current_app
+from flask import Response, current_app, send_from_directory
 from flask_smorest import Api as SmorestApi
 from flask_smorest.spec import prepare_response
 
@@ -107,9 +109,6 @@ def init_docs(app, api) -> None:
     """/openapi.yaml and the Swagger UI assets, beside flask-smorest's /openapi.json and /docs."""
     if not app.config["API_DOCS"]:
         return
-    import swagger_ui_bundle
-    import yaml
-    from flask import Response, send_from_directory
 
     @app.get("/openapi.yaml")
     def openapi_yaml():

@@ -132,21 +132,21 @@ def felt() -> str:
 
 
 def writing_client(base: str, token: str, deadline: float, recorder: Recorder, seed: int) -> None:
-    mobile_client(base, token, deadline, recorder, seed, write_share=1.0)
+    """P1: sessions only."""
+    mobile_client(base, token, deadline, recorder, seed, sessions_only=True)
 
 
 def mobile_client(
-    base: str, token: str, deadline: float, recorder: Recorder, seed: int, write_share=0.5
+    base: str, token: str, deadline: float, recorder: Recorder, seed: int, sessions_only=False
 ) -> None:
     rng = random.Random(seed)
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {token}"
     cursor = None
     while time.monotonic() < deadline:
-        roll = rng.random() * 0.5 / write_share
+        roll = 0.4 if sessions_only else rng.random()
         if roll < 0.5:
-            sessions_only = write_share == 1.0
-            path = "/v1/checkins" if roll < 0.35 and not sessions_only else "/v1/sessions"
+            path = "/v1/checkins" if roll < 0.35 else "/v1/sessions"
             body = {"recorded_at": felt(), "pain": rng.randint(2, 6)}
             if path == "/v1/sessions":
                 body = {
