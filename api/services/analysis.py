@@ -89,9 +89,10 @@ def to_report(row, model: type[MassageSession] | type[CheckIn] | None = None) ->
     )
 
 
-def _live(model, patient: User):
+def _live(model, patient_id):
+    """The window columns of a patient's live reports of one kind (an id or a bind)."""
     columns = [getattr(model, name) for name in _COLUMNS[model]]
-    return select(*columns).where(model.patient_id == patient.id, model.deleted_at.is_(None))
+    return select(*columns).where(model.patient_id == patient_id, model.deleted_at.is_(None))
 
 
 @lru_cache
@@ -102,9 +103,7 @@ def _window_statement(model, history_reports: int):
     lookback before it, and up to ``AFTER_LIMIT`` felt at or after it (part 2).
     """
     felt = felt_column(model)
-    live = select(*[getattr(model, name) for name in _COLUMNS[model]]).where(
-        model.patient_id == bindparam("patient_id"), model.deleted_at.is_(None)
-    )
+    live = _live(model, bindparam("patient_id"))
     before = live.where(felt < bindparam("focus"))
     parts = (
         before.order_by(felt.desc(), model.id.desc()).limit(history_reports),
@@ -124,7 +123,7 @@ def load_window(
         reports = [
             to_report(row, model)
             for model in (MassageSession, CheckIn)
-            for row in db_session.execute(_live(model, patient))
+            for row in db_session.execute(_live(model, patient.id))
         ]
         return Window(reports=reports, focus=None, horizon=None)
     rows: dict = {}
