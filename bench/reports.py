@@ -2,8 +2,9 @@
 
     python bench/reports.py [--patients 500] [--sessions 200] [--repeat 5]
 
-Prints the caseload's and the patient list's median time and statements per request, and
-as a bare baseline, the time of one grouped SQL query over the same sessions in the same run.
+Prints the caseload's and the patient list's median time and statements per request (with
+the stored patient summaries, and with every one stale), and as a bare baseline, the time
+of one grouped SQL query over the same sessions in the same run.
 """
 
 import argparse
@@ -22,12 +23,13 @@ sys.path.insert(0, str(ROOT))
 
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
-from sqlalchemy import event, insert, text  # noqa: E402
+from sqlalchemy import event, insert, select, text, update  # noqa: E402
 
 from api import create_app  # noqa: E402
 from api.auth import issue_access_token  # noqa: E402
 from api.db import session_scope  # noqa: E402
-from models import CareLink, MassageSession, PatientProfile, User  # noqa: E402
+from api.services import analysis  # noqa: E402
+from models import CareLink, MassageSession, PatientProfile, PatientSummary, User  # noqa: E402
 
 TECHNIQUES = ("swedish", "myofascial_release", "trigger_point", "deep_tissue")
 PRESSURES = ("light", "moderate", "firm", "deep")
@@ -84,6 +86,16 @@ def build(app, patients: int, sessions: int) -> User:
                 )
             db_session.execute(insert(MassageSession), rows)
         db_session.commit()
+        # The summaries every write keeps (the rows above bypassed the write path).
+        ids = list(db_session.scalars(select(User.id).where(User.role == "patient")))
+        with app.app_context():
+            cfg = analysis.config()
+            found = analysis.recent_reports(db_session=db_session, patient_ids=ids, cfg=cfg)
+            for patient_id, reports in found.items():
+                analysis.save_summary(
+                    db_session=db_session, patient_id=patient_id, reports=reports, cfg=cfg
+                )
+        db_session.commit()
         return therapist
 
 
@@ -129,6 +141,14 @@ def main() -> None:
     for path in ("/v1/reports/caseload", "/v1/patients?limit=200"):
         seconds, statements = measure(client, engine, path, headers, args.repeat)
         print(f"{path:<24} median {seconds * 1000:8.1f} ms, {statements} SQL statements")
+    # After a ruleset or threshold change, until writes or `flask analyze` store them again.
+    with engine.begin() as conn:
+        conn.execute(update(PatientSummary).values(basis="stale"))
+    seconds, statements = measure(client, engine, "/v1/reports/caseload", headers, args.repeat)
+    print(
+        f"{'  every summary stale':<24} median {seconds * 1000:8.1f} ms, "
+        f"{statements} SQL statements (computed from the reports)"
+    )
     bare = []
     with engine.connect() as conn:
         for _ in range(args.repeat):

@@ -7,6 +7,7 @@ from models.care_link import CareLink
 from models.changes import ChangeCounter
 from models.idempotency import IdempotencyRecord
 from models.report import CheckIn, MassageSession
+from models.summary import PatientSummary
 from models.token import RefreshToken
 from models.user import PatientProfile, User
 
@@ -21,6 +22,7 @@ __all__ = [
     "IdempotencyRecord",
     "MassageSession",
     "PatientProfile",
+    "PatientSummary",
     "RefreshToken",
     "User",
     "UTCDateTime",

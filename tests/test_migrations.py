@@ -1,17 +1,19 @@
 """Migrations build the whole schema from empty, match the models, and round-trip."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
+import analyzer
 from api.db import make_engine
-from models import Base
+from models import Base, MassageSession, PatientSummary, User
 from tests.conftest import ROOT
 
 
@@ -70,3 +72,73 @@ def test_upgrade_from_empty_matches_models_and_round_trips(empty_database_url):
     assert _tables(url) <= {"alembic_version"}
     _run(url, command.upgrade, "head")
     assert _diff(url) == []
+
+
+def test_summaries_migration_backfills_every_patient_with_reports(empty_database_url):
+    url = empty_database_url
+    _run(url, command.upgrade, "0004")
+    start = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    worse, calm, empty = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    pains = {worse: (3, 3, 4, 3, 3, 3, 4, 3, 6, 6, 7, 7), calm: (5, 4, 5)}
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(User.__table__),
+            [
+                {
+                    "id": pid,
+                    "email": f"{pid}@example.org",
+                    "password_hash": "!",
+                    "role": "patient",
+                    "display_name": "Patient",
+                    "created_at": start,
+                    "password_changed_at": start,
+                }
+                for pid in (worse, calm, empty)
+            ],
+        )
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "patient_id": pid,
+                "started_at": start + timedelta(days=3 * i),
+                "duration_minutes": 50,
+                "technique": "swedish",
+                "pressure": "light",
+                "areas": ["lower_back"],
+                "acute_flare": False,
+                "pain_before": pain,
+                "pain_after": pain - 1,
+                "numbness": 0,
+                "tingling": 0,
+                "weakness": 0,
+                "bladder_bowel_change": False,
+                "saddle_numbness": False,
+                "version": 1,
+                "created_at": start,
+                "updated_at": start,
+                "deleted_at": None,
+            }
+            for pid, series in pains.items()
+            for i, pain in enumerate(series)
+        ]
+        # A deleted latest session does not count.
+        rows.append(
+            rows[-1]
+            | {
+                "id": uuid.uuid4(),
+                "started_at": start + timedelta(days=90),
+                "pain_before": 9,
+                "deleted_at": start,
+            }
+        )
+        conn.execute(insert(MassageSession.__table__), rows)
+    _run(url, command.upgrade, "head")
+    with engine.connect() as conn:
+        stored = {row.patient_id: row for row in conn.execute(select(PatientSummary.__table__))}
+    engine.dispose()
+    assert set(stored) == {worse, calm}
+    assert (stored[worse].trend, stored[worse].latest_pain_before) == ("worsening", 7)
+    assert (stored[calm].trend, stored[calm].latest_pain_before) == ("stable", 5)
+    assert stored[calm].last_session_at == start + timedelta(days=6)
+    assert stored[calm].basis == analyzer.summary_basis(analyzer.DEFAULT_CONFIG)

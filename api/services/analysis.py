@@ -6,13 +6,14 @@ from datetime import datetime
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import bindparam, func, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import analyzer
 from api.errors import NotFound
 from api.services import alerts
-from models import CheckIn, MassageSession, User
+from models import CheckIn, MassageSession, PatientSummary, User, utcnow
 from models.report import felt_column
 
 # How many reports felt after the written one are re-evaluated (a late sync lands in the
@@ -90,9 +91,11 @@ def to_report(row, model: type[MassageSession] | type[CheckIn] | None = None) ->
 
 
 def _live(model, patient_id):
-    """The window columns of a patient's live reports of one kind (an id or a bind)."""
+    """The window columns of live reports of one kind: of a patient (an id or a bind), or,
+    with None, of everyone."""
     columns = [getattr(model, name) for name in _COLUMNS[model]]
-    return select(*columns).where(model.patient_id == patient_id, model.deleted_at.is_(None))
+    live = select(*columns).where(model.deleted_at.is_(None))
+    return live if patient_id is None else live.where(model.patient_id == patient_id)
 
 
 @lru_cache
@@ -143,6 +146,56 @@ def load_window(
         # One kind was cut short: judge only up to where both kinds are complete.
         reports = [r for r in reports if r.felt_at <= horizon]
     return Window(reports=reports, focus=focus, horizon=horizon)
+
+
+def recent_reports(
+    *, db_session: Session, patient_ids: list[uuid.UUID], cfg: analyzer.AnalyzerConfig
+) -> dict[uuid.UUID, list[analyzer.Report]]:
+    """The last ``history_reports`` live reports of each kind of these patients: what a
+    summary is computed from. One statement per kind, whatever the number of patients."""
+    found: dict[uuid.UUID, list[analyzer.Report]] = {pid: [] for pid in patient_ids}
+    if not patient_ids:
+        return found
+    for model in (MassageSession, CheckIn):
+        felt = felt_column(model)
+        ranked = (
+            _live(model, None)
+            .where(model.patient_id.in_(patient_ids))
+            .add_columns(
+                model.patient_id,
+                func.row_number()
+                .over(partition_by=model.patient_id, order_by=(felt.desc(), model.id.desc()))
+                .label("rank"),
+            )
+            .subquery()
+        )
+        query = select(ranked).where(ranked.c.rank <= cfg.history_reports)
+        for row in db_session.execute(query):
+            found[row.patient_id].append(to_report(row, model))
+    return found
+
+
+def save_summary(
+    *,
+    db_session: Session,
+    patient_id: uuid.UUID,
+    reports: list[analyzer.Report],
+    cfg: analyzer.AnalyzerConfig,
+) -> analyzer.Summary:
+    """Compute the patient's summary from their reports and store it: one upsert."""
+    summary = analyzer.summarize(reports, cfg)
+    values = {
+        "latest_pain_before": summary.latest_pain_before,
+        "latest_pain_after": summary.latest_pain_after,
+        "last_session_at": summary.last_session_at,
+        "trend": summary.trend,
+        "basis": analyzer.summary_basis(cfg),
+        "updated_at": utcnow(),
+    }
+    dialect = sqlite if db_session.get_bind().dialect.name == "sqlite" else postgresql
+    statement = dialect.insert(PatientSummary).values(patient_id=patient_id, **values)
+    db_session.execute(statement.on_conflict_do_update(index_elements=["patient_id"], set_=values))
+    return summary
 
 
 def patients(*, db_session: Session, patient_id: uuid.UUID | None = None) -> list[User]:
@@ -196,6 +249,13 @@ def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> 
     lock_patient(db_session=db_session, patient_id=patient.id)
     window = load_window(db_session=db_session, patient=patient, focus=focus, cfg=cfg)
     findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
+    # The window holds the patient's latest reports unless a kind was cut short after focus.
+    latest = window.reports
+    if window.horizon is not None:
+        latest = recent_reports(db_session=db_session, patient_ids=[patient.id], cfg=cfg)[
+            patient.id
+        ]
+    save_summary(db_session=db_session, patient_id=patient.id, reports=latest, cfg=cfg)
     return alerts.apply_findings(
         db_session=db_session,
         patient_id=patient.id,

@@ -2,19 +2,15 @@
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Select, case, distinct, func, literal, select, union_all
+from sqlalchemy import Select, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 import analyzer
 from api.services import access, analysis
-from models import Alert, CheckIn, MassageSession, User
+from models import Alert, MassageSession, PatientSummary, User
 from models.alert import ACTIVE_STATUSES
-
-# Recent reports read for the trend: twice its window of 14 baseline values, so that sore
-# check-ins (left out of the baseline) rarely leave it short.
-TREND_REPORTS = 28
 
 
 @dataclass
@@ -57,14 +53,14 @@ def patients_query(user: User) -> Select:
 
 
 def rows_for(*, db_session: Session, patients: list[User]) -> list[PatientRow]:
-    """Fill the rows of these patients: three more queries whatever their number."""
+    """Fill the rows of these patients: two more queries whatever their number (two more
+    again when some patients' stored summaries are missing or stale)."""
     rows = {p.id: PatientRow(patient=p) for p in patients}
     if not rows:
         return []
     ids = list(rows)
-    _fill_latest_sessions(db_session, ids, rows)
+    _fill_summaries(db_session, ids, rows)
     _fill_open_alerts(db_session, ids, rows)
-    _fill_trends(db_session, ids, rows)
     return list(rows.values())
 
 
@@ -74,29 +70,29 @@ def caseload(*, db_session: Session, user: User) -> list[PatientRow]:
     return sorted(rows, key=PatientRow.urgency)
 
 
-def _fill_latest_sessions(db_session: Session, ids: list, rows: dict) -> None:
-    ranked = (
-        select(
-            MassageSession.patient_id,
-            MassageSession.pain_before,
-            MassageSession.pain_after,
-            MassageSession.started_at,
-            func.row_number()
-            .over(
-                partition_by=MassageSession.patient_id,
-                order_by=(MassageSession.started_at.desc(), MassageSession.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(MassageSession.patient_id.in_(ids), MassageSession.deleted_at.is_(None))
-        .subquery()
-    )
-    for patient_id, before, after, started_at, _ in db_session.execute(
-        select(ranked).where(ranked.c.rank == 1)
-    ):
+def _fill_summaries(db_session: Session, ids: list, rows: dict) -> None:
+    """Latest session values and trend from the summaries that writes keep.
+
+    A patient without reports has no summary; one stored under another ruleset or other
+    thresholds (an upgrade, changed configuration) is computed here from the reports, the
+    same way a write computes it, until their next write or ``flask analyze`` stores it.
+    """
+    cfg = analysis.config()
+    basis = analyzer.summary_basis(cfg)
+    stored = db_session.scalars(select(PatientSummary).where(PatientSummary.patient_id.in_(ids)))
+    current = {s.patient_id: s for s in stored if s.basis == basis}
+    stale = [pid for pid in ids if pid not in current]
+    recomputed = analysis.recent_reports(db_session=db_session, patient_ids=stale, cfg=cfg)
+    summaries = {
+        **current,
+        **{pid: analyzer.summarize(reports, cfg) for pid, reports in recomputed.items()},
+    }
+    for patient_id, summary in summaries.items():
         row = rows[patient_id]
-        row.latest_pain_before, row.latest_pain_after = before, after
-        row.last_session_at = _aware(started_at)
+        row.latest_pain_before = summary.latest_pain_before
+        row.latest_pain_after = summary.latest_pain_after
+        row.last_session_at = summary.last_session_at
+        row.trend = summary.trend
 
 
 def _fill_open_alerts(db_session: Session, ids: list, rows: dict) -> None:
@@ -107,51 +103,6 @@ def _fill_open_alerts(db_session: Session, ids: list, rows: dict) -> None:
     )
     for patient_id, severity, count in db_session.execute(query):
         rows[patient_id].open_alerts[severity] = count
-
-
-def _fill_trends(db_session: Session, ids: list, rows: dict) -> None:
-    reports = union_all(
-        select(
-            MassageSession.id,
-            MassageSession.patient_id,
-            MassageSession.started_at.label("felt"),
-            literal("session").label("kind"),
-            MassageSession.pain_before.label("pain"),
-        ).where(MassageSession.patient_id.in_(ids), MassageSession.deleted_at.is_(None)),
-        select(
-            CheckIn.id,
-            CheckIn.patient_id,
-            CheckIn.recorded_at.label("felt"),
-            literal("checkin").label("kind"),
-            CheckIn.pain.label("pain"),
-        ).where(CheckIn.patient_id.in_(ids), CheckIn.deleted_at.is_(None)),
-    ).subquery()
-    ranked = select(
-        reports,
-        func.row_number()
-        .over(partition_by=reports.c.patient_id, order_by=reports.c.felt.desc())
-        .label("rank"),
-    ).subquery()
-    query = select(ranked).where(ranked.c.rank <= TREND_REPORTS)
-    series: dict = {pid: [] for pid in ids}
-    for row in db_session.execute(query):
-        series[row.patient_id].append(_report(row, _aware(row.felt)))
-    cfg = analysis.config()
-    for patient_id, reports_ in series.items():
-        rows[patient_id].trend = analyzer.trend_label(reports_, cfg)
-
-
-def _report(row, felt: datetime) -> analyzer.Report:
-    if row.kind == "session":
-        return analyzer.Report(id=str(row.id), kind="session", felt_at=felt, pain_before=row.pain)
-    return analyzer.Report(id=str(row.id), kind="checkin", felt_at=felt, pain=row.pain)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # A UNION can hand SQLite's stored text-free naive UTC back without the column type.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def techniques(*, db_session: Session, user: User) -> list[dict]:
