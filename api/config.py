@@ -109,6 +109,7 @@ def from_environment(instance_path: str) -> dict:
         "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 30000),
+        "DB_EXPORT_TIMEOUT_MS": _int("DB_EXPORT_TIMEOUT_MS", 600000),
         "SYNC_TOMBSTONE_RETENTION_DAYS": _int("SYNC_TOMBSTONE_RETENTION_DAYS", 90),
         # The served contract (/openapi.json, /openapi.yaml) and Swagger UI (/docs): on by
         # default except in production, where API_DOCS=true turns them on.

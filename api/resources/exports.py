@@ -1,6 +1,6 @@
 """CSV exports of sessions, check-ins and alerts, streamed."""
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -64,6 +64,7 @@ def _register(export: exports.Export) -> None:
                 patient_id=args.get("patient_id"),
                 felt_from=args.get("from_"),
                 felt_to=args.get("to"),
+                timeout_ms=current_app.config["DB_EXPORT_TIMEOUT_MS"],
             )
             return _attachment(body, export.filename)
 

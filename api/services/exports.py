@@ -1,14 +1,15 @@
 """CSV exports of sessions, check-ins and alerts: scoped like the lists, audited, streamed.
 
-Rows are read patient by patient in keyset-ordered chunks, each chunk in its own short
-transaction, so memory stays flat whatever the row count and a long export never holds a
-lock (SQLite begins every transaction IMMEDIATE) or a snapshot for minutes. The price is
-that an export is not one snapshot: a row edited while the export runs may be missed or
-written twice; rows untouched during the export are each written exactly once.
+On PostgreSQL one ``COPY (SELECT ...) TO STDOUT`` writes the file in one snapshot, its
+cells computed in SQL (``_copy_body``). On SQLite rows are read patient by patient in
+keyset-ordered chunks, each chunk in its own short transaction, so memory stays flat
+whatever the row count and a long export never holds the database's lock (SQLite begins
+every transaction IMMEDIATE) for minutes. The price there is that an export is not one
+snapshot: a row edited while the export runs may be missed or written twice; rows
+untouched during the export are each written exactly once.
 
 The row queries are Core selects of the stored values, formatted column by column: on a
-million rows, ORM rows and datetime/UUID/JSON round trips were most of the time.
-"""
+million rows, ORM rows and datetime/UUID/JSON round trips were most of the time."""
 
 import csv
 import functools
@@ -28,8 +29,11 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     cast,
     func,
+    literal,
+    literal_column,
     or_,
     select,
     type_coerce,
@@ -97,15 +101,26 @@ _flag = {True: "true", False: "false"}.get  # 1 and 0 hash as True and False
 
 @dataclass(frozen=True)
 class Column:
-    """A CSV column: the selected SQL expression and how its value is written (None: as is)."""
+    """A CSV column: the selected SQL expression and how its value is written (None: as is).
+
+    ``cell`` is the same cell computed by PostgreSQL as text (None: the expression as is),
+    for the COPY path; a test holds both paths to byte-identical output.
+    """
 
     header: str
     expression: Any
     render: Callable[[Any], Any] | None = None
+    cell: Any = None
+
+
+def _neutralised_sql(text):
+    """``neutralise`` in SQL; an empty text becomes NULL, which COPY writes as csv does ''."""
+    guarded = case((func.left(text, 1).in_(FORMULA_START), literal("'") + text), else_=text)
+    return func.nullif(guarded, "")
 
 
 def _text(column) -> Column:
-    return Column(column.name, column, neutralise)
+    return Column(column.name, column, neutralise, _neutralised_sql(column))
 
 
 # Codes (technique, rule, status...) repeat: their few distinct cells are computed once.
@@ -113,7 +128,31 @@ _code_cell = functools.lru_cache(maxsize=1024)(neutralise)
 
 
 def _code(column) -> Column:
-    return Column(column.name, column, _code_cell)
+    # Codes are the API's own words (letters, digits, '_', '.', '-' inside): neutralising
+    # them is a no-op that PostgreSQL need not repeat on every row.
+    return Column(column.name, column, _code_cell, column)
+
+
+def _joined_sql(json_list: str) -> Any:
+    """A JSON list's elements joined with the list separator, in order (NULL when empty)."""
+    return literal_column(
+        f"(SELECT string_agg(e.value, '{LIST_SEPARATOR}' ORDER BY e.n) "  # noqa: S608
+        f"FROM json_array_elements_text({json_list}) WITH ORDINALITY AS e(value, n))",
+        Text,
+    )  # json_list is one of this module's column expressions, never input
+
+
+def _codes_sql(column):
+    """``_list_cell`` in SQL for a JSON list of codes (letters and underscores, as the API
+    accepts them): the JSON text without brackets, quotes and spaces, joined with ';'."""
+    bare = func.translate(cast(column, Text), '[]" ', "", type_=Text)
+    return func.nullif(func.replace(bare, ",", LIST_SEPARATOR, type_=Text), "")
+
+
+def _utc_sql(column):
+    """``iso_utc`` in SQL: microseconds only when there are any, as isoformat writes them."""
+    text = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"', type_=Text)
+    return func.replace(text, ".000000Z", "Z", type_=Text)
 
 
 def _stored(column):
@@ -126,11 +165,11 @@ def _stored(column):
 
 
 def _time(column) -> Column:
-    return Column(column.name, _stored(column), _time_cell)
+    return Column(column.name, _stored(column), _time_cell, _utc_sql(column))
 
 
 def _id(column) -> Column:
-    return Column(column.name, _stored(column), _id_cell)
+    return Column(column.name, _stored(column), _id_cell)  # COPY writes uuids canonically
 
 
 def _number(column) -> Column:
@@ -138,7 +177,8 @@ def _number(column) -> Column:
 
 
 def _boolean(column) -> Column:
-    return Column(column.name, type_coerce(column, Integer()), _flag)  # 0/1 on SQLite
+    cell = case((column.is_(True), "true"), (column.is_(False), "false"))
+    return Column(column.name, type_coerce(column, Integer()), _flag, cell)  # 0/1 on SQLite
 
 
 @dataclass(frozen=True)
@@ -196,7 +236,7 @@ SESSIONS = Export(
         _id(_S.therapist_id),
         _code(_S.technique),
         _code(_S.pressure),
-        Column("areas", cast(_S.areas, Text), _list_cell),
+        Column("areas", cast(_S.areas, Text), _list_cell, _codes_sql(_S.areas)),
         _boolean(_S.acute_flare),
         _number(_S.pain_before),
         _number(_S.pain_after),
@@ -239,7 +279,12 @@ ALERTS = Export(
         _text(_A.message),
         _text(_A.clinician_message),
         _text(_A.recommendation),
-        Column("evidence_report_ids", _A.evidence, _report_ids),
+        Column(
+            "evidence_report_ids",
+            _A.evidence,
+            _report_ids,
+            _joined_sql("alerts.evidence -> 'report_ids'"),
+        ),
         _code(_A.ruleset_version),
         _id(_A.acknowledged_by),
         _time(_A.acknowledged_at),
@@ -311,10 +356,12 @@ def start(
     patient_id: uuid.UUID | None = None,
     felt_from: datetime | None = None,
     felt_to: datetime | None = None,
+    timeout_ms: int | None = None,
 ) -> Iterator[bytes]:
     """Audit the export now and return the CSV body as a lazy iterator of UTF-8 chunks.
 
     A patient_id the caller may not see gives a header-only file, as lists give no items.
+    On PostgreSQL the rows come from one COPY bounded by ``timeout_ms`` (None: no bound).
     """
     scope = Scope(
         visible=access.visible_patient_ids(user),
@@ -324,7 +371,77 @@ def start(
     )
     _audit(db_session, user=user, export=export, scope=scope)
     db_session.commit()
+    if db_session.get_bind().dialect.name == "postgresql":
+        return _copy_body(db_session, export, scope, timeout_ms=timeout_ms)
     return _body(db_session, export, scope)
+
+
+def _copy_statement(export: Export, scope: Scope) -> Select:
+    """Every row of the export as its CSV cells, computed by PostgreSQL, in file order."""
+    table = export.table
+    cells = [c.expression if c.cell is None else c.cell for c in export.columns]
+    query = (
+        select(User.id, _neutralised_sql(User.display_name), *cells)
+        .join_from(table, User, User.id == table.c.patient_id)
+        .where(User.role == "patient")
+        .order_by(User.id, export.felt, table.c.id)
+    )
+    return _scoped(_filtered(query, export, scope), User.id, scope)
+
+
+def _copy_body(
+    db_session: Session, export: Export, scope: Scope, *, timeout_ms: int | None
+) -> Iterator[bytes]:
+    """PostgreSQL: one ``COPY (SELECT ...) TO STDOUT`` in one transaction, so one snapshot.
+
+    The cells are computed in SQL (the ``cell`` of each column) and PostgreSQL writes the
+    CSV; only its LF line ends become CRLF here. The statement may run longer than ordinary
+    ones (a slow client reading a large file): ``timeout_ms`` bounds it instead.
+    """
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(export.header)
+    yield buffer.getvalue().encode()
+    try:
+        connection = db_session.connection()
+        compiled = _copy_statement(export, scope).compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {int(timeout_ms or 0)}")
+            copy = f"COPY ({compiled.string}) TO STDOUT WITH (FORMAT csv)"
+            with cursor.copy(copy, compiled.params) as rows:
+                yield from _crlf_lines(_batched(rows))
+    finally:
+        db_session.close()
+
+
+def _batched(blocks) -> Iterator[bytes]:
+    """COPY hands over one row per block: gather them into FLUSH_AT-sized chunks."""
+    pending = bytearray()
+    for block in blocks:
+        pending += block
+        if len(pending) >= FLUSH_AT:
+            yield bytes(pending)
+            pending.clear()
+    if pending:
+        yield bytes(pending)
+
+
+def _crlf_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """CSV with LF row ends as csv.writer writes it: CRLF row ends, line breaks inside quoted
+    cells left as they are.
+
+    Split on quotes, the parts alternate outside and inside quoted cells (a doubled quote
+    leaves an empty outside part); only the outside parts hold row ends.
+    """
+    inside = False
+    for chunk in chunks:
+        parts = chunk.split(b'"')
+        start = 1 if inside else 0
+        parts[start::2] = [part.replace(b"\n", b"\r\n") for part in parts[start::2]]
+        inside ^= len(parts) % 2 == 0  # an odd number of quotes
+        yield b'"'.join(parts)
 
 
 def _body(db_session: Session, export: Export, scope: Scope) -> Iterator[bytes]:

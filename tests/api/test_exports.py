@@ -3,9 +3,11 @@
 import csv
 import io
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.services import exports
 from models import AuditEvent
@@ -490,3 +492,72 @@ def test_admin_export_of_one_patient_names_that_patient_in_the_audit(client, mak
         patient.id,
         2,
     )
+
+
+HOSTILE_NOTES = [
+    'a, "b"\r\nc',
+    "line one\nline two",
+    '"',
+    '""',
+    "=SUM(A1)",
+    "-2",
+    "+1",
+    "@cmd",
+    "\tindent",
+    "\rreturn",
+    "",
+    " leading space",
+    "ünïcode 🙂 — ok",
+    "\\.",
+    None,
+]
+
+
+def test_postgresql_copy_writes_the_same_bytes_as_the_row_by_row_writer(client, make, db):
+    """Every export on PostgreSQL goes through COPY; the portable writer is the reference."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("COPY is a PostgreSQL path; set TEST_DATABASE_URL to test it")
+    therapist = make.user("therapist")
+    for n, name in enumerate(('=Evil, "Name"\nx', "Ann", "")):
+        patient = make.user("patient")
+        patient.display_name = name
+        make.link(patient, therapist)
+        for i, note in enumerate(HOSTILE_NOTES):
+            started = (
+                f"2026-10-{1 + i:02d}T10:00:0{n}.{i:06d}+02:00"
+                if i % 2
+                else (f"2026-10-{1 + i:02d}T10:00:00+02:00")
+            )
+            body = session_body(
+                started_at=started,
+                notes=note,
+                pain_before=3 + i % 5,
+                pain_after=None if i % 4 == 0 else 9,
+                areas=["sciatic_nerve_path", "buttock"] if i % 3 else ["hip"],
+                acute_flare=i % 2 == 0,
+                symptoms={"numbness": i % 3, "side": "left"} if i % 2 else {},
+            )
+            _post(client, make, "/v1/sessions", patient, body)
+            checkin = checkin_body(recorded_at=f"2026-10-{1 + i:02d}T20:00:00Z", notes=note)
+            _post(client, make, "/v1/checkins", patient, checkin)
+    db.flush()
+    visible = exports.access.visible_patient_ids(therapist)
+    october = datetime(2026, 10, 3, tzinfo=UTC), datetime(2026, 10, 11, tzinfo=UTC)
+    scopes = [
+        exports.Scope(visible=None, patient_id=None, felt_from=None, felt_to=None),
+        exports.Scope(visible=visible, patient_id=None, felt_from=october[0], felt_to=None),
+        exports.Scope(
+            visible=visible, patient_id=patient.id, felt_from=october[0], felt_to=october[1]
+        ),
+    ]
+    for export in exports.EXPORTS.values():
+        for scope in scopes:
+            reference = b"".join(exports._body(_session_on(db), export, scope))
+            copied = b"".join(exports._copy_body(_session_on(db), export, scope, timeout_ms=None))
+            assert copied == reference, export.name
+            if scope.felt_to is None:
+                assert reference.count(b"\r\n") > 10, export.name
+
+
+def _session_on(db) -> Session:
+    return Session(bind=db.get_bind(), join_transaction_mode="create_savepoint")
