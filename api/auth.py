@@ -92,6 +92,7 @@ def auth_required(*roles: str) -> Callable:
             if roles and user.role not in roles:
                 raise AccessDenied("Your role cannot use this endpoint.")
             g.current_user = user
+            get_session().info["actor"] = user
             if request.method in limits.WRITE_METHODS:
                 limits.check(limits.WRITES_PER_USER)
             return func(*args, **kwargs)

@@ -1,8 +1,9 @@
 """Engine and per-request SQLAlchemy session for the app."""
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
+from functools import lru_cache, wraps
 from itertools import count
 
 try:
@@ -10,10 +11,12 @@ try:
 except ImportError:  # not on Windows: writers poll SQLite's busy timeout instead
     fcntl = None
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+import analyzer
 
 # PostgreSQL's deadlock_detected and serialization_failure: the database gave up on this
 # transaction in favour of another, and running the whole of it again is the remedy.
@@ -126,14 +129,71 @@ def init_app(app: Flask) -> None:
     )
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.after_request(finish_request)
     app.teardown_appcontext(_close_session)
 
 
 def get_session() -> Session:
-    """The session of the current request, opened on first use."""
+    """The session of the current request, opened on first use.
+
+    Services take what they need of the request from the session's ``info`` (the
+    analyzer's thresholds, the request id and address for the audit trail, the signed-in
+    user once known), so that they import nothing from Flask.
+    """
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
+        session = current_app.extensions["db_sessionmaker"]()
+        _fill_info(session, current_app)
+        if has_request_context():
+            session.info.update(request_id=g.get("request_id"), ip=request.remote_addr)
+        g.db_session = session
     return g.db_session
+
+
+def _fill_info(session: Session, app: Flask) -> None:
+    session.info["analyzer_config"] = analyzer_config(app.config.get("ANALYZER_OVERRIDES"))
+
+
+def analyzer_config(overrides: dict | None) -> analyzer.AnalyzerConfig:
+    """The analyzer's thresholds: the defaults with the configured overrides."""
+    if not overrides:
+        return analyzer.DEFAULT_CONFIG
+    return _config_from(json.dumps(overrides, sort_keys=True))
+
+
+@lru_cache(maxsize=8)
+def _config_from(overrides: str) -> analyzer.AnalyzerConfig:
+    return analyzer.AnalyzerConfig.from_mapping(json.loads(overrides))
+
+
+def keeps_on_error(session: Session) -> bool:
+    """Whether the request's writes stand even though it answers an error (a refused
+    sign-in is audited; a reused refresh token's family stays revoked)."""
+    return bool(session.info.get("keep_on_error"))
+
+
+def finish_request(response: Response) -> Response:
+    """The edge of every request's unit of work: commit once, or roll back on an error.
+
+    Views under ``transactional`` have committed already, and this finds nothing to do.
+    Audit events of reads (``after_read``) are written after the read's transaction ends:
+    on SQLite a read transaction may not turn into a write once another writer has
+    committed since it began. They are committed before the response (or the first byte
+    of a streamed one) leaves.
+    """
+    session = g.get("db_session")
+    if session is None:
+        return response
+    after_read = session.info.pop("after_read", [])
+    if response.status_code < 400 or keeps_on_error(session):
+        session.commit()
+    else:
+        session.rollback()
+        after_read = []
+    session.info.pop("keep_on_error", None)
+    if after_read:
+        session.add_all(after_read)
+        session.commit()
+    return response
 
 
 def _close_session(_exc: BaseException | None) -> None:
@@ -161,17 +221,21 @@ def transactional(func):
         for attempt in count(1):
             try:
                 response = current_app.make_response(func(*args, **kwargs))
-                if response.status_code < 400:
+                if response.status_code < 400 or keeps_on_error(db_session):
                     db_session.commit()
                 else:
                     db_session.rollback()
                 return response
             except DBAPIError as exc:
                 db_session.rollback()
+                db_session.info.pop("after_read", None)  # the next attempt reads again
                 if attempt == WRITE_ATTEMPTS or not is_retryable(exc):
                     raise
             except BaseException:
-                db_session.rollback()
+                if keeps_on_error(db_session):
+                    db_session.commit()
+                else:
+                    db_session.rollback()
                 raise
 
     return wrapper
@@ -181,6 +245,7 @@ def transactional(func):
 def session_scope(app: Flask) -> Iterator[Session]:
     """A session for CLI commands: committed on success, rolled back on error."""
     with app.extensions["db_sessionmaker"]() as session:
+        _fill_info(session, app)
         try:
             yield session
             session.commit()

@@ -11,6 +11,7 @@ from api.auth import auth_required, current_user
 from api.db import get_session
 from api.openapi import document
 from api.pagination import page_schema, paginate
+from api.resources import rendering
 from api.schemas.alert_quality import AlertQualityOut, AlertQualityQuery
 from api.schemas.patients import (
     CaseloadOut,
@@ -135,7 +136,7 @@ class PatientChart(MethodView):
     @document(responses={404: "NOT_FOUND"})
     def get(self, args, patient_id: uuid.UUID):
         """Pain before and after over time, with alerts marked"""
-        svg = patient_report.chart_svg(_course(patient_id, args))
+        svg = rendering.chart_svg(_course(patient_id, args))
         return Response(svg, mimetype="image/svg+xml")
 
 
@@ -147,7 +148,7 @@ class PatientReportPage(MethodView):
     @document(responses={404: "NOT_FOUND"})
     def get(self, args, patient_id: uuid.UUID):
         """A printable report for a doctor's visit"""
-        page = patient_report.html(_course(patient_id, args), generated=utcnow())
+        page = rendering.html(_course(patient_id, args), generated=utcnow())
         response = Response(page, mimetype="text/html")
         response.headers["Content-Security-Policy"] = (
             "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

@@ -1,1 +1,2 @@
-"""Services: load, authorize, persist, analyze, commit. Views call these and nothing else."""
+"""Services: load, authorize, persist, analyze; they flush and the request's edge commits
+(api.db). Views call these and nothing else."""

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from flask import current_app
 from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -29,9 +28,9 @@ class Window:
     horizon: datetime | None  # last felt time re-evaluated; None: the whole history
 
 
-def config() -> analyzer.AnalyzerConfig:
-    overrides = current_app.config.get("ANALYZER_OVERRIDES") or {}
-    return analyzer.AnalyzerConfig.from_mapping(overrides) if overrides else analyzer.DEFAULT_CONFIG
+def config(db_session: Session) -> analyzer.AnalyzerConfig:
+    """The thresholds in force: the edge that opened the session put them in its ``info``."""
+    return db_session.info.get("analyzer_config", analyzer.DEFAULT_CONFIG)
 
 
 _SYMPTOMS = (
@@ -245,7 +244,7 @@ def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> 
 
     Runs inside the caller's transaction; the caller commits the write and the alerts together.
     """
-    cfg = config()
+    cfg = config(db_session)
     lock_patient(db_session=db_session, patient_id=patient.id)
     window = load_window(db_session=db_session, patient=patient, focus=focus, cfg=cfg)
     findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)

@@ -1,21 +1,14 @@
-"""Audit trail entries; the request's actor, id and address are filled in from the context."""
+"""Audit trail entries; the request's actor, id and address come from the session's info."""
 
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from flask import g, has_request_context, request
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from api.pagination import Page
 from models import AuditEvent, User
-
-
-def _actor(actor: User | None) -> User | None:
-    if actor is not None:
-        return actor
-    return g.get("current_user") if has_request_context() else None
 
 
 def record(
@@ -30,8 +23,12 @@ def record(
     row_count: int | None = None,
     actor: User | None = None,
 ) -> AuditEvent:
-    """Add an event to the session; it is committed with the caller's transaction."""
-    who = _actor(actor)
+    """Add an event to the session; it is committed with the caller's transaction.
+
+    Without ``actor``, the signed-in user of the request (None: the system); the request
+    id and address come from the session's ``info`` as the request's edge set them.
+    """
+    who = actor or db_session.info.get("actor")
     event = AuditEvent(
         actor_id=who.id if who else None,
         actor_role=who.role if who else None,
@@ -42,8 +39,8 @@ def record(
         outcome=outcome,
         status=status,
         row_count=row_count,
-        request_id=g.get("request_id") if has_request_context() else None,
-        ip=request.remote_addr if has_request_context() else None,
+        request_id=db_session.info.get("request_id"),
+        ip=db_session.info.get("ip"),
     )
     db_session.add(event)
     return event
@@ -70,10 +67,10 @@ def record_change(
     )
 
 
-def _end_reading(db_session: Session) -> None:
-    # A read's transaction may not turn into a write on SQLite (another writer may have
-    # committed since it began); the audit entry gets a transaction of its own.
-    db_session.commit()
+def _after_read(db_session: Session, event: AuditEvent) -> None:
+    # Written by the request's edge once the read's transaction has ended (api.db).
+    db_session.expunge(event)
+    db_session.info.setdefault("after_read", []).append(event)
 
 
 def record_read(
@@ -84,11 +81,10 @@ def record_read(
     resource_id: object,
     patient_id: uuid.UUID,
 ) -> None:
-    """A read of one record: audited (and committed) when it is someone else's health data."""
+    """A read of one record: audited when it is someone else's health data."""
     if patient_id == user.id:
         return
-    _end_reading(db_session)
-    record(
+    event = record(
         db_session,
         action=f"{resource_type}.read",
         resource_type=resource_type,
@@ -96,7 +92,7 @@ def record_read(
         patient_id=patient_id,
         actor=user,
     )
-    db_session.commit()
+    _after_read(db_session, event)
 
 
 def record_list(
@@ -114,8 +110,7 @@ def record_list(
     if not others and not (patient_id and patient_id != user.id):
         return
     single = next(iter(others)) if len(others) == 1 else patient_id
-    _end_reading(db_session)
-    record(
+    event = record(
         db_session,
         action=action or f"{resource_type}.list",
         resource_type=resource_type,
@@ -123,7 +118,7 @@ def record_list(
         row_count=row_count,
         actor=user,
     )
-    db_session.commit()
+    _after_read(db_session, event)
 
 
 def audited_page(db_session: Session, *, user: User, kind: str, page: Page) -> Page:

@@ -77,7 +77,6 @@ def login(*, db_session: Session, email: str, password: str, refresh_ttl: timede
         family_id=uuid.uuid4(),
         ttl=refresh_ttl,
     )
-    db_session.commit()
     return Grant(user=user, refresh_token=token)
 
 
@@ -117,7 +116,6 @@ def refresh(
         family_id=stored.family_id,
         ttl=refresh_ttl,
     )
-    db_session.commit()
     return Grant(user=db_session.get(User, stored.user_id), refresh_token=successor)
 
 
@@ -146,7 +144,7 @@ def _reissue_or_revoke(
 
 
 def _refused(db_session: Session, action: str, *, user: User | None, status: int) -> None:
-    """Audit a refused attempt; committed now, since the refusal rolls nothing else forward."""
+    """Audit a refused attempt; it stands although the request answers an error."""
     audit.record(
         db_session,
         action=action,
@@ -156,7 +154,7 @@ def _refused(db_session: Session, action: str, *, user: User | None, status: int
         status=status,
         actor=user,
     )
-    db_session.commit()
+    db_session.info["keep_on_error"] = True
 
 
 def logout(*, db_session: Session, token: str) -> None:
@@ -166,7 +164,6 @@ def logout(*, db_session: Session, token: str) -> None:
     )
     if stored is not None:
         _revoke(db_session, RefreshToken.family_id == stored.family_id)
-        db_session.commit()
 
 
 def change_password(
@@ -190,4 +187,3 @@ def change_password(
         status=204,
         actor=user,
     )
-    db_session.commit()

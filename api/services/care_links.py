@@ -74,4 +74,3 @@ def end(*, db_session: Session, user: User, link_id: uuid.UUID) -> None:
             status=204,
             actor=user,
         )
-        db_session.commit()

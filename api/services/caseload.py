@@ -77,7 +77,7 @@ def _fill_summaries(db_session: Session, ids: list, rows: dict) -> None:
     thresholds (an upgrade, changed configuration) is computed here from the reports, the
     same way a write computes it, until their next write or ``flask analyze`` stores it.
     """
-    cfg = analysis.config()
+    cfg = analysis.config(db_session)
     basis = analyzer.summary_basis(cfg)
     stored = db_session.scalars(select(PatientSummary).where(PatientSummary.patient_id.in_(ids)))
     current = {s.patient_id: s for s in stored if s.basis == basis}

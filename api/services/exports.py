@@ -370,7 +370,6 @@ def start(
         felt_to=felt_to,
     )
     _audit(db_session, user=user, export=export, scope=scope)
-    db_session.commit()
     if db_session.get_bind().dialect.name == "postgresql":
         return _copy_body(db_session, export, scope, timeout_ms=timeout_ms)
     return _body(db_session, export, scope)

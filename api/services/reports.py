@@ -6,6 +6,7 @@ response at once.
 """
 
 import uuid
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,6 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.datastructures import ETags
 
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
 from api.services import access, analysis, audit
@@ -198,13 +198,12 @@ def sort_keys(model: ReportModel) -> list:
     return [felt_column(model), model.id]
 
 
-def _check_precondition(report: Report, if_match: ETags | None) -> None:
-    if if_match is None or not if_match or if_match.star_tag:
+def _check_precondition(report: Report, if_match: Container[str] | None) -> None:
+    """``if_match``: the ETags an If-Match header names (``*`` holds every one); empty or
+    None when the client sent none (last write wins)."""
+    if not if_match or etag(report) in if_match:
         return
-    if not if_match.contains(etag(report)):
-        raise StalePrecondition(
-            f"The {_noun(type(report))} changed since you read it; fetch it again."
-        )
+    raise StalePrecondition(f"The {_noun(type(report))} changed since you read it; fetch it again.")
 
 
 def update(
@@ -214,7 +213,7 @@ def update(
     model: ReportModel,
     report_id: uuid.UUID,
     changes: dict,
-    if_match: ETags | None = None,
+    if_match: Container[str] | None = None,
 ) -> WriteResult:
     report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
     analysis.lock_patient(db_session=db_session, patient_id=report.patient_id)
@@ -238,7 +237,7 @@ def delete(
     user: User,
     model: ReportModel,
     report_id: uuid.UUID,
-    if_match: ETags | None = None,
+    if_match: Container[str] | None = None,
 ) -> WriteResult:
     report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
     analysis.lock_patient(db_session=db_session, patient_id=report.patient_id)

@@ -17,5 +17,5 @@ def screen(*, db_session: Session, user: User, data: dict) -> analyzer.Screening
         planned_pressure=data["planned_pressure"],
         planned_areas=data["planned_areas"],
         open_alert_rules=alerts.open_alert_rules(db_session=db_session, patient_id=patient.id),
-        config=analysis.config(),
+        config=analysis.config(db_session),
     )

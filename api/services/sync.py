@@ -203,5 +203,4 @@ def purge_tombstones(*, db_session: Session, older_than: timedelta) -> tuple[int
             .where(ChangeCounter.id == 1, ChangeCounter.purged_through < watermark)
             .values(purged_through=watermark)
         )
-    db_session.commit()
     return removed, watermark

@@ -55,7 +55,7 @@ def update_me(*, db_session: Session, user: User, changes: dict) -> User:
         user.display_name = changes["display_name"].strip()
     for key, value in profile_changes.items():
         setattr(user.profile, key, value)
-    db_session.commit()
+    db_session.flush()
     return user
 
 
