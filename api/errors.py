@@ -1,20 +1,51 @@
 """Domain errors and their one mapping to RFC 9457 problem+json responses."""
 
+import http
 import logging
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, g, has_request_context, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_TYPE_BASE = "urn:sciatica-care:problem:"
 log = logging.getLogger(__name__)
+
+# One problem type and title per kind of error, whoever raises it (a service, the
+# framework, a validator): clients switch on ``type``. Kinds more specific than their
+# status (an expired sync cursor, a database not ready) carry their own.
+KINDS: dict[int, tuple[str, str]] = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    410: ("gone", "Gone"),
+    412: ("precondition-failed", "Precondition failed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("validation-error", "Validation error"),
+    428: ("precondition-required", "Precondition required"),
+    429: ("too-many-requests", "Too many requests"),
+    500: ("internal-error", "Internal server error"),
+    503: ("service-unavailable", "Service unavailable"),
+}
+
+
+def kind(status: int) -> tuple[str, str]:
+    """The problem type slug and title of a status (its phrase, for one not listed)."""
+    if status in KINDS:
+        return KINDS[status]
+    phrase = (
+        http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "Error"
+    )
+    return phrase.lower().replace(" ", "-"), phrase.capitalize()
 
 
 class DomainError(Exception):
     """An outcome a service reports to its caller; mapped to HTTP in one place."""
 
     status = 400
-    slug = "bad-request"
-    title = "Bad request"
+    slug, title = KINDS[400]
 
     def __init__(self, detail: str, *, errors: dict | None = None, headers: dict | None = None):
         super().__init__(detail)
@@ -24,31 +55,38 @@ class DomainError(Exception):
 
 
 class UnsupportedMediaType(DomainError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+    status = 415
+    slug, title = KINDS[415]
 
 
 class NotFound(DomainError):
-    status, slug, title = 404, "not-found", "Not found"
+    status = 404
+    slug, title = KINDS[404]
 
 
 class AccessDenied(DomainError):
-    status, slug, title = 403, "forbidden", "Forbidden"
+    status = 403
+    slug, title = KINDS[403]
 
 
 class Unauthorized(DomainError):
-    status, slug, title = 401, "unauthorized", "Unauthorized"
+    status = 401
+    slug, title = KINDS[401]
 
 
 class Conflict(DomainError):
-    status, slug, title = 409, "conflict", "Conflict"
+    status = 409
+    slug, title = KINDS[409]
 
 
 class StalePrecondition(DomainError):
-    status, slug, title = 412, "precondition-failed", "Precondition failed"
+    status = 412
+    slug, title = KINDS[412]
 
 
 class Invalid(DomainError):
-    status, slug, title = 422, "validation-error", "Validation error"
+    status = 422
+    slug, title = KINDS[422]
 
 
 def problem(
@@ -66,6 +104,9 @@ def problem(
         "status": status,
         "detail": detail,
     }
+    if has_request_context() and g.get("request_id"):
+        # The occurrence: the request id, also sent as X-Request-ID and kept in the logs.
+        body["instance"] = f"urn:sciatica-care:request:{g.request_id}"
     if errors:
         body["errors"] = errors
     resp = Response(json.dumps(body), status=status, mimetype="application/problem+json")
@@ -98,10 +139,12 @@ def handle_http_exception(error: HTTPException) -> Response:
     headers = dict(data.get("headers") or {})
     if status == 405 and error.get_response().headers.get("Allow"):
         headers["Allow"] = error.get_response().headers["Allow"]
+    slug, title = kind(status)
     return problem(
         status,
-        error.name,
+        title,
         str(detail),
+        slug=slug,
         errors=errors if isinstance(errors, dict) else None,
         headers=headers,
     )

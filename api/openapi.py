@@ -16,15 +16,27 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details; one ``type`` per kind of error, extension members allowed."""
 
-    type = ma.fields.String(required=True, metadata={"description": "Problem type URI"})
+    class Meta:
+        unknown = ma.INCLUDE
+
+    type = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Problem type URI, one per kind of error "
+            "(urn:sciatica-care:problem:validation-error, ...:not-found, ...)"
+        },
+    )
     title = ma.fields.String(required=True)
     status = ma.fields.Integer(required=True)
     detail = ma.fields.String(required=True)
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         metadata={"description": "Field name -> messages, for validation errors"},
+    )
+    instance = ma.fields.String(
+        metadata={"description": "This occurrence: the request id (also sent as X-Request-ID)"}
     )
 
 

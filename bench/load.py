@@ -8,11 +8,13 @@ threads, in two scenarios:
 - P1, writes only: every client records sessions (`POST /v1/sessions` with an
   Idempotency-Key: auth, validation, analysis, alerts, audit, change sequence), 10 % of
   them sent twice with the same key, as a phone that lost the response would;
-- mixed mobile traffic: check-in and session writes as above, list reads and delta syncs.
+- mixed mobile traffic: check-in and session writes as above, list reads and delta syncs;
+- reads: a page of 50 sessions and one session, in turn.
 
 Prints throughput, p50/p95/p99 latency and the duplicate rows found afterwards (must be
 0); then the same for a bare Flask + SQLAlchemy Core insert endpoint served the same way,
-and the P1 ratio of the write throughputs. Traffic goes to 127.0.0.1 only and stops by
+and the P1 ratio of the write throughputs; then the read ratios against bare selects of
+the same rows. Traffic goes to 127.0.0.1 only and stops by
 itself.
 """
 
@@ -56,6 +58,30 @@ BARE_APP = textwrap.dedent(
             conn.execute(text("INSERT INTO items (id, pain, notes) VALUES (:i, :p, :n)"),
                          {"i": item_id, "p": body["pain"], "n": body.get("notes")})
         return jsonify(id=item_id, pain=body["pain"]), 201
+
+    # The same rows as GET /v1/sessions and GET /v1/sessions/{id}, selected bare.
+    SESSIONS = "SELECT * FROM sessions WHERE patient_id = :p AND deleted_at IS NULL"
+    # SQLite holds uuids as 32 hex digits.
+    as_stored = (lambda u: u.replace("-", "")) if engine.dialect.name == "sqlite" else str
+
+    def _rows(result):
+        return [{k: str(v) if v is not None else None for k, v in row._mapping.items()}
+                for row in result]
+
+    @app.get("/sessions")
+    def sessions():
+        with engine.connect() as conn:
+            rows = conn.execute(text(SESSIONS + " ORDER BY started_at DESC, id DESC LIMIT 50"),
+                                {"p": as_stored(request.args["patient_id"])})
+            return jsonify(items=_rows(rows))
+
+    @app.get("/sessions/<item_id>")
+    def session(item_id):
+        with engine.connect() as conn:
+            rows = conn.execute(text(SESSIONS + " AND id = :i"),
+                                {"p": as_stored(request.args["patient_id"]),
+                                 "i": as_stored(item_id)})
+            return jsonify(_rows(rows)[0])
     """
 )
 
@@ -183,6 +209,28 @@ def bare_client(base: str, deadline: float, recorder: Recorder, seed: int) -> No
         )
 
 
+def reading_client(base: str, token: str, deadline: float, recorder: Recorder, seed: int) -> None:
+    """Reads: a page of 50 sessions, then one of them, in turn."""
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    ids = [item["id"] for item in http.get(base + "/v1/sessions?limit=50").json()["items"]]
+    rng = random.Random(seed)
+    while time.monotonic() < deadline:
+        timed(recorder, "list", lambda: http.get(base + "/v1/sessions?limit=50"))
+        timed(recorder, "one", lambda: http.get(f"{base}/v1/sessions/{rng.choice(ids)}"))
+
+
+def bare_reading_client(
+    base: str, patient_id: str, ids: list, deadline: float, recorder: Recorder, seed: int
+) -> None:
+    http = requests.Session()
+    rng = random.Random(seed)
+    query = {"patient_id": patient_id}
+    while time.monotonic() < deadline:
+        timed(recorder, "list", lambda: http.get(base + "/sessions", params=query))
+        timed(recorder, "one", lambda: http.get(f"{base}/sessions/{rng.choice(ids)}", params=query))
+
+
 def run(clients: int, seconds: float, target, *args) -> tuple[Recorder, float]:
     recorder = Recorder()
     deadline = time.monotonic() + seconds
@@ -269,6 +317,15 @@ def main() -> None:
         clients = [(base, tokens[i % len(tokens)]) for i in range(args.clients)]
         written, written_elapsed = run(args.clients, args.seconds, writing_client, *clients)
         mixed, mixed_elapsed = run(args.clients, args.seconds, mobile_client, *clients)
+        read, read_elapsed = run(args.clients, args.seconds, reading_client, *clients)
+        # What the bare reader needs to select the same rows: each client's patient and ids.
+        bare_readers = []
+        for _, token in clients:
+            headers = {"Authorization": f"Bearer {token}"}
+            me = requests.get(base + "/v1/me", headers=headers, timeout=10).json()
+            page = requests.get(base + "/v1/sessions?limit=50", headers=headers, timeout=10)
+            ids = [item["id"] for item in page.json()["items"]]
+            bare_readers.append((me["id"], ids))
     finally:
         api.terminate()
         api.wait(10)
@@ -312,6 +369,27 @@ def main() -> None:
     with bare_engine.begin() as conn:
         conn.execute(text("DROP TABLE items"))
     print(f"P1 write throughput ratio API / bare insert: {api_writes / bare_writes:.2f}")
+    _compare_reads(args, env, work, url, read, read_elapsed, bare_readers)
+
+
+def _compare_reads(args, env, work, url, read, read_elapsed, bare_readers) -> None:
+    """GET /v1/sessions?limit=50 and GET /v1/sessions/{id} against bare selects of the same
+    rows from the same database, served the same way."""
+    report("API, reads (page of 50, then one session)", read, read_elapsed)
+    bare, bare_base = start(
+        "bare_app:app", env | {"BARE_DATABASE_URL": url}, work, work / "bare-read.log"
+    )
+    try:
+        readers = [(bare_base, *bare_readers[i % len(bare_readers)]) for i in range(args.clients)]
+        recorder, elapsed = run(args.clients, args.seconds, bare_reading_client, *readers)
+    finally:
+        bare.terminate()
+        bare.wait(10)
+    report("bare Flask + SQLAlchemy select of the same rows", recorder, elapsed)
+    for kind, name in (("list", "GET /v1/sessions?limit=50"), ("one", "GET /v1/sessions/{id}")):
+        api_rate = len(read.latencies[kind]) / read_elapsed
+        bare_rate = len(recorder.latencies[kind]) / elapsed
+        print(f"read throughput ratio API / bare select, {name}: {api_rate / bare_rate:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Every error is RFC 9457 problem+json; limits and media types are enforced."""
 
+import uuid
+
 import pytest
 from flask import abort
 
@@ -72,7 +74,7 @@ def test_unhandled_exception_is_500_problem_without_trace(app):
     resp = app.test_client().get("/boom")
     body = _assert_problem(resp, 500)
     assert "secret internals" not in resp.get_data(as_text=True)
-    assert body["title"] == "Internal Server Error"
+    assert body["title"] == "Internal server error"
 
 
 @pytest.mark.parametrize("status", [400, 403, 409, 429, 503])
@@ -142,3 +144,30 @@ def test_a_nul_in_an_alert_note_is_refused_and_changes_nothing(client, make, db)
     _assert_problem(resp, 422)
     after = client.get(f"/v1/alerts/{alert['id']}", headers=make.headers(therapist)).get_json()
     assert after["status"] == "open"
+
+
+def test_one_problem_type_and_title_per_kind_whoever_raises_it(client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    framework_404 = client.get("/v1/nowhere")
+    domain_404 = client.get(f"/v1/sessions/{uuid.uuid4()}", headers=headers)
+    schema_422 = client.post("/v1/checkins", json=checkin_body(pain=11), headers=headers)
+    query_422 = client.get("/v1/sessions?limit=0", headers=headers)
+    domain_422 = client.patch(
+        "/v1/me", json={"affected_side": "left"}, headers=make.headers(make.user("therapist"))
+    )
+    for group, status in (
+        ((framework_404, domain_404), 404),
+        ((schema_422, query_422, domain_422), 422),
+    ):
+        bodies = [_assert_problem(resp, status) for resp in group]
+        assert len({(b["type"], b["title"]) for b in bodies}) == 1, bodies
+    assert domain_404.get_json()["type"] == "urn:sciatica-care:problem:not-found"
+    assert schema_422.get_json()["title"] == "Validation error"
+
+
+def test_problem_instance_is_the_request_id(client):
+    resp = client.get("/v1/nowhere", headers={"X-Request-ID": "trace-4711"})
+    body = _assert_problem(resp, 404)
+    assert resp.headers["X-Request-ID"] == "trace-4711"
+    assert body["instance"] == "urn:sciatica-care:request:trace-4711"
