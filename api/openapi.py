@@ -98,6 +98,28 @@ class OperationIds(BasePlugin):
             if name is None:
                 raise KeyError(f"{method.upper()} {path} has no operationId in OPERATION_IDS")
             operation["operationId"] = name
+            _document_replays(operation)
+
+
+REPLAYED_HEADER = {
+    "description": '"true" when this is the stored response of an earlier request with the '
+    "same Idempotency-Key and body, replayed",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def _document_replays(operation: dict) -> None:
+    """Every success of an operation that takes Idempotency-Key may be a replay."""
+    names = {p.get("name") for p in operation.get("parameters", []) if isinstance(p, dict)}
+    if "Idempotency-Key" not in names:
+        return
+    for status, response in operation.get("responses", {}).items():
+        if str(status).startswith("2") and isinstance(response, dict):
+            response.setdefault("headers", {})["Idempotent-Replayed"] = deepcopy(REPLAYED_HEADER)
 
 
 DOCS_ASSETS = "/docs/assets/"
@@ -145,6 +167,8 @@ class Api(SmorestApi):
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = self.ERROR_SCHEMA
                 content_type = PROBLEM_CONTENT_TYPE
+            if status == 429:
+                response["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
             prepare_response(response, self.spec, content_type)
             self.spec.components.response(status.name, response, lazy=True)
         response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}

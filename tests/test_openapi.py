@@ -127,3 +127,35 @@ def test_docs_can_be_switched_off_and_are_off_in_production(monkeypatch, env, do
     for path in ("/openapi.json", "/openapi.yaml", "/docs", "/docs/assets/swagger-ui.css"):
         with client.get(path) as answer:
             assert (answer.status_code == 200) is served, path
+
+
+def _operation(spec: dict, name: str) -> dict:
+    return next(
+        operation
+        for methods in spec["paths"].values()
+        for operation in methods.values()
+        if isinstance(operation, dict) and operation.get("operationId") == name
+    )
+
+
+def test_response_headers_clients_rely_on_are_documented(generated_spec):
+    created = _operation(generated_spec, "createSession")["responses"]["201"]["headers"]
+    assert {"ETag", "Location", "Idempotent-Replayed"} <= set(created)
+    replayable = [
+        op["operationId"]
+        for methods in generated_spec["paths"].values()
+        for op in methods.values()
+        if isinstance(op, dict)
+        and any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", []))
+    ]
+    assert "acknowledgeAlert" in replayable
+    for name in replayable:
+        successes = {
+            status: response
+            for status, response in _operation(generated_spec, name)["responses"].items()
+            if status.startswith("2")
+        }
+        assert all("Idempotent-Replayed" in r.get("headers", {}) for r in successes.values())
+    limited = generated_spec["components"]["responses"]["TOO_MANY_REQUESTS"]
+    assert limited["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    assert "429" in _operation(generated_spec, "createToken")["responses"]

@@ -26,6 +26,9 @@ IF_NONE_MATCH = {
     "description": "The ETag you hold; unchanged gives 304.",
 }
 ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "Strong entity tag"}}
+LOCATION_HEADER = {
+    "Location": {"schema": {"type": "string"}, "description": "The URL of the created record"}
+}
 
 
 def _quoted(report: reports.Report) -> str:
@@ -73,7 +76,7 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
         @auth_required(*ROLES)
         @idempotent
         @blp.arguments(schemas["in"])
-        @blp.response(201, schemas["write"], headers=ETAG_HEADER)
+        @blp.response(201, schemas["write"], headers=ETAG_HEADER | LOCATION_HEADER)
         @blp.alt_response(
             200,
             schema=schemas["write"],
