@@ -9,7 +9,7 @@ threads, in two scenarios:
   Idempotency-Key: auth, validation, analysis, alerts, audit, change sequence), 10 % of
   them sent twice with the same key, as a phone that lost the response would;
 - mixed mobile traffic: check-in and session writes as above, list reads and delta syncs;
-- reads: a page of 50 sessions and one session, in turn.
+- reads: pages of 50 sessions, then single sessions.
 
 Prints throughput, p50/p95/p99 latency and the duplicate rows found afterwards (must be
 0); then the same for a bare Flask + SQLAlchemy Core insert endpoint served the same way,
@@ -209,26 +209,38 @@ def bare_client(base: str, deadline: float, recorder: Recorder, seed: int) -> No
         )
 
 
-def reading_client(base: str, token: str, deadline: float, recorder: Recorder, seed: int) -> None:
-    """Reads: a page of 50 sessions, then one of them, in turn."""
-    http = requests.Session()
-    http.headers["Authorization"] = f"Bearer {token}"
-    ids = [item["id"] for item in http.get(base + "/v1/sessions?limit=50").json()["items"]]
-    rng = random.Random(seed)
-    while time.monotonic() < deadline:
-        timed(recorder, "list", lambda: http.get(base + "/v1/sessions?limit=50"))
-        timed(recorder, "one", lambda: http.get(f"{base}/v1/sessions/{rng.choice(ids)}"))
+def _reader(kind: str):
+    """Reads of one kind: a page of 50 sessions ("list") or one of them ("one")."""
+
+    def client(base: str, token: str, deadline: float, recorder: Recorder, seed: int) -> None:
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {token}"
+        ids = [item["id"] for item in http.get(base + "/v1/sessions?limit=50").json()["items"]]
+        rng = random.Random(seed)
+        while time.monotonic() < deadline:
+            if kind == "list":
+                timed(recorder, kind, lambda: http.get(base + "/v1/sessions?limit=50"))
+            else:
+                timed(recorder, kind, lambda: http.get(f"{base}/v1/sessions/{rng.choice(ids)}"))
+
+    return client
 
 
-def bare_reading_client(
-    base: str, patient_id: str, ids: list, deadline: float, recorder: Recorder, seed: int
-) -> None:
-    http = requests.Session()
-    rng = random.Random(seed)
-    query = {"patient_id": patient_id}
-    while time.monotonic() < deadline:
-        timed(recorder, "list", lambda: http.get(base + "/sessions", params=query))
-        timed(recorder, "one", lambda: http.get(f"{base}/sessions/{rng.choice(ids)}", params=query))
+def _bare_reader(kind: str):
+    def client(
+        base: str, patient_id: str, ids: list, deadline: float, recorder: Recorder, seed: int
+    ) -> None:
+        http = requests.Session()
+        rng = random.Random(seed)
+        query = {"patient_id": patient_id}
+        while time.monotonic() < deadline:
+            if kind == "list":
+                timed(recorder, kind, lambda: http.get(base + "/sessions", params=query))
+            else:
+                url = f"{base}/sessions/{rng.choice(ids)}"
+                timed(recorder, kind, lambda url=url: http.get(url, params=query))
+
+    return client
 
 
 def run(clients: int, seconds: float, target, *args) -> tuple[Recorder, float]:
@@ -317,7 +329,10 @@ def main() -> None:
         clients = [(base, tokens[i % len(tokens)]) for i in range(args.clients)]
         written, written_elapsed = run(args.clients, args.seconds, writing_client, *clients)
         mixed, mixed_elapsed = run(args.clients, args.seconds, mobile_client, *clients)
-        read, read_elapsed = run(args.clients, args.seconds, reading_client, *clients)
+        reads = {
+            kind: run(args.clients, args.seconds, _reader(kind), *clients)
+            for kind in ("list", "one")
+        }
         # What the bare reader needs to select the same rows: each client's patient and ids.
         bare_readers = []
         for _, token in clients:
@@ -369,27 +384,34 @@ def main() -> None:
     with bare_engine.begin() as conn:
         conn.execute(text("DROP TABLE items"))
     print(f"P1 write throughput ratio API / bare insert: {api_writes / bare_writes:.2f}")
-    _compare_reads(args, env, work, url, read, read_elapsed, bare_readers)
+    _compare_reads(args, env, work, url, reads, bare_readers)
 
 
-def _compare_reads(args, env, work, url, read, read_elapsed, bare_readers) -> None:
+def _compare_reads(args, env, work, url, reads, bare_readers) -> None:
     """GET /v1/sessions?limit=50 and GET /v1/sessions/{id} against bare selects of the same
-    rows from the same database, served the same way."""
-    report("API, reads (page of 50, then one session)", read, read_elapsed)
+    rows from the same database, served the same way, one kind of read at a time."""
     bare, bare_base = start(
         "bare_app:app", env | {"BARE_DATABASE_URL": url}, work, work / "bare-read.log"
     )
+    readers = [(bare_base, *bare_readers[i % len(bare_readers)]) for i in range(args.clients)]
     try:
-        readers = [(bare_base, *bare_readers[i % len(bare_readers)]) for i in range(args.clients)]
-        recorder, elapsed = run(args.clients, args.seconds, bare_reading_client, *readers)
+        bare_reads = {
+            kind: run(args.clients, args.seconds, _bare_reader(kind), *readers)
+            for kind in ("list", "one")
+        }
     finally:
         bare.terminate()
         bare.wait(10)
-    report("bare Flask + SQLAlchemy select of the same rows", recorder, elapsed)
     for kind, name in (("list", "GET /v1/sessions?limit=50"), ("one", "GET /v1/sessions/{id}")):
-        api_rate = len(read.latencies[kind]) / read_elapsed
-        bare_rate = len(recorder.latencies[kind]) / elapsed
+        api_rate = _rate(*reads[kind])
+        bare_rate = _rate(*bare_reads[kind])
+        report(f"API, {name}", *reads[kind])
+        report("bare Flask + SQLAlchemy select of the same rows", *bare_reads[kind])
         print(f"read throughput ratio API / bare select, {name}: {api_rate / bare_rate:.2f}")
+
+
+def _rate(recorder: Recorder, elapsed: float) -> float:
+    return sum(len(v) for v in recorder.latencies.values()) / elapsed
 
 
 if __name__ == "__main__":
