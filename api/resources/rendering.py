@@ -112,6 +112,9 @@ def html(course: Course, *, generated: datetime) -> str:
         patient=course.patient,
         s=summary(course),
         sessions=course.sessions,
+        checkins=course.checkins,
+        pressing=course.pressing,
+        label=label,
         chart=Markup(svg[svg.index("<svg") :]),  # noqa: S704 - matplotlib escapes its text
         period=period,
         generated=generated.strftime("%Y-%m-%d %H:%M"),
@@ -119,6 +122,11 @@ def html(course: Course, *, generated: datetime) -> str:
         pct=_percent,
         when=lambda value: value.strftime("%Y-%m-%d %H:%M"),
     )
+
+
+def label(code: str | None) -> str:
+    """A code as people read it: "deep_tissue" -> "Deep tissue"."""
+    return code.replace("_", " ").capitalize() if code else ""
 
 
 def _day(value: datetime) -> str:

@@ -3,7 +3,7 @@ draws its chart and printable page)."""
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import fmean
 
@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 import analyzer
 from api.services import access, analysis, audit
 from models import Alert, AlertTrigger, CheckIn, MassageSession, User
+from models.alert import ACTIVE_STATUSES
 
 IMPROVED = -2  # change <= -2 points: improved; >= +2: worsened (the MCID on the 0-10 scale)
 WORSENED = 2
+PRESSING = ("urgent", "warning")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class Course:
     checkins: list[CheckIn]
     alerts: list[Alert]
     trend: str
+    # Open or acknowledged urgent and warning alerts, whatever the period: what a reader
+    # must see first.
+    pressing: list[Alert] = field(default_factory=list)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -103,6 +108,17 @@ def load(*, db_session: Session, user: User, patient_id: uuid.UUID, window: Wind
             .order_by(Alert.severity_rank.desc(), Alert.last_seen_at.desc())
         )
     )
+    pressing = list(
+        db_session.scalars(
+            select(Alert)
+            .where(
+                Alert.patient_id == patient.id,
+                Alert.status.in_(ACTIVE_STATUSES),
+                Alert.severity.in_(PRESSING),
+            )
+            .order_by(Alert.severity_rank.desc(), Alert.first_seen_at)
+        )
+    )
     reports = [analysis.to_report(r) for r in (*sessions, *checkins)]
     trend = analyzer.trend_label(reports, analysis.config(db_session))
     audit.record_read(
@@ -112,7 +128,7 @@ def load(*, db_session: Session, user: User, patient_id: uuid.UUID, window: Wind
         resource_id=patient.id,
         patient_id=patient.id,
     )
-    return Course(patient, window, sessions, checkins, alerts, trend)
+    return Course(patient, window, sessions, checkins, alerts, trend, pressing)
 
 
 def summary(course: Course) -> dict:

@@ -163,6 +163,36 @@ def test_printable_report_is_self_contained_and_escaped(client, make, linked, db
     assert page.count("<tr>") >= 1 + 4  # header + the four sessions
 
 
+def test_printable_report_opens_with_a_banner_for_pressing_alerts_and_reads_as_words(
+    client, make, linked
+):
+    patient, therapist = linked
+    headers = make.headers(therapist)
+    _record(client, make.headers(patient), SESSIONS)
+    calm = client.get(f"/v1/patients/{patient.id}/report.html", headers=headers)
+    assert 'role="alert"' not in calm.get_data(as_text=True)  # cautions only so far
+    red_flag = checkin_body(
+        recorded_at="2026-10-22T08:00:00Z", pain=6, symptoms={"bladder_bowel_change": True}
+    )
+    client.post("/v1/checkins", json=red_flag, headers=make.headers(patient))
+    # A period before the red flag: the banner still shows it, before anything else.
+    page = client.get(
+        f"/v1/patients/{patient.id}/report.html?to=2026-10-10T00:00:00Z", headers=headers
+    ).get_data(as_text=True)
+    banner = page.index('role="alert"')
+    assert banner < page.index("<h2>Summary</h2>")
+    assert "Urgent: " in page[banner : banner + 400]
+    assert "seek medical" in page[banner:].split("</div>")[0].lower()
+    whole = client.get(f"/v1/patients/{patient.id}/report.html", headers=headers)
+    text = whole.get_data(as_text=True)
+    for words in ("Deep tissue", "Trigger point", "Lower back", "Piriformis", "By pressure"):
+        assert words in text, words
+    tables = text[text.index("<h2>By technique</h2>") :]
+    assert "deep_tissue" not in tables and "lower_back" not in tables
+    checkins = text[text.index("<h2>Check-ins</h2>") :]
+    assert "2026-10-22 08:00" in checkins and "<td>yes</td>" in checkins
+
+
 def test_patients_list_and_caseload_rows(client, make):
     therapist = make.user("therapist")
     calm, urgent, worse, stranger = (make.user("patient") for _ in range(4))
