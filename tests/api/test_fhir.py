@@ -10,7 +10,7 @@ from fhir.resources.R4B.patient import Patient
 from sqlalchemy import select
 
 from models import AuditEvent
-from tests.conftest import checkin_body, session_body
+from tests.conftest import checkin_body, same_problem, session_body
 
 RESOURCE_TYPES = {"Patient": Patient, "Observation": Observation, "DetectedIssue": DetectedIssue}
 SEVERITY = {"urgent": "high", "warning": "moderate", "caution": "low", "info": "low"}
@@ -254,7 +254,7 @@ def test_others_get_the_same_404_as_an_unknown_id(client, make, caller):
     unknown = client.get(f"/v1/patients/{uuid.uuid4()}/fhir", headers=headers)
     assert resp.status_code == 404 == unknown.status_code
     assert resp.mimetype == "application/problem+json"
-    assert resp.get_json() == unknown.get_json()
+    assert same_problem(resp) == same_problem(unknown)
 
 
 def test_anonymous_gets_401(client, make):
