@@ -165,10 +165,14 @@ def _config_from(overrides: str) -> analyzer.AnalyzerConfig:
     return analyzer.AnalyzerConfig.from_mapping(json.loads(overrides))
 
 
-def keeps_on_error(session: Session) -> bool:
-    """Whether the request's writes stand even though it answers an error (a refused
-    sign-in is audited; a reused refresh token's family stays revoked)."""
-    return bool(session.info.get("keep_on_error"))
+def _settle(session: Session, *, succeeded: bool) -> None:
+    """Commit a request's work, or roll it back when it failed, unless a service said that
+    what it wrote stands even so (a refused sign-in is audited; a reused refresh token's
+    family stays revoked)."""
+    if succeeded or session.info.pop("keep_on_error", False):
+        session.commit()
+    else:
+        session.rollback()
 
 
 def finish_request(response: Response) -> Response:
@@ -184,12 +188,9 @@ def finish_request(response: Response) -> Response:
     if session is None:
         return response
     after_read = session.info.pop("after_read", [])
-    if response.status_code < 400 or keeps_on_error(session):
-        session.commit()
-    else:
-        session.rollback()
+    if response.status_code >= 400:
         after_read = []
-    session.info.pop("keep_on_error", None)
+    _settle(session, succeeded=response.status_code < 400)
     if after_read:
         session.add_all(after_read)
         session.commit()
@@ -221,10 +222,7 @@ def transactional(func):
         for attempt in count(1):
             try:
                 response = current_app.make_response(func(*args, **kwargs))
-                if response.status_code < 400 or keeps_on_error(db_session):
-                    db_session.commit()
-                else:
-                    db_session.rollback()
+                _settle(db_session, succeeded=response.status_code < 400)
                 return response
             except DBAPIError as exc:
                 db_session.rollback()
@@ -232,10 +230,7 @@ def transactional(func):
                 if attempt == WRITE_ATTEMPTS or not is_retryable(exc):
                     raise
             except BaseException:
-                if keeps_on_error(db_session):
-                    db_session.commit()
-                else:
-                    db_session.rollback()
+                _settle(db_session, succeeded=False)
                 raise
 
     return wrapper

@@ -35,9 +35,10 @@ def kind(status: int) -> tuple[str, str]:
     """The problem type slug and title of a status (its phrase, for one not listed)."""
     if status in KINDS:
         return KINDS[status]
-    phrase = (
-        http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "Error"
-    )
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
     return phrase.lower().replace(" ", "-"), phrase.capitalize()
 
 
@@ -46,6 +47,13 @@ class DomainError(Exception):
 
     status = 400
     slug, title = KINDS[400]
+
+    def __init_subclass__(cls, **kwargs):
+        # A subclass names its status; its type and title are that status's kind unless
+        # it is more specific and names its own.
+        super().__init_subclass__(**kwargs)
+        if "slug" not in cls.__dict__:
+            cls.slug, cls.title = kind(cls.status)
 
     def __init__(self, detail: str, *, errors: dict | None = None, headers: dict | None = None):
         super().__init__(detail)
@@ -56,37 +64,30 @@ class DomainError(Exception):
 
 class UnsupportedMediaType(DomainError):
     status = 415
-    slug, title = KINDS[415]
 
 
 class NotFound(DomainError):
     status = 404
-    slug, title = KINDS[404]
 
 
 class AccessDenied(DomainError):
     status = 403
-    slug, title = KINDS[403]
 
 
 class Unauthorized(DomainError):
     status = 401
-    slug, title = KINDS[401]
 
 
 class Conflict(DomainError):
     status = 409
-    slug, title = KINDS[409]
 
 
 class StalePrecondition(DomainError):
     status = 412
-    slug, title = KINDS[412]
 
 
 class Invalid(DomainError):
     status = 422
-    slug, title = KINDS[422]
 
 
 def problem(

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class RateLimited(DomainError):
-    status, slug, title = 429, "too-many-requests", "Too many requests"
+    status = 429
 
 
 def by_ip() -> str:

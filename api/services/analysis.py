@@ -1,7 +1,7 @@
 """Re-analysis of one patient after a write: a bounded window of reports in, alert changes out."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -183,14 +183,7 @@ def save_summary(
 ) -> analyzer.Summary:
     """Compute the patient's summary from their reports and store it: one upsert."""
     summary = analyzer.summarize(reports, cfg)
-    values = {
-        "latest_pain_before": summary.latest_pain_before,
-        "latest_pain_after": summary.latest_pain_after,
-        "last_session_at": summary.last_session_at,
-        "trend": summary.trend,
-        "basis": analyzer.summary_basis(cfg),
-        "updated_at": utcnow(),
-    }
+    values = {**asdict(summary), "basis": analyzer.summary_basis(cfg), "updated_at": utcnow()}
     dialect = sqlite if db_session.get_bind().dialect.name == "sqlite" else postgresql
     statement = dialect.insert(PatientSummary).values(patient_id=patient_id, **values)
     db_session.execute(statement.on_conflict_do_update(index_elements=["patient_id"], set_=values))
@@ -251,9 +244,8 @@ def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> 
     # The window holds the patient's latest reports unless a kind was cut short after focus.
     latest = window.reports
     if window.horizon is not None:
-        latest = recent_reports(db_session=db_session, patient_ids=[patient.id], cfg=cfg)[
-            patient.id
-        ]
+        found = recent_reports(db_session=db_session, patient_ids=[patient.id], cfg=cfg)
+        latest = found[patient.id]
     save_summary(db_session=db_session, patient_id=patient.id, reports=latest, cfg=cfg)
     return alerts.apply_findings(
         db_session=db_session,
