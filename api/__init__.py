@@ -7,7 +7,7 @@ import uuid
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import cli, db, errors, limits, openapi
+from api import bodies, cli, db, errors, limits, openapi
 from api.config import from_environment
 from api.openapi import Api
 from api.resources import (
@@ -97,8 +97,10 @@ def _require_json_body() -> None:
     # Every POST and PATCH here takes a JSON body: a missing or foreign one is refused early.
     if request.routing_exception is not None:
         return  # 404 and 405 answer first
-    if request.method in JSON_BODY_METHODS and not request.is_json:
-        raise errors.UnsupportedMediaType("Send the body as application/json.")
+    if request.method in JSON_BODY_METHODS:
+        if not request.is_json:
+            raise errors.UnsupportedMediaType("Send the body as application/json.")
+        bodies.check(request.get_data(cache=True))
 
 
 def _assign_request_id() -> None:

@@ -7,11 +7,13 @@ from functools import wraps
 
 import jwt
 from flask import current_app, g, request
+from sqlalchemy import select
 
 from api import limits
 from api.db import get_session
 from api.errors import AccessDenied, Unauthorized
 from api.openapi import document
+from api.services.auth import family_revoked
 from models import User, utcnow
 from models.user import ROLES
 
@@ -29,8 +31,12 @@ def password_epoch(user: User) -> int:
     return (user.password_changed_at - EPOCH) // timedelta(microseconds=1)
 
 
-def issue_access_token(user: User, *, now: datetime | None = None) -> tuple[str, int]:
-    """A signed access token for the user and its lifetime in seconds."""
+def issue_access_token(
+    user: User, *, family_id: uuid.UUID | None, now: datetime | None = None
+) -> tuple[str, int]:
+    """A signed access token for the user and its lifetime in seconds. Tokens from sign-in and
+    refresh name their refresh family (claim `fam`) and die with it; only tools such as the
+    tests and benchmarks issue tokens outside a family."""
     now = now or utcnow()
     ttl: timedelta = current_app.config["ACCESS_TOKEN_TTL"]
     claims = {
@@ -43,6 +49,8 @@ def issue_access_token(user: User, *, now: datetime | None = None) -> tuple[str,
         "typ": "access",
         "pwv": password_epoch(user),
     }
+    if family_id is not None:
+        claims["fam"] = family_id.hex
     token = jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM)
     return token, int(ttl.total_seconds())
 
@@ -68,11 +76,16 @@ def _user_from_request() -> User:
             options={"require": ["exp", "iat", "sub"]},
         )
         user_id = uuid.UUID(claims["sub"])
-    except (jwt.PyJWTError, ValueError) as exc:
+        family_id = uuid.UUID(claims["fam"]) if "fam" in claims else None
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:
         raise _invalid("The access token is invalid or expired.") from exc
     if claims.get("typ") != "access":
         raise _invalid("The access token is invalid or expired.")
-    user = get_session().get(User, user_id)
+    # One statement: the user, if still active and the token's refresh family not ended.
+    query = select(User).where(User.id == user_id, User.deactivated_at.is_(None))
+    if family_id is not None:
+        query = query.where(~family_revoked(family_id))
+    user = get_session().scalar(query)
     if user is None or claims.get("pwv") != password_epoch(user):
         raise _invalid("The access token is invalid or expired.")
     return user

@@ -1,19 +1,43 @@
-"""Command-line tasks: create accounts, load demo data."""
+"""Command-line tasks: accounts, care links, demo data, re-analysis, tombstone purge."""
 
+import sys
 from datetime import timedelta
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
 from api.db import session_scope
 from api.errors import DomainError
-from api.services import analysis, demo, sync, users
+from api.services import analysis, auth, care_links, demo, sync, users
+from models import CareLink, User
 from models.user import ROLES
+
+
+def _read_password() -> str:
+    """From a hidden prompt (typed twice), or the first line of stdin when piped; never from
+    the command line, where `ps` and the shell history would keep it."""
+    stdin = sys.stdin
+    if stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = stdin.readline().rstrip("\r\n")
+    if len(password) < 10:
+        raise click.ClickException("the password must be at least 10 characters")
+    return password
+
+
+def _account(db_session, email: str) -> User:
+    user = users.get_by_email(db_session=db_session, email=email)
+    if user is None:
+        raise click.ClickException(f"no account with the email {email}")
+    return user
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_group)
+    app.cli.add_command(care_links_group)
     app.cli.add_command(seed_demo)
     app.cli.add_command(analyze)
     app.cli.add_command(purge_tombstones)
@@ -26,13 +50,13 @@ def users_group() -> None:
 
 @users_group.command("create")
 @click.option("--email", required=True)
-@click.option("--password", required=True, help="At least 10 characters.")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", "display_name", required=True, help="Display name.")
-def create_user(email: str, password: str, role: str, display_name: str) -> None:
-    """Create an account (therapists and admins are created only this way or by an admin)."""
-    if len(password) < 10:
-        raise click.BadParameter("must be at least 10 characters", param_hint="--password")
+def create_user(email: str, role: str, display_name: str) -> None:
+    """Create an account (therapists and admins are created only this way or by an admin).
+
+    The password is asked for (or read from stdin)."""
+    password = _read_password()
     with session_scope(current_app) as db_session:
         try:
             user = users.create(
@@ -45,6 +69,106 @@ def create_user(email: str, password: str, role: str, display_name: str) -> None
         except DomainError as exc:
             raise click.ClickException(exc.detail) from exc
         click.echo(f"created {user.role} {user.email} ({user.id})")
+
+
+@users_group.command("list")
+@click.option("--role", type=click.Choice(ROLES), help="Only this role.")
+def list_users(role: str | None) -> None:
+    """Print every account: email, role, state, id."""
+    with session_scope(current_app) as db_session:
+        for user in db_session.scalars(users.get_all(role=role)):
+            state = "deactivated" if user.deactivated_at else "active"
+            click.echo(f"{user.email:<40} {user.role:<9} {state:<11} {user.id}")
+
+
+@users_group.command("set-password")
+@click.argument("email")
+def set_password(email: str) -> None:
+    """Set an account's password (asked for, or read from stdin); every token it holds stops
+    working."""
+    password = _read_password()
+    with session_scope(current_app) as db_session:
+        user = _account(db_session, email)
+        auth.reset_password(db_session=db_session, user=user, new_password=password)
+    click.echo(f"password set for {user.email}; its sessions ended")
+
+
+@users_group.command("deactivate")
+@click.argument("email")
+def deactivate(email: str) -> None:
+    """Deactivate an account: no sign-in, every token stops at once, its records stay."""
+    with session_scope(current_app) as db_session:
+        user = _account(db_session, email)
+        auth.set_active(db_session=db_session, user=user, active=False, actor=None)
+    click.echo(f"deactivated {user.email}")
+
+
+@users_group.command("reactivate")
+@click.argument("email")
+def reactivate(email: str) -> None:
+    """Let a deactivated account sign in again."""
+    with session_scope(current_app) as db_session:
+        user = _account(db_session, email)
+        auth.set_active(db_session=db_session, user=user, active=True, actor=None)
+    click.echo(f"reactivated {user.email}")
+
+
+@click.group("care-links", cls=AppGroup, help="Manage who may see whose records.")
+def care_links_group() -> None:
+    pass
+
+
+def _describe(link: CareLink, emails: dict) -> str:
+    return (
+        f"{link.id}  {emails[link.patient_id]:<32} -> {emails[link.therapist_id]:<32} {link.status}"
+    )
+
+
+@care_links_group.command("list")
+@click.option("--email", help="Only links of this patient or therapist.")
+@click.option("--status", type=click.Choice(["active", "ended"]), help="Only this status.")
+def list_care_links(email: str | None, status: str | None) -> None:
+    """Print care links: id, patient -> therapist, status."""
+    with session_scope(current_app) as db_session:
+        owner = _account(db_session, email) if email else None
+        query = care_links.get_all(user=owner, status=status).order_by(CareLink.created_at)
+        links = db_session.scalars(query).all()
+        emails = dict(db_session.execute(select(User.id, User.email)).tuples().all())
+        for link in links:
+            click.echo(_describe(link, emails))
+
+
+@care_links_group.command("create")
+@click.option("--patient", "patient_email", required=True, help="The patient's email.")
+@click.option("--therapist", "therapist_email", required=True, help="The therapist's email.")
+def create_care_link(patient_email: str, therapist_email: str) -> None:
+    """Give a therapist access to a patient's records (as the patient would)."""
+    with session_scope(current_app) as db_session:
+        patient = _account(db_session, patient_email)
+        if patient.role != "patient":
+            raise click.ClickException(f"{patient.email} is not a patient account")
+        try:
+            link = care_links.create(
+                db_session=db_session,
+                patient=patient,
+                therapist_email=therapist_email,
+                by_operator=True,
+            )
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from exc
+        click.echo(f"created {link.id}")
+
+
+@care_links_group.command("end")
+@click.argument("link_id", type=click.UUID)
+def end_care_link(link_id) -> None:
+    """End a care link: the therapist's access ends at once."""
+    with session_scope(current_app) as db_session:
+        try:
+            care_links.end(db_session=db_session, user=None, link_id=link_id)
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from exc
+    click.echo(f"ended {link_id}")
 
 
 @click.command("seed-demo")
@@ -80,12 +204,14 @@ def analyze(patient_id) -> None:
 
 
 @click.command("purge-tombstones")
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
 @with_appcontext
-def purge_tombstones() -> None:
+def purge_tombstones(dry_run: bool) -> None:
     """Delete tombstones older than SYNC_TOMBSTONE_RETENTION_DAYS (older cursors get 410)."""
     days = current_app.config["SYNC_TOMBSTONE_RETENTION_DAYS"]
     with session_scope(current_app) as db_session:
         removed, watermark = sync.purge_tombstones(
-            db_session=db_session, older_than=timedelta(days=days)
+            db_session=db_session, older_than=timedelta(days=days), dry_run=dry_run
         )
-    click.echo(f"removed {removed} tombstones older than {days} days (through change {watermark})")
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {removed} tombstones older than {days} days (through change {watermark})")

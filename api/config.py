@@ -83,13 +83,17 @@ def default_database_url(instance_path: str) -> str:
 
 def from_environment(instance_path: str) -> dict:
     """Build the Flask config mapping from the process environment."""
-    env = os.environ.get("APP_ENV", "development")
+    # Unset means production: only an explicit development or testing mode may sign tokens
+    # with the published development key.
+    env = os.environ.get("APP_ENV", "").strip() or "production"
     if env not in ENVIRONMENTS:
         raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
     secret = os.environ.get("SECRET_KEY", "")
     if env == "production" and (not secret or secret == DEV_SECRET or len(secret) < 32):
         raise ConfigError(
-            "APP_ENV=production needs SECRET_KEY set to a random value of at least 32 characters"
+            "SECRET_KEY must be set to a random value of at least 32 characters "
+            "(APP_ENV is production unless set; APP_ENV=development allows a development "
+            "key on a trial machine)"
         )
     idempotency_ttl = _int("IDEMPOTENCY_TTL_SECONDS", 86400)
     if idempotency_ttl < 86400:

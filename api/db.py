@@ -30,13 +30,16 @@ def make_engine(
     """An engine; on PostgreSQL each statement is cancelled after `statement_timeout_ms`
     (None: the server's setting, as migrations want)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+        engine = create_engine(
+            url, connect_args={"timeout": busy_timeout_ms / 1000}, hide_parameters=True
+        )
         _tune_sqlite(engine, busy_timeout_ms)
         return engine
     connect_args = {}
     if statement_timeout_ms is not None:
         connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    # hide_parameters: an error's message never carries bound values (pain, notes, symptoms).
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True)
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -2,8 +2,10 @@
 
 import http
 import logging
+import traceback
 
 from flask import Flask, Response, g, has_request_context, json, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_TYPE_BASE = "urn:sciatica-care:problem:"
@@ -169,7 +171,31 @@ def handle_unexpected(error: Exception) -> Response:
     return handle_http_exception(InternalServerError())
 
 
+class RedactDatabaseErrors(logging.Filter):
+    """A database error's message can quote the row ("Failing row contains (...)"), and so
+    health values: its log line keeps what failed and where (driver error, SQLSTATE, request,
+    stack), never the message. Bound parameters are hidden by the engine already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, DBAPIError):
+            sqlstate = getattr(error.orig, "sqlstate", None) or "-"
+            request_id = g.get("request_id", "-") if has_request_context() else "-"
+            record.msg = (
+                f"{record.getMessage()}: database error {type(error.orig).__name__} "
+                f"(SQLSTATE {sqlstate}), request {request_id}\n"
+                + "".join(traceback.format_tb(error.__traceback__)).rstrip()
+            )
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+REDACT = RedactDatabaseErrors()
+
+
 def init_app(app: Flask) -> None:
+    app.logger.addFilter(REDACT)  # Flask's own "Exception on ..." line (errors at commit)
+    log.addFilter(REDACT)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

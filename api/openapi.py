@@ -84,6 +84,7 @@ OPERATION_IDS = {
     ("delete", "/v1/sessions/{report_id}"): "deleteSession",
     ("get", "/v1/sync"): "sync",
     ("post", "/v1/users"): "createUser",
+    ("patch", "/v1/users/{user_id}"): "updateUser",
 }
 
 

@@ -85,8 +85,8 @@ def main() -> None:
         db_session.commit()
         with app.app_context():
             tokens = {
-                "short": issue_access_token(short)[0],
-                "long": issue_access_token(long)[0],
+                "short": issue_access_token(short, family_id=None)[0],
+                "long": issue_access_token(long, family_id=None)[0],
             }
     client = app.test_client()
     latest = start + timedelta(hours=12 * args.long)

@@ -127,8 +127,9 @@ def main() -> int:
     subprocess.run([BIN / "alembic", "upgrade", "head"], **run)
     email = f"crash-{uuid.uuid4().hex[:8]}@example.org"
     subprocess.run(
-        [BIN / "flask", "--app", "api", "users", "create", "--email", email, "--password"]
-        + [PASSWORD, "--role", "patient", "--name", "Crash"],
+        [BIN / "flask", "--app", "api", "users", "create", "--email", email]
+        + ["--role", "patient", "--name", "Crash"],
+        input=f"{PASSWORD}\n".encode(),
         **run,
     )
     server, base = start("api:create_app()", env, ROOT, work / "api.log")

@@ -304,7 +304,7 @@ def main() -> None:
         began = time.perf_counter()
         admin = _fill(app, rows=args.rows, patients=args.patients)
         with app.app_context():
-            token, _ = issue_access_token(admin)
+            token, _ = issue_access_token(admin, family_id=None)
         app.extensions["db_engine"].dispose()
         print(
             f"database: {make_url(url).get_backend_name()}; {args.rows:,} sessions of "

@@ -304,8 +304,6 @@ def main() -> None:
                 "create",
                 "--email",
                 f"load{i}-{run_id}@example.org",
-                "--password",
-                "load-test-password",
                 "--role",
                 "patient",
                 "--name",
@@ -315,6 +313,7 @@ def main() -> None:
             env=env,
             check=True,
             capture_output=True,
+            input=b"load-test-password\n",
         )
     api, base = start("api:create_app()", env, ROOT, work / "api.log")
     try:

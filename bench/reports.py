@@ -135,7 +135,7 @@ def main() -> None:
         f"in {time.perf_counter() - began:.1f} s ({url.split(':')[0]})"
     )
     with app.app_context():
-        headers = {"Authorization": f"Bearer {issue_access_token(therapist)[0]}"}
+        headers = {"Authorization": f"Bearer {issue_access_token(therapist, family_id=None)[0]}"}
     engine = app.extensions["db_engine"]
     client = app.test_client()
     for path in ("/v1/reports/caseload", "/v1/patients?limit=200"):

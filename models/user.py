@@ -29,6 +29,9 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by an admin: the account can no longer sign in and its tokens stop working at once;
+    # its records stay (a clinic must keep and export them).
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Loaded when used (the analyzer's patient context), not with every signed-in request.
     profile: Mapped["PatientProfile | None"] = relationship(

@@ -132,7 +132,7 @@ class Factory:
         headers = dict(extra)
         if user is not None:
             with self.app.app_context():
-                token, _ = issue_access_token(user)
+                token, _ = issue_access_token(user, family_id=None)
             headers["Authorization"] = f"Bearer {token}"
         return headers
 

@@ -1,63 +1,133 @@
-"""CLI: account creation and the demo clinic."""
+"""CLI: accounts, care links, tombstone purge and the demo clinic."""
 
-from sqlalchemy import func, select
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
 
 import analyzer
-from models import Alert, CareLink, CheckIn, MassageSession, User
+from api.services.passwords import verify_password
+from models import Alert, AuditEvent, CareLink, CheckIn, MassageSession, User, utcnow
+from tests.conftest import session_body
 
 
-def test_users_create_makes_a_therapist(app, db):
-    result = app.test_cli_runner().invoke(
-        args=[
-            "users",
-            "create",
-            "--email",
-            "T@Clinic.org",
-            "--password",
-            "long enough pass",
-            "--role",
-            "therapist",
-            "--name",
-            "Therapist",
-        ]
-    )
+def _create(runner, email: str, role: str, password: str):
+    args = ["users", "create", "--email", email, "--role", role, "--name", "Someone"]
+    return runner.invoke(args=args, input=f"{password}\n")
+
+
+def test_users_create_makes_a_therapist_with_the_password_from_stdin(app, db):
+    result = _create(app.test_cli_runner(), "T@Clinic.org", "therapist", "long enough pass")
     assert result.exit_code == 0, result.output
     user = db.scalar(select(User).where(User.email == "t@clinic.org"))
-    assert user.role == "therapist" and user.password_hash.startswith("$argon2id$")
+    assert user.role == "therapist" and verify_password(user.password_hash, "long enough pass")
 
 
 def test_users_create_refuses_short_password_and_duplicates(app, db):
     runner = app.test_cli_runner()
-    short = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "--email",
-            "a@b.org",
-            "--password",
-            "short",
-            "--role",
-            "admin",
-            "--name",
-            "A",
-        ]
-    )
+    short = _create(runner, "a@b.org", "admin", "short")
     assert short.exit_code != 0 and db.scalar(select(User)) is None
-    args = [
-        "users",
-        "create",
-        "--email",
-        "a@b.org",
-        "--password",
-        "long enough pass",
-        "--role",
-        "admin",
-        "--name",
-        "A",
-    ]
-    assert runner.invoke(args=args).exit_code == 0
-    again = runner.invoke(args=args)
+    assert _create(runner, "a@b.org", "admin", "long enough pass").exit_code == 0
+    again = _create(runner, "a@b.org", "admin", "long enough pass")
     assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_passwords_are_never_taken_from_the_command_line(app, db):
+    args = ["users", "create", "--email", "a@b.org", "--role", "admin", "--name", "A"]
+    result = app.test_cli_runner().invoke(args=[*args, "--password", "long enough pass"])
+    assert result.exit_code != 0 and "No such option" in result.output
+    assert db.scalar(select(User)) is None
+
+
+def test_users_list_shows_every_account_with_its_state(app, db, make):
+    patient = make.user("patient", email="p@x.org")
+    make.user("therapist", email="t@x.org")
+    patient.deactivated_at = utcnow()
+    db.flush()
+    result = app.test_cli_runner().invoke(args=["users", "list"])
+    lines = result.output.splitlines()
+    assert result.exit_code == 0
+    assert [line.split()[:3] for line in lines] == [
+        ["p@x.org", "patient", "deactivated"],
+        ["t@x.org", "therapist", "active"],
+    ]
+    only = app.test_cli_runner().invoke(args=["users", "list", "--role", "therapist"])
+    assert only.output.split()[:1] == ["t@x.org"]
+
+
+def test_set_password_replaces_it_and_ends_every_session(app, db, client):
+    runner = app.test_cli_runner()
+    assert _create(runner, "p@x.org", "patient", "first password").exit_code == 0
+    tokens = client.post(
+        "/v1/auth/token", json={"email": "p@x.org", "password": "first password"}
+    ).get_json()
+    result = runner.invoke(args=["users", "set-password", "P@x.org"], input="second password\n")
+    assert result.exit_code == 0, result.output
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.get("/v1/me", headers=bearer).status_code == 401
+    refreshed = client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 401
+    for password, status in (("first password", 401), ("second password", 200)):
+        login = client.post("/v1/auth/token", json={"email": "p@x.org", "password": password})
+        assert login.status_code == status
+    unknown = runner.invoke(args=["users", "set-password", "no@x.org"], input="whatever pass\n")
+    assert unknown.exit_code != 0 and "no account" in unknown.output
+
+
+def test_deactivate_and_reactivate_from_the_command_line(app, db, client):
+    runner = app.test_cli_runner()
+    assert _create(runner, "p@x.org", "patient", "a good password").exit_code == 0
+    login = {"email": "p@x.org", "password": "a good password"}
+    access = client.post("/v1/auth/token", json=login).get_json()["access_token"]
+    assert runner.invoke(args=["users", "deactivate", "p@x.org"]).exit_code == 0
+    assert client.get("/v1/me", headers={"Authorization": f"Bearer {access}"}).status_code == 401
+    assert client.post("/v1/auth/token", json=login).status_code == 401
+    assert runner.invoke(args=["users", "reactivate", "p@x.org"]).exit_code == 0
+    assert client.post("/v1/auth/token", json=login).status_code == 200
+    actions = db.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert "user.deactivate" in actions and "user.reactivate" in actions
+
+
+def test_care_links_create_list_and_end(app, db, make, client):
+    patient = make.user("patient", email="p@x.org")
+    therapist = make.user("therapist", email="t@x.org")
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        args=["care-links", "create", "--patient", "p@x.org", "--therapist", "T@x.org"]
+    )
+    assert created.exit_code == 0, created.output
+    link = db.scalar(select(CareLink))
+    assert (link.patient_id, link.therapist_id, link.status) == (patient.id, therapist.id, "active")
+    assert client.get("/v1/patients", headers=make.headers(therapist)).get_json()["items"]
+    listed = runner.invoke(args=["care-links", "list", "--email", "t@x.org"])
+    assert listed.output.split() == [str(link.id), "p@x.org", "->", "t@x.org", "active"]
+    wrong = runner.invoke(
+        args=["care-links", "create", "--patient", "t@x.org", "--therapist", "t@x.org"]
+    )
+    assert wrong.exit_code != 0 and "not a patient" in wrong.output
+    ended = runner.invoke(args=["care-links", "end", str(link.id)])
+    assert ended.exit_code == 0, ended.output
+    db.refresh(link)
+    assert link.status == "ended"
+    assert client.get("/v1/patients", headers=make.headers(therapist)).get_json()["items"] == []
+    assert runner.invoke(args=["care-links", "list", "--status", "active"]).output == ""
+    missing = runner.invoke(args=["care-links", "end", str(uuid.uuid4())])
+    assert missing.exit_code != 0 and "No such care link" in missing.output
+
+
+def test_purge_tombstones_dry_run_counts_and_changes_nothing(app, db, make, client):
+    patient = make.user("patient")
+    created = client.post("/v1/sessions", json=session_body(), headers=make.headers(patient))
+    gone = client.delete(f"/v1/sessions/{created.get_json()['id']}", headers=make.headers(patient))
+    assert gone.status_code == 204
+    db.execute(update(MassageSession).values(deleted_at=utcnow() - timedelta(days=400)))
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["purge-tombstones", "--dry-run"])
+    assert dry.exit_code == 0 and dry.output.startswith("would remove 1 tombstones")
+    assert db.scalar(select(func.count()).select_from(MassageSession)) == 1
+    real = runner.invoke(args=["purge-tombstones"])
+    assert real.output.startswith("removed 1 tombstones")
+    assert db.scalar(select(func.count()).select_from(MassageSession)) == 0
 
 
 def test_seed_demo_builds_a_living_clinic_once(app, db):

@@ -28,6 +28,7 @@ def env(monkeypatch, tmp_path):
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/app.sqlite3")
+    monkeypatch.setenv("APP_ENV", "development")
     return monkeypatch
 
 
@@ -45,6 +46,27 @@ def test_production_starts_with_a_real_secret(env):
     env.setenv("SECRET_KEY", "x" * 48)
     app = create_app()
     assert app.config["APP_ENV"] == "production" and not app.config["TESTING"]
+
+
+def test_without_app_env_and_secret_the_server_refuses_to_start(env):
+    # Unset APP_ENV is production: nobody gets the published development key by forgetting it.
+    env.delenv("APP_ENV")
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
+        create_app()
+
+
+def test_without_app_env_a_strong_secret_starts_in_production_mode(env):
+    env.delenv("APP_ENV")
+    env.setenv("SECRET_KEY", "y" * 40)
+    app = create_app()
+    assert app.config["APP_ENV"] == "production" and app.config["SECRET_KEY"] == "y" * 40
+    assert app.config["API_DOCS"] is False
+
+
+@pytest.mark.parametrize("mode", ["development", "testing"])
+def test_only_explicit_development_or_testing_signs_with_the_development_key(env, mode):
+    env.setenv("APP_ENV", mode)
+    assert create_app().config["SECRET_KEY"] == DEV_SECRET
 
 
 def test_development_defaults_to_sqlite_file_under_instance(env):

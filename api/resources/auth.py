@@ -16,7 +16,7 @@ blp = Blueprint("auth", __name__, url_prefix="/v1/auth", description="Accounts a
 
 
 def _token_body(grant: auth.Grant) -> dict:
-    access_token, expires_in = issue_access_token(grant.user)
+    access_token, expires_in = issue_access_token(grant.user, family_id=grant.family_id)
     return {
         "access_token": access_token,
         "refresh_token": grant.refresh_token,

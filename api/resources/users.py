@@ -1,4 +1,6 @@
-"""The caller's own account and profile; account creation by an admin."""
+"""The caller's own account and profile; account creation and deactivation by an admin."""
+
+import uuid
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -8,7 +10,14 @@ from api.auth import auth_required, current_user
 from api.db import get_session
 from api.idempotency import idempotent
 from api.openapi import document
-from api.schemas.users import MeOut, MeUpdateIn, PasswordChangeIn, UserCreateIn, UserOut
+from api.schemas.users import (
+    MeOut,
+    MeUpdateIn,
+    PasswordChangeIn,
+    UserCreateIn,
+    UserOut,
+    UserStateIn,
+)
 from api.services import auth, users
 
 blp = Blueprint("users", __name__, url_prefix="/v1", description="Accounts and profiles")
@@ -55,3 +64,24 @@ class Users(MethodView):
     def post(self, data):
         """Create an account of any role (admins)"""
         return users.create(db_session=get_session(), **data)
+
+
+@blp.route("/users/<uuid:user_id>")
+class UserById(MethodView):
+    @auth_required("admin")
+    @blp.arguments(UserStateIn)
+    @blp.response(200, UserOut)
+    @document(responses={404: "NOT_FOUND"})
+    def patch(self, data, user_id: uuid.UUID):
+        """Deactivate or reactivate an account (admins)
+
+        `{"active": false}`: the account can no longer sign in (its sign-in answers like a wrong
+        password) and every access and refresh token it holds stops working at once. Its
+        records stay, visible to linked therapists and exportable. `{"active": true}` lets it
+        sign in again. Setting the state it already has changes nothing.
+        """
+        db_session = get_session()
+        user = users.get_or_raise(db_session=db_session, user_id=user_id)
+        return auth.set_active(
+            db_session=db_session, user=user, active=data["active"], actor=current_user()
+        )

@@ -1,20 +1,28 @@
 """Field types and base schemas shared by the resources."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import marshmallow as ma
 from marshmallow import ValidationError
 
-# The times the API accepts anywhere (bodies, filters, cursors).
+# The times the API accepts anywhere (bodies, filters, cursors), and the offsets: real time
+# zones span -12:00 to +14:00.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_OFFSET = timedelta(hours=14)
+TIME_RULES = (
+    "ISO 8601 with a UTC offset within ±14:00, from 1900-01-01 to 2200-01-01; returned in UTC"
+)
 
 
 class AwareDateTime(ma.fields.AwareDateTime):
     """ISO 8601 with an offset in, UTC out."""
 
     def __init__(self, **kwargs):
-        super().__init__(format="iso", **kwargs)
+        metadata = dict(kwargs.pop("metadata", {}))
+        described = metadata.get("description")
+        metadata["description"] = f"{described} ({TIME_RULES})" if described else TIME_RULES
+        super().__init__(format="iso", metadata=metadata, **kwargs)
 
     def _serialize(self, value: datetime | None, attr, obj, **kwargs):
         if value is None:
@@ -23,6 +31,8 @@ class AwareDateTime(ma.fields.AwareDateTime):
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
         parsed = super()._deserialize(value, attr, data, **kwargs)
+        if abs(parsed.utcoffset()) > MAX_OFFSET:
+            raise ValidationError("The UTC offset must be within ±14:00.")
         if not EARLIEST <= parsed <= LATEST:
             raise ValidationError("Must be between 1900 and 2200.")
         return parsed.astimezone(UTC)

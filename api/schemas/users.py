@@ -32,6 +32,15 @@ class UserOut(OutSchema):
     role = ma.fields.String(required=True, validate=one_of(ROLES))
     display_name = ma.fields.String(required=True)
     created_at = AwareDateTime(required=True)
+    deactivated_at = AwareDateTime(
+        allow_none=True, metadata={"description": "Set when an admin deactivated the account"}
+    )
+
+
+class UserStateIn(InSchema):
+    active = ma.fields.Boolean(
+        required=True, metadata={"description": "false deactivates the account, true restores it"}
+    )
 
 
 class MeOut(UserOut):

@@ -28,6 +28,8 @@ SUCCESSOR_CONTEXT = b"sciatica-care refresh-token successor\x00"
 class Grant:
     user: User
     refresh_token: str
+    # Access tokens carry it (claim `fam`): ending the family ends them too.
+    family_id: uuid.UUID
 
 
 def now() -> datetime:
@@ -62,7 +64,8 @@ def _store_refresh(
 
 def login(*, db_session: Session, email: str, password: str, refresh_ttl: timedelta) -> Grant:
     user = users.get_by_email(db_session=db_session, email=email)
-    if not verify_password(user.password_hash if user else None, password):
+    # A deactivated account is answered like a wrong password (after the same hashing work).
+    if not verify_password(user.password_hash if user else None, password) or not _active(user):
         _refused(db_session, "auth.login", user=user, status=401)
         raise Unauthorized(BAD_CREDENTIALS)
     audit.record(
@@ -70,14 +73,34 @@ def login(*, db_session: Session, email: str, password: str, refresh_ttl: timede
     )
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    family_id = uuid.uuid4()
     token = _store_refresh(
         db_session=db_session,
         token=secrets.token_urlsafe(32),
         user_id=user.id,
-        family_id=uuid.uuid4(),
+        family_id=family_id,
         ttl=refresh_ttl,
     )
-    return Grant(user=user, refresh_token=token)
+    return Grant(user=user, refresh_token=token, family_id=family_id)
+
+
+def _active(user: User | None) -> bool:
+    return user is not None and user.deactivated_at is None
+
+
+def family_revoked(family_id: uuid.UUID) -> ColumnElement[bool]:
+    """True when the refresh family has ended (logout, reuse of a spent token, password
+    change, deactivation): revocation marks every token of the family it finds live."""
+    return (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
+    )
+
+
+def revoke_all(*, db_session: Session, user: User) -> None:
+    """End every refresh family of the user, and with them their access tokens."""
+    _revoke(db_session, RefreshToken.user_id == user.id)
 
 
 def _revoke(db_session: Session, which: ColumnElement[bool]) -> None:
@@ -103,6 +126,9 @@ def refresh(
     moment = now()
     if stored is None or stored.revoked_at is not None or stored.expires_at <= moment:
         raise Unauthorized(BAD_REFRESH)
+    owner = db_session.get(User, stored.user_id)
+    if not _active(owner):
+        raise Unauthorized(BAD_REFRESH)
     successor = successor_of(token, secret=secret)
     if stored.used_at is not None:
         return _reissue_or_revoke(
@@ -116,7 +142,7 @@ def refresh(
         family_id=stored.family_id,
         ttl=refresh_ttl,
     )
-    return Grant(user=db_session.get(User, stored.user_id), refresh_token=successor)
+    return Grant(user=owner, refresh_token=successor, family_id=stored.family_id)
 
 
 def _reissue_or_revoke(
@@ -136,7 +162,11 @@ def _reissue_or_revoke(
             and issued.revoked_at is None
             and issued.expires_at > at
         ):
-            return Grant(user=db_session.get(User, spent.user_id), refresh_token=successor)
+            return Grant(
+                user=db_session.get(User, spent.user_id),
+                refresh_token=successor,
+                family_id=spent.family_id,
+            )
     _revoke(db_session, RefreshToken.family_id == spent.family_id)
     owner = db_session.get(User, spent.user_id)
     _refused(db_session, "auth.refresh_reuse", user=owner, status=401)
@@ -186,4 +216,35 @@ def change_password(
         resource_id=user.id,
         status=204,
         actor=user,
+    )
+
+
+def set_active(*, db_session: Session, user: User, active: bool, actor: User | None) -> User:
+    """Deactivate an account (it cannot sign in, every token it holds stops working at once,
+    its records stay) or reactivate it; audited either way."""
+    if active == (user.deactivated_at is None):
+        return user
+    if active:
+        user.deactivated_at = None
+    else:
+        user.deactivated_at = now()
+        revoke_all(db_session=db_session, user=user)
+    audit.record(
+        db_session,
+        action="user.reactivate" if active else "user.deactivate",
+        resource_type="user",
+        resource_id=user.id,
+        actor=actor,
+    )
+    db_session.flush()
+    return user
+
+
+def reset_password(*, db_session: Session, user: User, new_password: str) -> None:
+    """Set a password without the current one (the operator's command line): every token the
+    account holds stops working, as with a change by the user."""
+    users.set_password(user=user, new_password=new_password, changed_at=now())
+    revoke_all(db_session=db_session, user=user)
+    audit.record(
+        db_session, action="auth.password_reset", resource_type="user", resource_id=user.id
     )

@@ -9,10 +9,15 @@ from sqlalchemy.orm import Session
 from api.errors import Conflict, Invalid, NotFound
 from api.services import audit, users
 from models import CareLink, User, utcnow
+from models.base import is_unique_violation
 from models.changes import stamp
 
 
-def create(*, db_session: Session, patient: User, therapist_email: str) -> CareLink:
+def create(
+    *, db_session: Session, patient: User, therapist_email: str, by_operator: bool = False
+) -> CareLink:
+    """The patient grants the therapist access (or the operator's command line does for them;
+    the audit then names no user)."""
     therapist = users.get_by_email(db_session=db_session, email=therapist_email)
     if therapist is None or therapist.role != "therapist":
         raise Invalid(
@@ -29,19 +34,24 @@ def create(*, db_session: Session, patient: User, therapist_email: str) -> CareL
         resource_type="care_link",
         record_=link,
         status=201,
-        actor=patient,
+        actor=None if by_operator else patient,
     )
     try:
         stamp(db_session)
     except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
         db_session.rollback()
         raise Conflict("This therapist already has access.") from exc
     return link
 
 
-def get_all(*, user: User, status: str | None = None) -> Select:
+def get_all(*, user: User | None, status: str | None = None) -> Select:
+    """The links `user` is a side of; every link for an admin or None (the operator)."""
     query = select(CareLink)
-    if user.role == "patient":
+    if user is None:
+        pass
+    elif user.role == "patient":
         query = query.where(CareLink.patient_id == user.id)
     elif user.role == "therapist":
         query = query.where(CareLink.therapist_id == user.id)
@@ -50,9 +60,10 @@ def get_all(*, user: User, status: str | None = None) -> Select:
     return query
 
 
-def get_or_raise(*, db_session: Session, user: User, link_id: uuid.UUID) -> CareLink:
+def get_or_raise(*, db_session: Session, user: User | None, link_id: uuid.UUID) -> CareLink:
+    """The link if `user` is one of its two sides, an admin, or None (the operator)."""
     query = select(CareLink).where(CareLink.id == link_id)
-    if user.role != "admin":
+    if user is not None and user.role != "admin":
         query = query.where(or_(CareLink.patient_id == user.id, CareLink.therapist_id == user.id))
     link = db_session.scalar(query)
     if link is None:
@@ -60,12 +71,12 @@ def get_or_raise(*, db_session: Session, user: User, link_id: uuid.UUID) -> Care
     return link
 
 
-def end(*, db_session: Session, user: User, link_id: uuid.UUID) -> None:
+def end(*, db_session: Session, user: User | None, link_id: uuid.UUID) -> CareLink:
     link = get_or_raise(db_session=db_session, user=user, link_id=link_id)
     if link.status == "active":
         link.status = "ended"
         link.ended_at = utcnow()
-        link.ended_by = user.id
+        link.ended_by = user.id if user else None
         audit.record_change(
             db_session,
             action="care_link.end",
@@ -74,3 +85,4 @@ def end(*, db_session: Session, user: User, link_id: uuid.UUID) -> None:
             status=204,
             actor=user,
         )
+    return link

@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
 from api.services import access, analysis, audit
 from models import CareLink, CheckIn, MassageSession, User, utcnow
+from models.base import is_unique_violation
 from models.changes import stamp
 from models.report import felt_column
 
@@ -122,6 +123,8 @@ def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -
     try:
         db_session.flush()
     except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
         db_session.rollback()
         raise Conflict(f"A {_noun(model)} with this id already exists.") from exc
     changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=report.felt_at)

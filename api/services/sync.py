@@ -187,17 +187,24 @@ def _link_end_times(db_session: Session, rows, loaded) -> dict:
     return dict(db_session.execute(query).all())
 
 
-def purge_tombstones(*, db_session: Session, older_than: timedelta) -> tuple[int, int]:
-    """Delete tombstones older than the retention; cursors from before them then get 410."""
+def purge_tombstones(
+    *, db_session: Session, older_than: timedelta, dry_run: bool = False
+) -> tuple[int, int]:
+    """Delete tombstones older than the retention; cursors from before them then get 410.
+    Returns how many (would) go and the change number through which cursors expire."""
     cutoff = utcnow() - older_than
     watermark = 0
     removed = 0
     for model in (MassageSession, CheckIn):
         gone = model.deleted_at.is_not(None) & (model.deleted_at < cutoff)
-        top = db_session.scalar(select(func.max(model.change_seq)).where(gone))
+        count, top = db_session.execute(
+            select(func.count(), func.max(model.change_seq)).where(gone)
+        ).one()
         watermark = max(watermark, top or 0)
-        removed += db_session.execute(delete(model).where(gone)).rowcount
-    if watermark:
+        removed += count
+        if count and not dry_run:
+            db_session.execute(delete(model).where(gone))
+    if watermark and not dry_run:
         db_session.execute(
             update(ChangeCounter)
             .where(ChangeCounter.id == 1, ChangeCounter.purged_through < watermark)

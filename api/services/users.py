@@ -1,14 +1,16 @@
 """Accounts: registration, creation by an admin or the CLI, the caller's own profile."""
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.errors import Conflict, Invalid
+from api.errors import Conflict, Invalid, NotFound
 from api.services.passwords import hash_password
 from models import PatientProfile, User
+from models.base import is_unique_violation
 
 PROFILE_FIELDS = ("affected_side", "suspected_cause", "medically_cleared_at")
 
@@ -19,6 +21,19 @@ def normalize_email(email: str) -> str:
 
 def get_by_email(*, db_session: Session, email: str) -> User | None:
     return db_session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def get_or_raise(*, db_session: Session, user_id: uuid.UUID) -> User:
+    user = db_session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such account.")
+    return user
+
+
+def get_all(*, role: str | None = None) -> Select:
+    """Every account (by email), optionally of one role."""
+    query = select(User).order_by(User.email)
+    return query.where(User.role == role) if role else query
 
 
 def create(
@@ -37,6 +52,8 @@ def create(
     try:
         db_session.flush()
     except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
         db_session.rollback()
         raise Conflict(
             "An account with this email already exists.", errors={"email": ["Already registered."]}

@@ -2,6 +2,7 @@
 bearer checks."""
 
 import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from api.services import auth as auth_service
 from models import AuditEvent, RefreshToken, User
-from tests.conftest import PASSWORD, same_problem
+from tests.conftest import PASSWORD, checkin_body, same_problem
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -348,3 +349,82 @@ def test_password_change_needs_a_signed_in_user(client):
         "/v1/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     )
     assert resp.status_code == 401
+
+
+def _bearer(body: dict) -> dict:
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+def test_logout_ends_the_access_tokens_of_that_family_only(client, make):
+    patient = make.user("patient")
+    phone = _login(client, patient.email).get_json()
+    tablet = _login(client, patient.email).get_json()
+    rotated = _refresh(client, phone["refresh_token"]).get_json()
+    assert client.get("/v1/me", headers=_bearer(phone)).status_code == 200
+    out = client.post("/v1/auth/logout", json={"refresh_token": rotated["refresh_token"]})
+    assert out.status_code == 204
+    # Both access tokens of the phone's family, before and after rotation, end at once.
+    for body in (phone, rotated):
+        refused = client.get("/v1/me", headers=_bearer(body))
+        assert refused.status_code == 401
+        assert "invalid_token" in refused.headers["WWW-Authenticate"]
+    assert client.get("/v1/me", headers=_bearer(tablet)).status_code == 200
+
+
+def test_reuse_of_a_spent_refresh_token_ends_the_familys_access_tokens(client, make, clock):
+    patient = make.user("patient")
+    first = _login(client, patient.email).get_json()
+    second = _refresh(client, first["refresh_token"]).get_json()
+    clock.advance(60)
+    assert _refresh(client, first["refresh_token"]).status_code == 401
+    assert client.get("/v1/me", headers=_bearer(second)).status_code == 401
+
+
+def test_access_tokens_name_their_family_and_a_malformed_one_is_refused(app, client, make):
+    patient = make.user("patient")
+    body = _login(client, patient.email).get_json()
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert len(claims["fam"]) == 32
+    forged = jwt.encode(claims | {"fam": "not-a-uuid"}, app.config["SECRET_KEY"], "HS256")
+    assert client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def _deactivate(client, admin_headers, user, active=False):
+    return client.patch(f"/v1/users/{user.id}", json={"active": active}, headers=admin_headers)
+
+
+def test_deactivation_ends_access_at_once_and_keeps_the_records(client, make, db):
+    admin, therapist, patient = make.user("admin"), make.user("therapist"), make.user("patient")
+    make.link(patient, therapist)
+    tokens = _login(client, patient.email).get_json()
+    recorded = client.post("/v1/checkins", json=checkin_body(), headers=_bearer(tokens))
+    assert recorded.status_code == 201
+    answer = _deactivate(client, make.headers(admin), patient)
+    assert answer.status_code == 200 and answer.get_json()["deactivated_at"]
+    twice = _deactivate(client, make.headers(admin), patient)
+    assert twice.get_json()["deactivated_at"] == answer.get_json()["deactivated_at"]
+    assert client.get("/v1/me", headers=_bearer(tokens)).status_code == 401
+    assert _refresh(client, tokens["refresh_token"]).status_code == 401
+    # Signing in answers exactly like a wrong password: nobody learns the account's state.
+    refused, unknown = _login(client, patient.email), _login(client, "nobody@example.org")
+    assert refused.status_code == 401 and same_problem(refused) == same_problem(unknown)
+    # The clinic keeps the records: the linked therapist still reads and exports them.
+    listed = client.get("/v1/checkins", headers=make.headers(therapist)).get_json()["items"]
+    assert [c["id"] for c in listed] == [recorded.get_json()["id"]]
+    export = client.get("/v1/exports/checkins.csv", headers=make.headers(therapist))
+    assert export.status_code == 200 and recorded.get_json()["id"] in export.text
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "user.deactivate"))
+    assert (event.actor_id, event.resource_id) == (admin.id, str(patient.id))
+    again = _deactivate(client, make.headers(admin), patient, active=True)
+    assert again.status_code == 200 and again.get_json()["deactivated_at"] is None
+    assert _login(client, patient.email).status_code == 200
+
+
+def test_only_admins_deactivate_and_unknown_accounts_are_404(client, make, db):
+    therapist, patient = make.user("therapist"), make.user("patient")
+    make.link(patient, therapist)
+    assert _deactivate(client, make.headers(therapist), patient).status_code == 403
+    assert _deactivate(client, make.headers(patient), patient).status_code == 403
+    assert db.get(User, patient.id).deactivated_at is None
+    ghost = User(id=uuid.uuid4())
+    assert _deactivate(client, make.headers(make.user("admin")), ghost).status_code == 404

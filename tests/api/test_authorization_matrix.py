@@ -36,10 +36,12 @@ ROUTES = [
     ("GET", "/v1/patients/{patient}/report/chart.svg", PARTIES, 200, set()),
     ("GET", "/v1/patients/{patient}/report.html", PARTIES, 200, set()),
     ("GET", "/v1/patients/{patient}/fhir", PARTIES, 200, set()),
+    ("PATCH", "/v1/users/{patient}", {"admin"}, 200, set(ACTORS) - {"admin", "anonymous"}),
 ]
 BODIES = {
     "/v1/sessions": {"notes": "edited"},
     "/v1/checkins": {"notes": "edited"},
+    "/v1/users": {"active": True},
     "/v1/alerts": {"outcome": "accepted", "reason": "Seen with the patient.", "note": "Done."},
 }
 

@@ -171,3 +171,26 @@ def test_problem_instance_is_the_request_id(client):
     body = _assert_problem(resp, 404)
     assert resp.headers["X-Request-ID"] == "trace-4711"
     assert body["instance"] == "urn:sciatica-care:request:trace-4711"
+
+
+def test_a_database_error_is_logged_without_any_value_from_the_request(
+    client, make, db, connection, caplog
+):
+    from sqlalchemy import text
+
+    patient = make.user("patient")
+    if connection.dialect.name == "postgresql":
+        # PostgreSQL's message then quotes the whole row: "Failing row contains (...)".
+        connection.execute(
+            text("ALTER TABLE checkins ADD CONSTRAINT refuse_all CHECK (pain < 0) NOT VALID")
+        )
+    else:
+        connection.execute(text("ALTER TABLE checkins RENAME COLUMN notes TO notes_gone"))
+    secret_note = "sciatic pain note 7f3a9c"
+    body = checkin_body(notes=secret_note, pain=7)
+    with caplog.at_level("DEBUG"):
+        resp = client.post("/v1/checkins", json=body, headers=make.headers(patient))
+    _assert_problem(resp, 500)
+    assert "database error" in caplog.text and resp.headers["X-Request-ID"] in caplog.text
+    for value in (secret_note, body["recorded_at"][:10], "7f3a9c"):
+        assert value not in caplog.text

@@ -84,13 +84,12 @@ def server(tmp_path_factory):
             "create",
             "--email",
             "admin@demo.clinic",
-            "--password",
-            "demo-admin-pass",
             "--role",
             "admin",
             "--name",
             "Demo admin",
         ],
+        input="demo-admin-pass\n",
         **run,
     )
     port = _free_port()
