@@ -2,6 +2,8 @@
 
 import hashlib
 import hmac
+import json
+import uuid
 from datetime import timedelta
 from functools import wraps
 
@@ -10,13 +12,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import get_session, transactional
-from api.errors import Conflict, Invalid
+from api.errors import Conflict, Invalid, NotFound
 from api.openapi import document
+from api.services import access, audit
 from models import IdempotencyRecord, utcnow
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEPT_HEADERS = ("Content-Type", "Location", "ETag")
+# The audit's resource type of a replayed response, by the path's first segment under /v1.
+RESOURCE_TYPES = {
+    "sessions": "session",
+    "checkins": "checkin",
+    "alerts": "alert",
+    "care-links": "care_link",
+    "screenings": "screening",
+}
 # A pending record older than this belongs to a request that died; a retry may take over.
 ABANDONED_AFTER = timedelta(seconds=60)
 
@@ -112,7 +123,47 @@ def _answer(record: IdempotencyRecord, request_hash: str) -> Response:
         )
     if record.response_status is None:
         raise Conflict("A request with this Idempotency-Key is still in progress.")
+    _authorize_replay(record)
     return _replay(record)
+
+
+def _authorize_replay(record: IdempotencyRecord) -> None:
+    """A replay hands out a patient's data again: the caller must still be allowed to see it
+    (a therapist whose care link ended gets the 404 of an unknown record), and a replay of
+    someone else's data is audited like a read of it."""
+    user = g.get("current_user")
+    patient_id = _patient_of(record)
+    if user is None or patient_id is None or patient_id == user.id:
+        return
+    db_session = get_session()
+    if not access.can_access_patient(db_session=db_session, user=user, patient_id=patient_id):
+        raise NotFound("No such record.")
+    body = _json(record.response_body)
+    audit.record_read(
+        db_session,
+        user=user,
+        resource_type=RESOURCE_TYPES.get(request.path.split("/")[2], "record"),
+        resource_id=body.get("id"),
+        patient_id=patient_id,
+    )
+
+
+def _patient_of(record: IdempotencyRecord) -> uuid.UUID | None:
+    """The patient a stored response is about: named in it, or in the (identical) request."""
+    for source in (_json(record.response_body), _json(request.get_data(as_text=True))):
+        try:
+            return uuid.UUID(str(source["patient_id"]))
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def _json(text: str | None) -> dict:
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def idempotent(func):

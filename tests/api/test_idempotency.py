@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from models import Alert, CheckIn, IdempotencyRecord, MassageSession, User
+from models import Alert, AuditEvent, CheckIn, IdempotencyRecord, MassageSession, User
 from tests.conftest import checkin_body, session_body
 
 
@@ -184,3 +184,38 @@ def test_stored_request_hash_is_keyed_so_a_password_cannot_be_cracked_from_it(cl
     record = db.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "reg-keyed"))
     assert record.request_hash != sha256(b"POST /v1/auth/register\n" + raw).hexdigest()
     assert "long enough pass" not in (record.response_body or "")
+
+
+def test_a_replay_needs_the_access_the_write_had_and_is_audited_as_a_read(client, make, db):
+    patient, therapist = make.user("patient"), make.user("therapist")
+    link = make.link(patient, therapist)
+    headers = make.headers(therapist, **{"Idempotency-Key": "visit-1"})
+    body = session_body(patient_id=str(patient.id), symptoms={"bladder_bowel_change": True})
+    first = client.post("/v1/sessions", json=body, headers=headers)
+    assert first.status_code == 201 and first.get_json()["alerts"]
+    replay = client.post("/v1/sessions", json=body, headers=headers)
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    reads = db.scalars(select(AuditEvent).where(AuditEvent.action == "session.read")).all()
+    assert [(e.actor_id, e.patient_id, e.resource_id) for e in reads] == [
+        (therapist.id, patient.id, first.get_json()["id"])
+    ]
+    # The patient ends the link: the old key no longer hands out their data and alerts.
+    link.status = "ended"
+    db.flush()
+    after = client.post("/v1/sessions", json=body, headers=headers)
+    assert after.status_code == 404 and "Idempotent-Replayed" not in after.headers
+    assert first.get_json()["id"] not in after.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(MassageSession)) == 1
+
+
+def test_the_patients_own_replay_is_not_audited(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient, **{"Idempotency-Key": "own-1"})
+    for _ in range(2):
+        assert client.post("/v1/checkins", json=checkin_body(), headers=headers).status_code == 201
+    assert (
+        db.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("%.read"))
+        )
+        == 0
+    )
