@@ -31,10 +31,15 @@ class Register(MethodView):
     @idempotent
     @blp.arguments(RegisterIn)
     @blp.response(201, UserOut)
-    @document(responses={409: "CONFLICT"})
     def post(self, data):
-        """Sign up as a patient"""
-        return users.create(db_session=get_session(), role="patient", **data)
+        """Sign up as a patient
+
+        An email that already has an account gets the same 201 answer, under an id that no
+        account holds, and that account is left untouched (its password does not change): the
+        answer never tells whether an email is registered. Sign in to find out whether the
+        password is yours.
+        """
+        return users.register(db_session=get_session(), **data)
 
 
 @blp.route("/token")

@@ -8,8 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import Conflict, Invalid, NotFound
+from api.services import audit
 from api.services.passwords import hash_password
-from models import PatientProfile, User
+from models import PatientProfile, User, utcnow
 from models.base import is_unique_violation
 
 PROFILE_FIELDS = ("affected_side", "suspected_cause", "medically_cleared_at")
@@ -50,15 +51,45 @@ def create(
         user.profile = PatientProfile()
     db_session.add(user)
     try:
-        db_session.flush()
+        with db_session.begin_nested():
+            db_session.flush()
     except IntegrityError as exc:
         if not is_unique_violation(exc):
             raise
-        db_session.rollback()
         raise Conflict(
             "An account with this email already exists.", errors={"email": ["Already registered."]}
         ) from exc
     return user
+
+
+def register(*, db_session: Session, email: str, password: str, display_name: str) -> User:
+    """Sign a patient up. An email that already has an account gets the same answer as a new
+    one (a user of the same shape, under an id no account holds) and that account is left
+    untouched: the answer never tells who has an account. The attempt is audited."""
+    existing = get_by_email(db_session=db_session, email=email)
+    if existing is None:
+        try:
+            return create(
+                db_session=db_session, email=email, password=password, display_name=display_name
+            )
+        except Conflict:  # a concurrent sign-up with the same email won
+            existing = get_by_email(db_session=db_session, email=email)
+    else:
+        hash_password(password)  # the same work as a real sign-up: timing tells nothing either
+    audit.record(
+        db_session,
+        action="auth.register_existing",
+        resource_type="user",
+        resource_id=existing.id if existing else None,
+        status=201,
+    )
+    return User(
+        id=uuid.uuid4(),
+        email=normalize_email(email),
+        role="patient",
+        display_name=display_name.strip(),
+        created_at=utcnow(),
+    )
 
 
 def update_me(*, db_session: Session, user: User, changes: dict) -> User:

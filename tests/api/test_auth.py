@@ -57,12 +57,23 @@ def test_register_creates_patient_with_argon2id_hash_and_profile(client, db):
     assert user.profile is not None and user.profile.affected_side == "unknown"
 
 
-def test_register_refuses_duplicate_email_case_insensitively(client, db):
-    assert _register(client, email="dup@example.org").status_code == 201
-    resp = _register(client, email="DUP@example.org")
-    assert resp.status_code == 409
-    assert resp.mimetype == "application/problem+json"
-    assert db.scalar(select(User).where(User.email == "dup@example.org")) is not None
+def test_register_with_a_taken_email_answers_alike_and_leaves_the_account_alone(client, db):
+    first = _register(client, email="dup@example.org", password="the owner's pass")
+    assert first.status_code == 201
+    again = _register(client, email="DUP@example.org", password="an intruder's pass")
+    fresh = _register(client, email="fresh@example.org", password="an intruder's pass")
+    assert again.status_code == fresh.status_code == 201
+    shape = {k: type(v) for k, v in fresh.get_json().items()}
+    assert {k: type(v) for k, v in again.get_json().items()} == shape
+    assert again.get_json()["email"] == "dup@example.org"
+    assert again.get_json()["id"] not in (first.get_json()["id"], fresh.get_json()["id"])
+    owner = db.scalar(select(User).where(User.email == "dup@example.org"))
+    assert str(owner.id) == first.get_json()["id"] and owner.display_name == "New Patient"
+    assert db.get(User, uuid.UUID(again.get_json()["id"])) is None
+    assert _login(client, "dup@example.org", "the owner's pass").status_code == 200
+    assert _login(client, "dup@example.org", "an intruder's pass").status_code == 401
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "auth.register_existing"))
+    assert event.resource_id == str(owner.id) and event.actor_id is None
 
 
 @pytest.mark.parametrize(

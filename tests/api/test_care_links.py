@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from models import CareLink
-from tests.conftest import session_body
+from tests.conftest import same_problem, session_body
 
 
 def test_patient_links_therapist_by_email_and_therapist_then_sees_sessions(client, make, db):
@@ -23,13 +23,18 @@ def test_patient_links_therapist_by_email_and_therapist_then_sees_sessions(clien
     assert len(items) == 1
 
 
-def test_linking_a_non_therapist_or_unknown_email_is_422(client, make, db):
-    patient, other = make.user("patient"), make.user("patient")
-    for email in (other.email, "nobody@example.org"):
-        resp = client.post(
+def test_linking_a_non_therapist_or_unknown_email_is_the_same_422(client, make, db):
+    patient, other, admin = make.user("patient"), make.user("patient"), make.user("admin")
+    answers = [
+        client.post(
             "/v1/care-links", json={"therapist_email": email}, headers=make.headers(patient)
         )
-        assert resp.status_code == 422 and "therapist_email" in resp.get_json()["errors"]
+        for email in (other.email, admin.email, "nobody@example.org")
+    ]
+    assert {a.status_code for a in answers} == {422}
+    assert "therapist_email" in answers[0].get_json()["errors"]
+    # Nothing tells a patient account or an admin from an email nobody has.
+    assert same_problem(answers[0]) == same_problem(answers[1]) == same_problem(answers[2])
     assert db.scalar(select(CareLink)) is None
 
 
