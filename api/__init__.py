@@ -42,6 +42,7 @@ BLUEPRINTS = (
     sync.blp,
 )
 JSON_BODY_METHODS = ("POST", "PUT", "PATCH")
+FRAME_ANCESTORS = "frame-ancestors 'none'"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -89,7 +90,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     app.before_request(_assign_request_id)
     app.before_request(_require_json_body)
-    app.after_request(_no_store)
+    app.after_request(_common_headers)
     return app
 
 
@@ -108,9 +109,15 @@ def _assign_request_id() -> None:
     g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-def _no_store(response):
+def _common_headers(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     if request.path.startswith("/v1/"):
         response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.is_secure:  # HTTPS, directly or through TRUSTED_PROXIES (X-Forwarded-Proto)
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if response.mimetype in ("text/html", "image/svg+xml"):
+        # No page of ours is meant to be framed (clickjacking); views add their own policy.
+        response.headers.setdefault("Content-Security-Policy", FRAME_ANCESTORS)
+        response.headers.setdefault("X-Frame-Options", "DENY")
     return response

@@ -7,7 +7,7 @@ from functools import wraps
 
 import jwt
 from flask import current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from api import limits
 from api.db import get_session
@@ -22,6 +22,12 @@ ISSUER = "sciatica-care"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # MethodView methods are named after their HTTP verb; these are the writes.
 WRITE_VIEWS = frozenset({"post", "put", "patch", "delete"})
+
+
+# Built once (each request only binds its values): the user, if still active, and for a
+# token from sign-in, only while its refresh family has not ended. One statement either way.
+ACTIVE_USER = select(User).where(User.id == bindparam("user_id"), User.deactivated_at.is_(None))
+ACTIVE_USER_OF_LIVE_FAMILY = ACTIVE_USER.where(~family_revoked(bindparam("family_id")))
 
 
 def password_epoch(user: User) -> int:
@@ -81,11 +87,12 @@ def _user_from_request() -> User:
         raise _invalid("The access token is invalid or expired.") from exc
     if claims.get("typ") != "access":
         raise _invalid("The access token is invalid or expired.")
-    # One statement: the user, if still active and the token's refresh family not ended.
-    query = select(User).where(User.id == user_id, User.deactivated_at.is_(None))
-    if family_id is not None:
-        query = query.where(~family_revoked(family_id))
-    user = get_session().scalar(query)
+    if family_id is None:
+        user = get_session().scalar(ACTIVE_USER, {"user_id": user_id})
+    else:
+        user = get_session().scalar(
+            ACTIVE_USER_OF_LIVE_FAMILY, {"user_id": user_id, "family_id": family_id}
+        )
     if user is None or claims.get("pwv") != password_epoch(user):
         raise _invalid("The access token is invalid or expired.")
     return user
@@ -99,6 +106,9 @@ def auth_required(*roles: str) -> Callable:
     """Require a valid access token, and one of `roles` when given; count writes per user."""
 
     def decorator(func: Callable) -> Callable:
+        # Writes count against the user's one budget, checked once the user is known.
+        view = limits.WRITES_PER_USER(func) if func.__name__ in WRITE_VIEWS else func
+
         @wraps(func)
         def wrapper(*args, **kwargs):
             user = _user_from_request()
@@ -106,9 +116,7 @@ def auth_required(*roles: str) -> Callable:
                 raise AccessDenied("Your role cannot use this endpoint.")
             g.current_user = user
             get_session().info["actor"] = user
-            if request.method in limits.WRITE_METHODS:
-                limits.check(limits.WRITES_PER_USER)
-            return func(*args, **kwargs)
+            return view(*args, **kwargs)
 
         responses = {401: "UNAUTHORIZED"}
         if roles and set(roles) != set(ROLES):

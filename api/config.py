@@ -13,7 +13,12 @@ DEV_SECRET = "development-only-secret-never-use-in-production"  # noqa: S105 - t
 ENVIRONMENTS = ("development", "production", "testing")
 RATELIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
 RATELIMIT_DEFAULTS = {
-    "RATELIMIT_LOGIN": "10/minute;50/hour",
+    # Refused sign-ins per account (per known address apart): a stepped delay.
+    "RATELIMIT_LOGIN": "5/minute;20/hour;100/day",
+    # Every sign-in attempt per address: high, so one clinic behind one NAT address is not
+    # locked out by one person's typos.
+    "RATELIMIT_LOGIN_IP": "60/minute;600/hour",
+    "RATELIMIT_EXPENSIVE_READS": "30/minute;300/hour",
     "RATELIMIT_REFRESH": "30/minute;300/hour",
     "RATELIMIT_REGISTER": "5/minute;20/hour",
     "RATELIMIT_WRITES": "120/minute",

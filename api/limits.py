@@ -1,125 +1,130 @@
-"""Rate limits: sign-in per account and per IP, sign-up and token calls per IP, writes per user."""
+"""Rate limits with Flask-Limiter: sign-in failures per account, sign-in attempts per IP,
+sign-up and token calls per IP, writes and expensive reads per user."""
 
 import hashlib
 import logging
-import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import wraps
+from datetime import timedelta
 
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import STRATEGIES, RateLimiter
 
-from api.errors import DomainError
+from api.db import get_session
 from api.openapi import document
+from api.services import auth
 from api.services.users import normalize_email
+from models import utcnow
 
-EXTENSION = "rate_limits"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# An address an account signed in from successfully within this time is "known" to it.
+KNOWN_ADDRESS_FOR = timedelta(days=90)
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 log = logging.getLogger(__name__)
 
+# One limiter; each app's init_app gives it that app's storage, strategy, prefix and switch
+# (RATELIMIT_* in the config). When the storage (Redis) cannot be reached, each process counts
+# the same limits on its own until it answers again.
+limiter = Limiter(get_remote_address, in_memory_fallback_enabled=True, headers_enabled=True)
 
-class RateLimited(DomainError):
-    status = 429
+
+def init_app(app: Flask) -> None:
+    # Flask-Limiter keeps the first app's prefix and strategy on the limiter; each app (tests
+    # build many in one process) brings its own.
+    limiter._key_prefix, limiter._strategy = "", None
+    limiter.init_app(app)
+    config = app.config
+    if (
+        config["RATELIMIT_ENABLED"]
+        and config["RATELIMIT_STORAGE_URI"] == "memory://"
+        and config["APP_ENV"] == "production"
+    ):
+        log.warning(
+            "RATELIMIT_STORAGE_URI is memory://: every process and host counts on its own, "
+            "so each limit is multiplied by their number; use redis://"
+        )
+
+
+def storage_state() -> dict:
+    """Which storage counts the limits (never its address), and whether it answers."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return {"kind": "off", "shared": False, "reachable": True}
+    kind = current_app.config["RATELIMIT_STORAGE_URI"].split("://", 1)[0].split("+")[0]
+    try:
+        reachable = bool(limiter.storage.check())
+    except Exception:  # any storage backend's connection error
+        reachable = False
+    return {"kind": kind, "shared": kind != "memory", "reachable": reachable}
 
 
 def by_ip() -> str:
     return "ip:" + get_remote_address()
 
 
-def by_account() -> str:
-    """The sign-in's normalised email, hashed so that the limit storage holds no addresses."""
+def _email() -> str | None:
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
-    if not isinstance(email, str) or not email.strip():
+    return normalize_email(email) if isinstance(email, str) and email.strip() else None
+
+
+def by_account_and_origin() -> str:
+    """Sign-in failures count per account (its email hashed: the storage holds no addresses),
+    in a bucket of their own for each address the account signed in from before: guessing
+    from elsewhere cannot lock its owner out where they usually sign in."""
+    email = _email()
+    if email is None:
         return by_ip()
-    return "account:" + hashlib.sha256(normalize_email(email).encode()).hexdigest()
+    key = "account:" + hashlib.sha256(email.encode()).hexdigest()
+    ip = get_remote_address()
+    known = auth.signed_in_from(
+        db_session=get_session(), email=email, ip=ip, since=utcnow() - KNOWN_ADDRESS_FOR
+    )
+    return f"{key}:from:{ip}" if known else key
 
 
 def by_user() -> str:
     return f"user:{g.current_user.id}"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """The limits in config[`setting`] ("10/minute;50/hour"), counted per `key()` in `scope`."""
-
-    setting: str
-    scope: str
-    key: Callable[[], str]
+def _setting(name: str) -> Callable[[], str]:
+    return lambda: current_app.config[name]
 
 
-LOGIN_PER_IP = Rule("RATELIMIT_LOGIN", "login-ip", by_ip)
-LOGIN_PER_ACCOUNT = Rule("RATELIMIT_LOGIN", "login-account", by_account)
-PASSWORD_CHANGE_PER_USER = Rule("RATELIMIT_LOGIN", "password-user", by_user)
-REFRESH_PER_IP = Rule("RATELIMIT_REFRESH", "refresh-ip", by_ip)
-LOGOUT_PER_IP = Rule("RATELIMIT_REFRESH", "logout-ip", by_ip)
-REGISTER_PER_IP = Rule("RATELIMIT_REGISTER", "register-ip", by_ip)
-WRITES_PER_USER = Rule("RATELIMIT_WRITES", "writes-user", by_user)
+def _refused_sign_in(response) -> bool:
+    return response.status_code == 401
 
 
-@dataclass(frozen=True)
-class _Counters:
-    limiter: Limiter
-    # Counts in this process alone while the shared storage (Redis) is unreachable.
-    fallback: RateLimiter
+LOGIN_PER_IP = limiter.shared_limit(_setting("RATELIMIT_LOGIN_IP"), "login-ip", key_func=by_ip)
+LOGIN_FAILURES_PER_ACCOUNT = limiter.shared_limit(
+    _setting("RATELIMIT_LOGIN"),
+    "login-account",
+    key_func=by_account_and_origin,
+    deduct_when=_refused_sign_in,
+)
+PASSWORD_CHANGE_PER_USER = limiter.shared_limit(
+    _setting("RATELIMIT_LOGIN"), "password-user", key_func=by_user
+)
+REFRESH_PER_IP = limiter.shared_limit(_setting("RATELIMIT_REFRESH"), "refresh-ip", key_func=by_ip)
+LOGOUT_PER_IP = limiter.shared_limit(_setting("RATELIMIT_REFRESH"), "logout-ip", key_func=by_ip)
+REGISTER_PER_IP = limiter.shared_limit(
+    _setting("RATELIMIT_REGISTER"), "register-ip", key_func=by_ip
+)
+WRITES_PER_USER = limiter.shared_limit(
+    _setting("RATELIMIT_WRITES"), "writes-user", key_func=by_user
+)
+EXPENSIVE_READS_PER_USER = limiter.shared_limit(
+    _setting("RATELIMIT_EXPENSIVE_READS"), "expensive-reads-user", key_func=by_user
+)
 
 
-def init_app(app: Flask) -> None:
-    """One limiter per app, so that apps with different storages can live in one process."""
-    # Reads RATELIMIT_ENABLED, _STORAGE_URI, _STRATEGY and _KEY_PREFIX from app.config.
-    limiter = Limiter(get_remote_address, app=app)
-    fallback = STRATEGIES[app.config["RATELIMIT_STRATEGY"]](MemoryStorage())
-    app.extensions[EXTENSION] = _Counters(limiter=limiter, fallback=fallback)
-
-
-def _retry_after(strategy: RateLimiter, item: RateLimitItem, identifiers: tuple) -> int | None:
-    """Count one hit; None when it was within the limit, else seconds until one is free."""
-    if strategy.hit(item, *identifiers):
-        return None
-    reset_at = strategy.get_window_stats(item, *identifiers).reset_time
-    return max(1, math.ceil(reset_at - time.time()))
-
-
-def _count(counters: _Counters, item: RateLimitItem, identifiers: tuple) -> int | None:
-    try:
-        return _retry_after(counters.limiter.limiter, item, identifiers)
-    except Exception as exc:  # any storage backend's connection error
-        log.warning("rate limit storage unavailable, counting in this process: %s", exc)
-        return _retry_after(counters.fallback, item, identifiers)
-
-
-def check(*rules: Rule) -> None:
-    """Count this request against each rule; RateLimited (429, Retry-After) once one is spent."""
-    config = current_app.config
-    if not config["RATELIMIT_ENABLED"]:
-        return
-    counters: _Counters = current_app.extensions[EXTENSION]
-    for rule in rules:
-        identifiers = (config["RATELIMIT_KEY_PREFIX"], rule.scope, rule.key())
-        for item in sorted(parse_many(config[rule.setting])):
-            retry_after = _count(counters, item, identifiers)
-            if retry_after is not None:
-                raise RateLimited(
-                    f"Too many requests ({item}); try again in {retry_after} s.",
-                    headers={"Retry-After": str(retry_after)},
-                )
-
-
-def limited(*rules: Rule) -> Callable:
-    """Count every call of the view against `rules` before it parses or touches anything."""
+def limited(*limits: Callable) -> Callable:
+    """Count every call of the view against `limits` (where it is placed among the decorators:
+    above the argument parser, before the body is read; below auth, per signed-in user) and
+    document the 429 and the rate-limit headers."""
 
     def decorator(func: Callable) -> Callable:
-        @wraps(func)
-        def wrapper(*args, **kwargs):
-            check(*rules)
-            return func(*args, **kwargs)
-
-        return document(responses={429: "TOO_MANY_REQUESTS"})(wrapper)
+        for limit in reversed(limits):
+            func = limit(func)
+        return document(responses={429: "TOO_MANY_REQUESTS"})(func)
 
     return decorator

@@ -100,6 +100,7 @@ class OperationIds(BasePlugin):
                 raise KeyError(f"{method.upper()} {path} has no operationId in OPERATION_IDS")
             operation["operationId"] = name
             _document_replays(operation)
+            _document_rate_limits(operation)
 
 
 REPLAYED_HEADER = {
@@ -111,6 +112,30 @@ RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before trying again",
     "schema": {"type": "integer", "minimum": 1},
 }
+
+
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": "Requests allowed in the tightest window that applies",
+    "X-RateLimit-Remaining": "Requests left in that window",
+    "X-RateLimit-Reset": "When that window resets, in seconds since the Unix epoch",
+}
+
+
+def _rate_limit_headers() -> dict:
+    return {
+        name: {"description": text, "schema": {"type": "integer", "minimum": 0}}
+        for name, text in RATE_LIMIT_HEADERS.items()
+    }
+
+
+def _document_rate_limits(operation: dict) -> None:
+    """A rate-limited operation (it documents 429) sends the X-RateLimit-* headers."""
+    responses = operation.get("responses", {})
+    if "429" not in responses and 429 not in responses:
+        return
+    for status, response in responses.items():
+        if str(status).startswith("2") and isinstance(response, dict):
+            response.setdefault("headers", {}).update(_rate_limit_headers())
 
 
 def _document_replays(operation: dict) -> None:
@@ -169,7 +194,7 @@ class Api(SmorestApi):
                 response["schema"] = self.ERROR_SCHEMA
                 content_type = PROBLEM_CONTENT_TYPE
             if status == 429:
-                response["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+                response["headers"] = {"Retry-After": RETRY_AFTER_HEADER, **_rate_limit_headers()}
             prepare_response(response, self.spec, content_type)
             self.spec.components.response(status.name, response, lazy=True)
         response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}

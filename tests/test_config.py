@@ -169,7 +169,9 @@ def test_analyzer_overrides_come_from_environment_and_are_validated(env):
 
 def test_rate_limits_grace_and_statement_timeout_have_defaults(env):
     config = create_app().config
-    assert config["RATELIMIT_LOGIN"] == "10/minute;50/hour"
+    assert config["RATELIMIT_LOGIN"] == "5/minute;20/hour;100/day"
+    assert config["RATELIMIT_LOGIN_IP"] == "60/minute;600/hour"
+    assert config["RATELIMIT_EXPENSIVE_READS"] == "30/minute;300/hour"
     assert config["RATELIMIT_REGISTER"] == "5/minute;20/hour"
     assert config["RATELIMIT_REFRESH"] == "30/minute;300/hour"
     assert config["RATELIMIT_WRITES"] == "120/minute"

@@ -4,6 +4,7 @@ from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api import limits
 from api.auth import auth_required, current_user
 from api.db import get_session
 from api.schemas.exports import CSV_BODY, ExportQuery
@@ -45,6 +46,7 @@ def _register(export: exports.Export) -> None:
     @blp.route(f"/{export.filename}", endpoint=export.name)
     class Export(MethodView):
         @auth_required(*ROLES)
+        @limits.limited(limits.EXPENSIVE_READS_PER_USER)
         @blp.arguments(ExportQuery, location="query")
         @blp.response(
             200,

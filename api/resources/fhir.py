@@ -6,6 +6,7 @@ from flask import Response, json
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api import limits
 from api.auth import auth_required, current_user
 from api.db import get_session
 from api.openapi import document
@@ -19,6 +20,7 @@ FHIR_JSON = "application/fhir+json"
 @blp.route("/v1/patients/<uuid:patient_id>/fhir")
 class PatientBundle(MethodView):
     @auth_required("patient", "therapist", "admin")
+    @limits.limited(limits.EXPENSIVE_READS_PER_USER)
     @blp.response(200, FHIR_BUNDLE, content_type=FHIR_JSON, description="A FHIR R4 Bundle")
     @document(responses={404: "NOT_FOUND"})
     def get(self, patient_id: uuid.UUID):

@@ -7,6 +7,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from api import limits
 from api.auth import auth_required, current_user
 from api.db import get_session
 from api.openapi import document
@@ -69,6 +70,7 @@ class Patients(MethodView):
 @blp.route("/v1/reports/caseload")
 class Caseload(MethodView):
     @auth_required(*CLINICIANS)
+    @limits.limited(limits.EXPENSIVE_READS_PER_USER)
     @blp.response(200, CaseloadOut)
     def get(self):
         """One row per linked patient, most urgent first"""
@@ -86,6 +88,7 @@ class Caseload(MethodView):
 @blp.route("/v1/reports/techniques")
 class Techniques(MethodView):
     @auth_required(*CLINICIANS)
+    @limits.limited(limits.EXPENSIVE_READS_PER_USER)
     @blp.response(200, TechniquesOut)
     def get(self):
         """Effect of technique x pressure across your caseload"""
@@ -95,6 +98,7 @@ class Techniques(MethodView):
 @blp.route("/v1/reports/alert-quality")
 class AlertQuality(MethodView):
     @auth_required(*CLINICIANS)
+    @limits.limited(limits.EXPENSIVE_READS_PER_USER)
     @blp.arguments(AlertQualityQuery, location="query")
     @blp.response(200, AlertQualityOut)
     def get(self, args):
@@ -120,6 +124,7 @@ class AlertQuality(MethodView):
 @blp.route("/v1/patients/<uuid:patient_id>/report")
 class PatientReport(MethodView):
     @auth_required(*ANYONE)
+    @limits.limited(limits.EXPENSIVE_READS_PER_USER)
     @blp.arguments(ReportWindowQuery, location="query")
     @blp.response(200, PatientReportOut)
     @document(responses={404: "NOT_FOUND"})
@@ -131,18 +136,25 @@ class PatientReport(MethodView):
 @blp.route("/v1/patients/<uuid:patient_id>/report/chart.svg")
 class PatientChart(MethodView):
     @auth_required(*ANYONE)
+    @limits.limited(limits.EXPENSIVE_READS_PER_USER)
     @blp.arguments(ReportWindowQuery, location="query")
     @blp.response(200, description="SVG chart", content_type="image/svg+xml")
     @document(responses={404: "NOT_FOUND"})
     def get(self, args, patient_id: uuid.UUID):
         """Pain before and after over time, with alerts marked"""
         svg = rendering.chart_svg(_course(patient_id, args))
-        return Response(svg, mimetype="image/svg+xml")
+        response = Response(svg, mimetype="image/svg+xml")
+        # Opened on its own, an SVG is a document: it may run nothing and load nothing.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+        )
+        return response
 
 
 @blp.route("/v1/patients/<uuid:patient_id>/report.html")
 class PatientReportPage(MethodView):
     @auth_required(*ANYONE)
+    @limits.limited(limits.EXPENSIVE_READS_PER_USER)
     @blp.arguments(ReportWindowQuery, location="query")
     @blp.response(200, description="Printable report", content_type="text/html")
     @document(responses={404: "NOT_FOUND"})
@@ -151,6 +163,6 @@ class PatientReportPage(MethodView):
         page = rendering.html(_course(patient_id, args), generated=utcnow())
         response = Response(page, mimetype="text/html")
         response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
         )
         return response

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of
+from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of, strict_boolean
 from models.user import CAUSES, ROLES, SIDES
 
 PASSWORD_RULES = ma.validate.Length(min=10, max=256)
@@ -38,7 +38,7 @@ class UserOut(OutSchema):
 
 
 class UserStateIn(InSchema):
-    active = ma.fields.Boolean(
+    active = strict_boolean(
         required=True, metadata={"description": "false deactivates the account, true restores it"}
     )
 

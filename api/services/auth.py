@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from api.errors import Invalid, Unauthorized
 from api.services import audit, users
 from api.services.passwords import hash_password, needs_rehash, verify_password
-from models import RefreshToken, User, utcnow
+from api.services.users import normalize_email
+from models import AuditEvent, RefreshToken, User, utcnow
 
 BAD_CREDENTIALS = "The email or password is incorrect."
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
@@ -88,9 +89,9 @@ def _active(user: User | None) -> bool:
     return user is not None and user.deactivated_at is None
 
 
-def family_revoked(family_id: uuid.UUID) -> ColumnElement[bool]:
-    """True when the refresh family has ended (logout, reuse of a spent token, password
-    change, deactivation): revocation marks every token of the family it finds live."""
+def family_revoked(family_id: object) -> ColumnElement[bool]:
+    """True when the refresh family (an id or a bind parameter) has ended: logout, reuse of a
+    spent token, password change, deactivation. Revocation marks every live token of it."""
     return (
         select(RefreshToken.id)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
@@ -247,4 +248,24 @@ def reset_password(*, db_session: Session, user: User, new_password: str) -> Non
     revoke_all(db_session=db_session, user=user)
     audit.record(
         db_session, action="auth.password_reset", resource_type="user", resource_id=user.id
+    )
+
+
+def signed_in_from(*, db_session: Session, email: str, ip: str, since: datetime) -> bool:
+    """Whether the account signed in successfully from this address since then (audit)."""
+    account = select(User.id).where(User.email == normalize_email(email)).scalar_subquery()
+    return bool(
+        db_session.scalar(
+            select(
+                select(AuditEvent.id)
+                .where(
+                    AuditEvent.action == "auth.login",
+                    AuditEvent.outcome == "success",
+                    AuditEvent.actor_id == account,
+                    AuditEvent.ip == ip,
+                    AuditEvent.occurred_at >= since,
+                )
+                .exists()
+            )
+        )
     )

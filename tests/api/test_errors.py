@@ -88,7 +88,7 @@ def test_plain_http_aborts_become_problems(app, status):
 
 def test_health_and_ready_need_no_auth(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
-    assert client.get("/readyz").get_json() == {"status": "ready"}
+    assert client.get("/readyz").get_json()["status"] == "ready"
 
 
 def test_ready_is_503_when_database_is_unreachable(monkeypatch, tmp_path):
@@ -194,3 +194,32 @@ def test_a_database_error_is_logged_without_any_value_from_the_request(
     assert "database error" in caplog.text and resp.headers["X-Request-ID"] in caplog.text
     for value in (secret_note, body["recorded_at"][:10], "7f3a9c"):
         assert value not in caplog.text
+
+
+def test_pages_cannot_be_framed_and_the_chart_can_run_nothing(client, make):
+    patient = make.user("patient")
+    chart = client.get(f"/v1/patients/{patient.id}/report/chart.svg", headers=make.headers(patient))
+    page = client.get(f"/v1/patients/{patient.id}/report.html", headers=make.headers(patient))
+    docs = client.get("/docs")
+    for resp in (chart, page, docs):
+        assert resp.status_code == 200
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        assert resp.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'none'" in chart.headers["Content-Security-Policy"]
+    assert "script-src" not in chart.headers["Content-Security-Policy"]
+    assert "Content-Security-Policy" not in client.get("/healthz").headers
+
+
+def test_hsts_only_over_https_and_through_trusted_proxies(app, monkeypatch, database_url):
+    plain = app.test_client().get("/healthz")
+    assert "Strict-Transport-Security" not in plain.headers
+    secure = app.test_client().get("/healthz", base_url="https://api.example.org")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+    forwarded = app.test_client().get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in forwarded.headers  # no proxy is trusted
+    from api import create_app
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    proxied = create_app({"RATELIMIT_ENABLED": False}).test_client()
+    behind = proxied.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert behind.headers["Strict-Transport-Security"] == "max-age=31536000"

@@ -54,23 +54,54 @@ def _assert_limited(resp) -> None:
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
 
 
-def test_login_is_limited_per_account_even_from_rotating_ips(limited_app, make):
+def test_refused_sign_ins_are_limited_per_account_even_from_rotating_ips(limited_app, make):
     client = limited_app(RATELIMIT_LOGIN=TINY).test_client()
     victim, bystander = make.user("patient"), make.user("patient")
-    assert _login(client, victim.email, PASSWORD, ip="198.51.100.1").status_code == 200
     assert _login(client, victim.email, ip="198.51.100.2").status_code == 401
     assert _login(client, victim.email.upper(), ip="198.51.100.3").status_code == 401
     # Case and surrounding spaces do not make another account.
-    _assert_limited(_login(client, f"  {victim.email.upper()} ", PASSWORD, ip="198.51.100.4"))
-    assert _login(client, bystander.email, PASSWORD, ip="198.51.100.5").status_code == 200
+    assert _login(client, f"  {victim.email.upper()} ", ip="198.51.100.4").status_code == 401
+    _assert_limited(_login(client, victim.email, PASSWORD, ip="198.51.100.5"))
+    assert _login(client, bystander.email, PASSWORD, ip="198.51.100.6").status_code == 200
 
 
-def test_login_is_limited_per_ip_across_accounts(limited_app):
+def test_successful_sign_ins_do_not_count_against_the_account(limited_app, make):
     client = limited_app(RATELIMIT_LOGIN=TINY).test_client()
+    patient = make.user("patient")
+    for n in range(6):
+        assert _login(client, patient.email, PASSWORD, ip=f"198.51.100.{n}").status_code == 200
+
+
+def test_guessing_from_elsewhere_does_not_lock_the_owner_out_where_they_sign_in(limited_app, make):
+    client = limited_app(RATELIMIT_LOGIN=TINY).test_client()
+    owner = make.user("patient")
+    home = "192.0.2.77"
+    assert _login(client, owner.email, PASSWORD, ip=home).status_code == 200
+    for n in range(3):
+        assert _login(client, owner.email, ip=f"203.0.113.{n}").status_code == 401
+    _assert_limited(_login(client, owner.email, PASSWORD, ip="203.0.113.99"))
+    # The owner's usual address has a bucket of its own...
+    assert _login(client, owner.email, PASSWORD, ip=home).status_code == 200
+    # ...which guessing from that address spends like any other.
+    for _ in range(3):
+        assert _login(client, owner.email, ip=home).status_code == 401
+    _assert_limited(_login(client, owner.email, PASSWORD, ip=home))
+
+
+def test_sign_in_attempts_are_limited_per_ip_across_accounts(limited_app):
+    client = limited_app(RATELIMIT_LOGIN_IP=TINY).test_client()
     for n in range(3):
         assert _login(client, f"guess{n}@example.org", ip="203.0.113.9").status_code == 401
     _assert_limited(_login(client, "guess3@example.org", ip="203.0.113.9"))
     assert _login(client, "guess4@example.org", ip="203.0.113.10").status_code == 401
+
+
+def test_a_clinic_behind_one_address_is_not_locked_out_by_its_typos(limited_app, make):
+    client = limited_app().test_client()  # the default limits
+    staff = [make.user("therapist") for _ in range(25)]
+    for person in staff:
+        assert _login(client, person.email, ip="192.0.2.200").status_code == 401
+        assert _login(client, person.email, PASSWORD, ip="192.0.2.200").status_code == 200
 
 
 def test_once_an_account_is_spent_even_the_right_password_waits(limited_app, make):
@@ -142,11 +173,11 @@ def test_password_change_attempts_are_limited_per_user(limited_app, make):
 
 def test_limits_switched_off_by_environment_let_50_attempts_through(limited_app, monkeypatch):
     monkeypatch.setenv("RATELIMIT_ENABLED", "false")
-    monkeypatch.setenv("RATELIMIT_LOGIN", TINY)
+    monkeypatch.setenv("RATELIMIT_LOGIN_IP", TINY)
     monkeypatch.setenv("RATELIMIT_REFRESH", TINY)
     app = limited_app(enabled=None)
     assert app.config["RATELIMIT_ENABLED"] is False
-    assert app.config["RATELIMIT_LOGIN"] == TINY
+    assert app.config["RATELIMIT_LOGIN_IP"] == TINY
     client = app.test_client()
     for _ in range(50):
         # No password: refused by validation, after the limiter would have counted it.
@@ -156,7 +187,7 @@ def test_limits_switched_off_by_environment_let_50_attempts_through(limited_app,
 
 
 def test_the_same_requests_are_refused_with_limits_on(limited_app):
-    client = limited_app(RATELIMIT_LOGIN=TINY).test_client()
+    client = limited_app(RATELIMIT_LOGIN_IP=TINY).test_client()
     statuses = [
         client.post("/v1/auth/token", json={"email": "victim@example.org"}).status_code
         for _ in range(5)
@@ -174,11 +205,19 @@ def test_limited_endpoints_document_429(limited_app):
     assert "429" not in paths["/v1/checkins"]["get"]["responses"]
 
 
-def test_apps_with_memory_storage_count_apart(limited_app):
-    first, second = (limited_app(RATELIMIT_LOGIN=TINY).test_client() for _ in range(2))
-    for client in (first, second):
+def test_memory_counts_live_in_the_process_alone(limited_app):
+    # A new app (a restarted or another process) starts from zero: why production uses Redis.
+    for _ in range(2):
+        client = limited_app(RATELIMIT_LOGIN_IP=TINY).test_client()
         for _ in range(3):
             assert client.post("/v1/auth/token", json={"email": "a@b.org"}).status_code == 422
+
+
+def test_production_warns_that_memory_counts_multiply_limits(limited_app, monkeypatch, caplog):
+    monkeypatch.setenv("SECRET_KEY", "z" * 40)
+    monkeypatch.setenv("APP_ENV", "production")
+    limited_app()
+    assert "memory://" in caplog.text and "redis://" in caplog.text
 
 
 @pytest.fixture
@@ -199,20 +238,22 @@ def redis_prefix():
     client.close()
 
 
-def test_two_apps_on_redis_share_one_counter(limited_app, redis_prefix):
+def test_apps_on_redis_share_one_counter(limited_app, redis_prefix):
     config = {
         "RATELIMIT_LOGIN": TINY,
+        "RATELIMIT_LOGIN_IP": "4/minute",
         "RATELIMIT_STORAGE_URI": REDIS_URL,
         "RATELIMIT_KEY_PREFIX": redis_prefix,
     }
-    first, second = limited_app(**config), limited_app(**config)
-    assert first.extensions["rate_limits"].limiter is not second.extensions["rate_limits"].limiter
-    clients = [first.test_client(), second.test_client()]
+    # Each app connects anew (as another worker or host would): the counts carry over.
     statuses = [
-        clients[n % 2].post("/v1/auth/token", json={"email": "a@b.org"}).status_code
-        for n in range(4)
+        limited_app(**config)
+        .test_client()
+        .post("/v1/auth/token", json={"email": "a@b.org", "password": "a wrong guess"})
+        .status_code
+        for _ in range(5)
     ]
-    assert statuses == [422, 422, 422, 429]
+    assert statuses == [401, 401, 401, 429, 429]
     with redis.Redis.from_url(REDIS_URL) as client:
         keys = client.keys(f"*{redis_prefix}*")
     # Counted per IP and per account, and the account's key holds no email address.
@@ -223,10 +264,50 @@ def test_two_apps_on_redis_share_one_counter(limited_app, redis_prefix):
 
 
 def test_unreachable_storage_falls_back_to_counting_in_process(limited_app, caplog):
-    app = limited_app(RATELIMIT_LOGIN=TINY, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    app = limited_app(RATELIMIT_LOGIN_IP=TINY, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
     client = app.test_client()
     statuses = [
         client.post("/v1/auth/token", json={"email": "a@b.org"}).status_code for _ in range(4)
     ]
     assert statuses == [422, 422, 422, 429]
-    assert "rate limit storage unavailable" in caplog.text
+    assert "storage unreachable" in caplog.text
+
+
+def test_readiness_reports_the_rate_limit_storage(limited_app, redis_prefix):
+    memory = limited_app().test_client().get("/readyz").get_json()
+    assert memory["rate_limit_storage"] == {"kind": "memory", "shared": False, "reachable": True}
+    shared = limited_app(RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=redis_prefix)
+    answer = shared.test_client().get("/readyz")
+    assert answer.status_code == 200
+    assert answer.get_json()["rate_limit_storage"] == {
+        "kind": "redis",
+        "shared": True,
+        "reachable": True,
+    }
+    down = limited_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0").test_client().get("/readyz")
+    assert down.status_code == 200 and down.get_json()["status"] == "ready"
+    assert down.get_json()["rate_limit_storage"]["reachable"] is False
+    assert "127.0.0.1" not in down.get_data(as_text=True)
+
+
+def test_expensive_reads_are_limited_per_user(limited_app, make):
+    client = limited_app(RATELIMIT_EXPENSIVE_READS="2/minute").test_client()
+    patient, other = make.user("patient"), make.user("patient")
+    urls = [f"/v1/patients/{patient.id}/report.html", "/v1/exports/checkins.csv"]
+    for url in urls:
+        assert client.get(url, headers=make.headers(patient)).status_code == 200
+    for url in (f"/v1/patients/{patient.id}/report/chart.svg", f"/v1/patients/{patient.id}/fhir"):
+        _assert_limited(client.get(url, headers=make.headers(patient)))
+    # Cheap reads are not limited, and another user has a budget of their own.
+    assert client.get("/v1/checkins", headers=make.headers(patient)).status_code == 200
+    mine = f"/v1/patients/{other.id}/report.html"
+    assert client.get(mine, headers=make.headers(other)).status_code == 200
+
+
+def test_limited_answers_carry_the_rate_limit_headers(limited_app, make):
+    client = limited_app(RATELIMIT_WRITES="5/minute").test_client()
+    patient = make.user("patient")
+    resp = client.post("/v1/checkins", json=checkin_body(), headers=make.headers(patient))
+    assert resp.status_code == 201
+    assert (resp.headers["X-RateLimit-Limit"], resp.headers["X-RateLimit-Remaining"]) == ("5", "4")
+    assert int(resp.headers["X-RateLimit-Reset"]) > 0

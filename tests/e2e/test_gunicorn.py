@@ -9,7 +9,8 @@ pytestmark = pytest.mark.e2e
 def test_probes_answer(server):
     base = server.base
     assert requests.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
-    assert requests.get(f"{base}/readyz", timeout=5).json() == {"status": "ready"}
+    ready = requests.get(f"{base}/readyz", timeout=5).json()
+    assert ready["status"] == "ready" and ready["rate_limit_storage"]["reachable"] is True
 
 
 def test_demo_therapist_sees_demo_patients(server):
