@@ -4,6 +4,7 @@ import json
 import os
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
 
@@ -82,6 +83,17 @@ def _analyzer_overrides() -> dict:
     return overrides
 
 
+def _timezone() -> str:
+    name = os.environ.get("CLINIC_TIMEZONE", "").strip() or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"CLINIC_TIMEZONE must be an IANA time zone such as Europe/Paris, got {name!r}"
+        ) from exc
+    return name
+
+
 def default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'sciatica-care.sqlite3'}"
 
@@ -115,6 +127,8 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED", "true")),
         **_rate_limits(),
         "ANALYZER_OVERRIDES": _analyzer_overrides(),
+        # Times on the printable report and the chart (the API itself speaks UTC).
+        "CLINIC_TIMEZONE": _timezone(),
         "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 30000),

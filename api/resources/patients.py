@@ -2,8 +2,9 @@
 report and chart."""
 
 import uuid
+from zoneinfo import ZoneInfo
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,9 +17,11 @@ from api.resources import rendering
 from api.schemas.alert_quality import AlertQualityOut, AlertQualityQuery
 from api.schemas.patients import (
     CaseloadOut,
+    ChartQuery,
     PatientReportOut,
     PatientRowOut,
     PatientsQuery,
+    ReportPageQuery,
     ReportWindowQuery,
     TechniquesOut,
 )
@@ -121,6 +124,10 @@ class AlertQuality(MethodView):
         return quality
 
 
+def _zone(args: dict) -> ZoneInfo:
+    return ZoneInfo(args.get("tz") or current_app.config["CLINIC_TIMEZONE"])
+
+
 @blp.route("/v1/patients/<uuid:patient_id>/report")
 class PatientReport(MethodView):
     @auth_required(*ANYONE)
@@ -137,12 +144,18 @@ class PatientReport(MethodView):
 class PatientChart(MethodView):
     @auth_required(*ANYONE)
     @limits.limited(limits.EXPENSIVE_READS_PER_USER)
-    @blp.arguments(ReportWindowQuery, location="query")
+    @blp.arguments(ChartQuery, location="query")
     @blp.response(200, description="SVG chart", content_type="image/svg+xml")
     @document(responses={404: "NOT_FOUND"})
     def get(self, args, patient_id: uuid.UUID):
-        """Pain before and after over time, with alerts marked"""
-        svg = rendering.chart_svg(_course(patient_id, args))
+        """Pain before and after over time, with alerts marked
+
+        Each alert is a numbered marker (by severity) at the reports that raised it, numbered
+        as in the report's alert list; info alerts only with `include=info`.
+        """
+        svg = rendering.chart_svg(
+            _course(patient_id, args), zone=_zone(args), include_info="info" in args["include"]
+        )
         response = Response(svg, mimetype="image/svg+xml")
         # Opened on its own, an SVG is a document: it may run nothing and load nothing.
         response.headers["Content-Security-Policy"] = (
@@ -155,12 +168,12 @@ class PatientChart(MethodView):
 class PatientReportPage(MethodView):
     @auth_required(*ANYONE)
     @limits.limited(limits.EXPENSIVE_READS_PER_USER)
-    @blp.arguments(ReportWindowQuery, location="query")
+    @blp.arguments(ReportPageQuery, location="query")
     @blp.response(200, description="Printable report", content_type="text/html")
     @document(responses={404: "NOT_FOUND"})
     def get(self, args, patient_id: uuid.UUID):
         """A printable report for a doctor's visit"""
-        page = rendering.html(_course(patient_id, args), generated=utcnow())
+        page = rendering.html(_course(patient_id, args), generated=utcnow(), zone=_zone(args))
         response = Response(page, mimetype="text/html")
         response.headers["Content-Security-Policy"] = (
             "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"

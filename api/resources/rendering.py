@@ -1,23 +1,29 @@
 """Drawing a patient's course: the SVG chart and the printable HTML page."""
 
 import io
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime, tzinfo
+from html import escape
 
 from flask import render_template
 from markupsafe import Markup
 
 from api.services.patient_report import Course, summary
 
+# Each at least 4.5:1 against white (WCAG AA for text; markers carry their number too).
 SEVERITY_COLOURS = {
     "urgent": "#b3261e",
-    "warning": "#e8710a",
-    "caution": "#f2c94c",
+    "warning": "#a14e00",
+    "caution": "#7a5900",
     "info": "#5f6368",
 }
+SEVERITY_MARKERS = {"urgent": "X", "warning": "D", "caution": "v", "info": "o"}
+PAIN_BEFORE, PAIN_AFTER, CHECKIN = "#1967d2", "#137333", "#8430ce"
 
 
-def chart_svg(course: Course) -> str:
-    """Pain before and after each session over time, check-ins, and alerts marked."""
+def chart_svg(course: Course, *, zone: tzinfo = UTC, include_info: bool = False) -> str:
+    """Pain before and after each session over time, check-ins, and each alert as a numbered
+    marker (its number in the report's alert list) at the reports that raised it."""
     # Imported on first use: a worker that never draws a chart stays ~30 MB lighter.
     import matplotlib
 
@@ -27,48 +33,75 @@ def chart_svg(course: Course) -> str:
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6.4, 4.2), dpi=100, layout="constrained")
+    def local(moment: datetime) -> datetime:
+        return moment.astimezone(zone)
+
+    figure = Figure(figsize=(6.4, 4.4), dpi=100, layout="constrained")
     axes = figure.subplots()
     sessions = course.sessions
     if sessions:
-        times = [s.started_at for s in sessions]
+        times = [local(s.started_at) for s in sessions]
         axes.plot(
             times,
             [s.pain_before for s in sessions],
             "o-",
-            color="#1a73e8",
+            color=PAIN_BEFORE,
             label="Pain before session",
         )
-        after = [(s.started_at, s.pain_after) for s in sessions if s.pain_after is not None]
+        after = [(local(s.started_at), s.pain_after) for s in sessions if s.pain_after is not None]
         if after:
-            axes.plot(*zip(*after, strict=True), "s--", color="#188038", label="Pain after session")
+            axes.plot(
+                *zip(*after, strict=True), "s--", color=PAIN_AFTER, label="Pain after session"
+            )
     if course.checkins:
         axes.plot(
-            [c.recorded_at for c in course.checkins],
+            [local(c.recorded_at) for c in course.checkins],
             [c.pain for c in course.checkins],
             "^",
-            color="#9334e6",
+            color=CHECKIN,
             linestyle="none",
             label="Check-in",
         )
-    for severity, colour in SEVERITY_COLOURS.items():
-        marks = [a.first_seen_at for a in course.alerts if a.severity == severity]
-        for index, moment in enumerate(_alert_times(course, severity) or marks):
-            axes.axvline(
-                moment,
+    shown = _shown_alerts(course, include_info)
+    stacked: dict[str, int] = {}
+    for number, alert in shown:
+        colour, first = SEVERITY_COLOURS[alert.severity], True
+        for moment in _alert_times(course, alert) or [alert.first_seen_at]:
+            moment = local(moment)
+            # Alerts on the same day stack upwards instead of hiding one another.
+            level = stacked.get(moment.date().isoformat(), 0)
+            stacked[moment.date().isoformat()] = level + 1
+            height = 10.9 + 0.75 * level
+            axes.axvline(moment, color=colour, alpha=0.35, linewidth=1, linestyle=":")
+            axes.plot(
+                [moment],
+                [height],
+                SEVERITY_MARKERS[alert.severity],
                 color=colour,
-                alpha=0.7,
-                linewidth=1.2,
-                label=f"Alert ({severity})" if index == 0 else None,
+                markersize=9,
+                label=f"Alert ({alert.severity})" if first else None,
             )
-    axes.set_ylim(-0.5, 10.5)
+            axes.annotate(
+                str(number),
+                (moment, height),
+                xytext=(6, -4),
+                textcoords="offset points",
+                color=colour,
+                fontsize="small",
+                fontweight="bold",
+            )
+            first = False
+    top = 11.5 + 0.75 * max(stacked.values(), default=0)
+    axes.set_ylim(-0.5, top)
     axes.set_yticks(range(0, 11, 2))
     axes.set_ylabel("Pain (0-10)")
-    axes.set_xlabel("Date (UTC)")
+    axes.set_xlabel(f"Date ({zone})")
     # Names are text, never matplotlib math ("$...$" would be parsed or fail).
     axes.set_title(f"Pain over time: {course.patient.display_name}", parse_math=False)
     axes.grid(True, alpha=0.3)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
+    locator = mdates.AutoDateLocator(tz=zone)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
     if not (sessions or course.checkins):
         axes.text(
             0.5,
@@ -79,34 +112,75 @@ def chart_svg(course: Course) -> str:
             transform=axes.transAxes,
         )
     else:
-        figure.legend(loc="outside lower center", ncols=3, fontsize="small", frameon=False)
+        # One legend entry per kind: repeated alerts of one severity are labelled once.
+        handles, labels = axes.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))
+        figure.legend(
+            unique.values(),
+            unique.keys(),
+            loc="outside lower center",
+            ncols=3,
+            fontsize="small",
+            frameon=False,
+        )
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+    return _accessible(buffer.getvalue(), course, shown, zone)
 
 
-def _alert_times(course: Course, severity: str) -> list[datetime]:
+def _shown_alerts(course: Course, include_info: bool) -> list[tuple[int, object]]:
+    """(number in the report's alert list, alert) for the alerts the chart marks."""
+    return [
+        (number, alert)
+        for number, alert in enumerate(course.alerts, start=1)
+        if include_info or alert.severity != "info"
+    ]
+
+
+def _accessible(svg: str, course: Course, shown: list, zone: tzinfo) -> str:
+    """A <title> and a <desc> that say in words what the chart shows (screen readers)."""
+    sessions, checkins = course.sessions, course.checkins
+    parts = [f"{len(sessions)} sessions and {len(checkins)} check-ins."]
+    if sessions:
+        befores = [s.pain_before for s in sessions]
+        parts.append(
+            f"Pain before sessions ranged from {min(befores)} to {max(befores)}; "
+            f"the latest was {befores[-1]}."
+        )
+    for number, alert in shown:
+        since = alert.first_seen_at.astimezone(zone).strftime("%Y-%m-%d")
+        parts.append(f"Alert {number} ({alert.severity}): {alert.title}, since {since}.")
+    title = escape(f"Pain over time: {course.patient.display_name}")
+    desc = escape(" ".join(parts))
+    head_end = svg.index(">", svg.index("<svg")) + 1
+    opening = svg[:head_end].replace(
+        "<svg ", '<svg role="img" aria-labelledby="chart-title chart-desc" ', 1
+    )
+    return (
+        f'{opening}\n<title id="chart-title">{title}</title>\n'
+        f'<desc id="chart-desc">{desc}</desc>{svg[head_end:]}'
+    )
+
+
+def _alert_times(course: Course, alert) -> list[datetime]:
+    """When the reports behind the alert were felt, within the course's window."""
     times = []
-    for alert in course.alerts:
-        if alert.severity != severity:
-            continue
-        for item in alert.evidence.get("items", []):
-            felt = datetime.fromisoformat(item["felt_at"])
-            if (course.window.start is None or felt >= course.window.start) and (
-                course.window.end is None or felt < course.window.end
-            ):
-                times.append(felt)
+    for item in alert.evidence.get("items", []):
+        felt = datetime.fromisoformat(item["felt_at"])
+        if (course.window.start is None or felt >= course.window.start) and (
+            course.window.end is None or felt < course.window.end
+        ):
+            times.append(felt)
     return times
 
 
-def html(course: Course, *, generated: datetime) -> str:
+def html(course: Course, *, generated: datetime, zone: tzinfo = UTC) -> str:
     """A self-contained printable page: summary, chart inline, alerts, sessions."""
-    svg = chart_svg(course)
-    start = course.window
-    period = " to ".join(
-        _day(value) if value else ("the start" if i == 0 else "now")
-        for i, value in enumerate((start.start, start.end))
-    )
+    svg = chart_svg(course, zone=zone)
+
+    def when(value: datetime) -> str:
+        return value.astimezone(zone).strftime("%d %b %Y %H:%M")
+
     return render_template(
         "report.html",
         patient=course.patient,
@@ -114,23 +188,72 @@ def html(course: Course, *, generated: datetime) -> str:
         sessions=course.sessions,
         checkins=course.checkins,
         pressing=course.pressing,
+        evidence={alert.id: evidence_rows(course, alert, when) for alert in course.alerts},
         label=label,
         chart=Markup(svg[svg.index("<svg") :]),  # noqa: S704 - matplotlib escapes its text
-        period=period,
-        generated=generated.strftime("%Y-%m-%d %H:%M"),
+        period=period(course.window.start, course.window.end, zone),
+        zone=str(zone),
+        generated=when(generated),
         fmt=_number,
         pct=_percent,
-        when=lambda value: value.strftime("%Y-%m-%d %H:%M"),
+        when=when,
     )
+
+
+def period(start: datetime | None, end: datetime | None, zone: tzinfo) -> str:
+    """The report's window as a person says it ('to' is exclusive: "before")."""
+
+    def day(value: datetime) -> str:
+        return value.astimezone(zone).strftime("%d %b %Y").lstrip("0")
+
+    if start and end:
+        return f"from {day(start)}, before {day(end)}"
+    if start:
+        return f"from {day(start)} to now"
+    if end:
+        return f"everything before {day(end)}"
+    return "everything recorded"
+
+
+def evidence_rows(course: Course, alert, when) -> list[str]:
+    """The reports an alert points to, in the order they were felt, as a reader checks them:
+    when, what, the values."""
+    sessions = {s.id: s for s in course.sessions}
+    checkins = {c.id: c for c in course.checkins}
+    rows = []
+    for raw in alert.evidence.get("report_ids", []):
+        key = uuid.UUID(str(raw))
+        if key in sessions:
+            s = sessions[key]
+            after = "not yet given" if s.pain_after is None else s.pain_after
+            rows.append(
+                (
+                    s.started_at,
+                    f"Session {when(s.started_at)}: {label(s.technique)}, {label(s.pressure)} "
+                    f"pressure{', in a flare' if s.acute_flare else ''}; pain {s.pain_before} "
+                    f"before, {after} after; numbness {s.numbness}, weakness {s.weakness}",
+                )
+            )
+        elif key in checkins:
+            c = checkins[key]
+            rows.append(
+                (
+                    c.recorded_at,
+                    f"Check-in {when(c.recorded_at)}: pain {c.pain}; numbness {c.numbness}, "
+                    f"weakness {c.weakness}"
+                    + ("; bladder or bowel change" if c.bladder_bowel_change else "")
+                    + ("; saddle numbness" if c.saddle_numbness else ""),
+                )
+            )
+    if rows:
+        return [text for _, text in sorted(rows, key=lambda row: row[0])]
+    felt = sorted(item["felt_at"] for item in alert.evidence.get("items", []))
+    return [f"Reports felt {', '.join(when(datetime.fromisoformat(f)) for f in felt)}"]
 
 
 def label(code: str | None) -> str:
     """A code as people read it: "deep_tissue" -> "Deep tissue"."""
     return code.replace("_", " ").capitalize() if code else ""
-
-
-def _day(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d")
 
 
 def _number(value: float | None, signed: bool = False) -> str:

@@ -1,5 +1,7 @@
 """Shapes of the therapist's patient list, caseload and reports."""
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import marshmallow as ma
 
 from api.pagination import PageArgs
@@ -45,6 +47,32 @@ class ReportWindowQuery(ma.Schema):
     def _ordered(self, data, **kwargs):
         if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
             raise ma.ValidationError("Must not be after 'to'.", "from")
+
+
+class ReportPageQuery(ReportWindowQuery):
+    tz = ma.fields.String(
+        validate=ma.validate.Length(max=64),
+        metadata={
+            "description": "IANA time zone for the times shown (default: the clinic's, "
+            "CLINIC_TIMEZONE)",
+            "example": "Europe/Paris",
+        },
+    )
+
+    @ma.validates("tz")
+    def _known_zone(self, value, **kwargs):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ma.ValidationError("Not an IANA time zone (such as Europe/Paris).") from exc
+
+
+class ChartQuery(ReportPageQuery):
+    include = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(["info"])),
+        load_default=list,
+        metadata={"description": "`info` also marks info alerts (hidden by default)"},
+    )
 
 
 class PatientsQuery(PageArgs):

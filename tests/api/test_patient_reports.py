@@ -190,7 +190,7 @@ def test_printable_report_opens_with_a_banner_for_pressing_alerts_and_reads_as_w
     tables = text[text.index("<h2>By technique</h2>") :]
     assert "deep_tissue" not in tables and "lower_back" not in tables
     checkins = text[text.index("<h2>Check-ins</h2>") :]
-    assert "2026-10-22 08:00" in checkins and "<td>yes</td>" in checkins
+    assert "22 Oct 2026 08:00" in checkins and "<td>yes</td>" in checkins
 
 
 def test_patients_list_and_caseload_rows(client, make):
@@ -299,3 +299,98 @@ def test_chart_and_page_draw_any_display_name_as_text(client, make, linked, db, 
     assert name.replace("&", "&amp;") in client.get(
         f"/v1/patients/{patient.id}/report/chart.svg", headers=make.headers(therapist)
     ).get_data(as_text=True)
+
+
+def _svg_text(root) -> list[str]:
+    return ["".join(node.itertext()) for node in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_chart_numbers_each_alert_as_in_the_report_and_describes_itself(client, make):
+    patient = make.user("patient", medically_cleared_at=None)  # raises an info alert
+    therapist = make.user("therapist")
+    make.link(patient, therapist)
+    headers = make.headers(therapist)
+    _record(client, make.headers(patient))
+    # Two alerts on one day (a red flag and severe pain): two markers, not one line.
+    red_flag = checkin_body(
+        recorded_at="2026-10-21T18:00:00Z", pain=9, symptoms={"bladder_bowel_change": True}
+    )
+    assert (
+        client.post("/v1/checkins", json=red_flag, headers=make.headers(patient)).status_code == 201
+    )
+    report = client.get(f"/v1/patients/{patient.id}/report", headers=headers).get_json()
+    numbered = {n: a for n, a in enumerate(report["alerts"], start=1)}
+    resp = client.get(f"/v1/patients/{patient.id}/report/chart.svg", headers=headers)
+    root = ET.fromstring(resp.data)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.get("role") == "img"
+    title, desc = root.find(f"{ns}title"), root.find(f"{ns}desc")
+    assert title.text == f"Pain over time: {patient.display_name}"
+    labels = _svg_text(root)
+    shown = {n for n, a in numbered.items() if a["severity"] != "info"}
+    hidden = {n for n, a in numbered.items() if a["severity"] == "info"}
+    assert hidden, "the fixture should raise an info alert (not medically cleared)"
+    for number in shown:
+        alert = numbered[number]
+        assert str(number) in labels
+        assert f"Alert {number} ({alert['severity']}): {alert['title']}" in desc.text
+    for number in hidden:
+        assert f"Alert {number} (" not in desc.text
+    urgent = [n for n, a in numbered.items() if a["severity"] == "urgent"]
+    caution = [n for n, a in numbered.items() if a["rule"] == "severe_pain"]
+    assert urgent and caution and set(urgent + caution) <= shown
+    with_info = client.get(
+        f"/v1/patients/{patient.id}/report/chart.svg?include=info", headers=headers
+    )
+    described = ET.fromstring(with_info.data).find(f"{ns}desc").text
+    assert all(f"Alert {n} (info)" in described for n in hidden)
+    wrong = client.get(f"/v1/patients/{patient.id}/report/chart.svg?include=all", headers=headers)
+    assert wrong.status_code == 422
+
+
+def test_report_times_follow_the_clinic_zone_or_tz_and_the_period_reads_naturally(
+    app, client, make, linked
+):
+    patient, therapist = linked
+    headers = make.headers(therapist)
+    _record(client, make.headers(patient))
+    base = f"/v1/patients/{patient.id}/report.html"
+    utc = client.get(base, headers=headers).get_data(as_text=True)
+    assert "01 Oct 2026 10:00" in utc and "times in UTC" in utc
+    assert "period: everything recorded" in utc
+    tokyo = client.get(
+        base + "?tz=Asia/Tokyo&from=2026-10-01T00:00:00Z&to=2026-10-20T00:00:00Z",
+        headers=headers,
+    ).get_data(as_text=True)
+    assert "01 Oct 2026 19:00" in tokyo and "times in Asia/Tokyo" in tokyo
+    assert "from 1 Oct 2026, before 20 Oct 2026" in tokyo
+    app.config["CLINIC_TIMEZONE"] = "America/New_York"
+    clinic = client.get(base, headers=headers).get_data(as_text=True)
+    assert "01 Oct 2026 06:00" in clinic and "times in America/New_York" in clinic
+    chart = client.get(f"/v1/patients/{patient.id}/report/chart.svg", headers=headers)
+    assert "Date (America/New_York)" in chart.get_data(as_text=True)
+    bad = client.get(base + "?tz=Mars/Olympus", headers=headers)
+    assert bad.status_code == 422 and "tz" in bad.get_json()["errors"]
+
+
+def test_alert_evidence_is_shown_as_the_reports_it_points_to(client, make, linked):
+    patient, therapist = linked
+    _record(client, make.headers(patient))
+    page = client.get(
+        f"/v1/patients/{patient.id}/report.html", headers=make.headers(therapist)
+    ).get_data(as_text=True)
+    alerts = page[page.index("<h2>Alerts in this period</h2>") : page.index("<h2>By technique")]
+    # The deep-tissue session of 9 Oct went from 5 to 8: the worsening alert points to it.
+    assert "Session 09 Oct 2026 10:00: Deep tissue, Deep pressure; pain 5 before, 8 after" in alerts
+    assert "felt_at" not in alerts and "2026-10-09T10:00:00+00:00" not in alerts
+
+
+def test_clinic_timezone_is_validated_at_start(monkeypatch, tmp_path):
+    from api.config import ConfigError, from_environment
+
+    monkeypatch.setenv("APP_ENV", "testing")
+    monkeypatch.setenv("CLINIC_TIMEZONE", "Europe/Nowhere")
+    with pytest.raises(ConfigError, match="CLINIC_TIMEZONE"):
+        from_environment(str(tmp_path))
+    monkeypatch.setenv("CLINIC_TIMEZONE", "Europe/Paris")
+    assert from_environment(str(tmp_path))["CLINIC_TIMEZONE"] == "Europe/Paris"
