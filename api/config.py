@@ -14,7 +14,7 @@ DEV_SECRET = "development-only-secret-never-use-in-production"  # noqa: S105 - t
 ENVIRONMENTS = ("development", "production", "testing")
 RATELIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
 RATELIMIT_DEFAULTS = {
-    # Refused sign-ins per account (per known address apart): a stepped delay.
+    # Sign-in attempts per account (per known address apart): a stepped delay.
     "RATELIMIT_LOGIN": "5/minute;20/hour;100/day",
     # Every sign-in attempt per address: high, so one clinic behind one NAT address is not
     # locked out by one person's typos.

@@ -5,7 +5,7 @@ import logging
 import traceback
 
 from flask import Flask, Response, g, has_request_context, json, request
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_TYPE_BASE = "urn:sciatica-care:problem:"
@@ -178,16 +178,30 @@ class RedactDatabaseErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, DBAPIError):
-            sqlstate = getattr(error.orig, "sqlstate", None) or "-"
+        database = _database_error_in(error)
+        if database is not None:
+            orig = getattr(database, "orig", None)
+            sqlstate = getattr(orig, "sqlstate", None) or "-"
             request_id = g.get("request_id", "-") if has_request_context() else "-"
             record.msg = (
-                f"{record.getMessage()}: database error {type(error.orig).__name__} "
-                f"(SQLSTATE {sqlstate}), request {request_id}\n"
+                f"{record.getMessage()}: {type(error).__name__} from database error "
+                f"{type(orig or database).__name__} (SQLSTATE {sqlstate}), request {request_id}\n"
                 + "".join(traceback.format_tb(error.__traceback__)).rstrip()
             )
             record.args, record.exc_info, record.exc_text = (), None, None
         return True
+
+
+def _database_error_in(error: BaseException | None) -> BaseException | None:
+    """The database error anywhere in the chain (a PendingRollbackError quotes the original
+    error's message too), or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DBAPIError | PendingRollbackError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
 
 
 REDACT = RedactDatabaseErrors()

@@ -44,7 +44,7 @@ class Register(MethodView):
 
 @blp.route("/token")
 class Token(MethodView):
-    @limits.limited(limits.LOGIN_PER_IP, limits.LOGIN_FAILURES_PER_ACCOUNT)
+    @limits.limited(limits.LOGIN_PER_IP, limits.LOGIN_PER_ACCOUNT)
     @blp.arguments(TokenIn)
     @blp.response(200, TokenOut)
     @document(responses={401: "UNAUTHORIZED"})

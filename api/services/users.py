@@ -49,9 +49,10 @@ def create(
     )
     if role == "patient":
         user.profile = PatientProfile()
-    db_session.add(user)
     try:
+        # Added inside the savepoint: a taken email rolls back this insert alone.
         with db_session.begin_nested():
+            db_session.add(user)
             db_session.flush()
     except IntegrityError as exc:
         if not is_unique_violation(exc):

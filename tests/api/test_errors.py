@@ -223,3 +223,23 @@ def test_hsts_only_over_https_and_through_trusted_proxies(app, monkeypatch, data
     proxied = create_app({"RATELIMIT_ENABLED": False}).test_client()
     behind = proxied.get("/healthz", headers={"X-Forwarded-Proto": "https"})
     assert behind.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_a_database_error_anywhere_in_an_exceptions_chain_is_logged_without_its_message(
+    app, caplog
+):
+    import logging
+
+    from sqlalchemy.exc import IntegrityError, PendingRollbackError
+
+    driver = Exception("DETAIL: Key (email)=(secret.person@example.org) already exists.")
+    with app.test_request_context("/v1/auth/register"), caplog.at_level("ERROR"):
+        try:
+            try:
+                raise IntegrityError("INSERT INTO users ...", {}, driver)
+            except IntegrityError as inner:
+                raise PendingRollbackError(f"Original exception was: {inner}") from inner
+        except PendingRollbackError:
+            logging.getLogger("api.errors").exception("unhandled error")
+    assert "PendingRollbackError from database error" in caplog.text
+    assert "secret.person" not in caplog.text

@@ -65,25 +65,18 @@ def test_refused_sign_ins_are_limited_per_account_even_from_rotating_ips(limited
     assert _login(client, bystander.email, PASSWORD, ip="198.51.100.6").status_code == 200
 
 
-def test_successful_sign_ins_do_not_count_against_the_account(limited_app, make):
-    client = limited_app(RATELIMIT_LOGIN=TINY).test_client()
-    patient = make.user("patient")
-    for n in range(6):
-        assert _login(client, patient.email, PASSWORD, ip=f"198.51.100.{n}").status_code == 200
-
-
 def test_guessing_from_elsewhere_does_not_lock_the_owner_out_where_they_sign_in(limited_app, make):
     client = limited_app(RATELIMIT_LOGIN=TINY).test_client()
     owner = make.user("patient")
     home = "192.0.2.77"
-    assert _login(client, owner.email, PASSWORD, ip=home).status_code == 200
-    for n in range(3):
+    assert _login(client, owner.email, PASSWORD, ip=home).status_code == 200  # 1 of 3
+    for n in range(2):
         assert _login(client, owner.email, ip=f"203.0.113.{n}").status_code == 401
     _assert_limited(_login(client, owner.email, PASSWORD, ip="203.0.113.99"))
     # The owner's usual address has a bucket of its own...
     assert _login(client, owner.email, PASSWORD, ip=home).status_code == 200
     # ...which guessing from that address spends like any other.
-    for _ in range(3):
+    for _ in range(2):
         assert _login(client, owner.email, ip=home).status_code == 401
     _assert_limited(_login(client, owner.email, PASSWORD, ip=home))
 
@@ -311,3 +304,29 @@ def test_limited_answers_carry_the_rate_limit_headers(limited_app, make):
     assert resp.status_code == 201
     assert (resp.headers["X-RateLimit-Limit"], resp.headers["X-RateLimit-Remaining"]) == ("5", "4")
     assert int(resp.headers["X-RateLimit-Reset"]) > 0
+
+
+def test_ipv6_clients_are_counted_by_their_slash_64(limited_app):
+    client = limited_app(RATELIMIT_LOGIN_IP=TINY).test_client()
+    for n in range(3):
+        assert _login(client, f"g{n}@example.org", ip=f"2001:db8:1:2::{n + 1}").status_code == 401
+    _assert_limited(_login(client, "g3@example.org", ip="2001:db8:1:2:ffff::9"))
+    assert _login(client, "g4@example.org", ip="2001:db8:1:3::1").status_code == 401
+
+
+def test_sign_in_headers_report_the_address_limit_never_the_accounts(limited_app, make):
+    client = limited_app(RATELIMIT_LOGIN="5/minute", RATELIMIT_LOGIN_IP="50/minute").test_client()
+    patient = make.user("patient")
+    for _ in range(2):
+        _login(client, patient.email, ip="198.51.100.70")
+    probe = _login(client, patient.email, ip="198.51.100.71")
+    assert probe.headers["X-RateLimit-Limit"] == "50"
+    assert probe.headers["X-RateLimit-Remaining"] == "49"
+
+
+def test_a_hostile_email_never_breaks_the_limiter(limited_app):
+    client = limited_app(RATELIMIT_LOGIN_IP=TINY).test_client()
+    for email in ("a\x00b@example.org", "x" * 5000, 42):
+        resp = client.post("/v1/auth/token", json={"email": email, "password": "p"})
+        assert resp.status_code == 422, resp.get_data(as_text=True)
+    _assert_limited(client.post("/v1/auth/token", json={"email": "a@b.org", "password": "p"}))
