@@ -1,12 +1,15 @@
 """Command-line tasks: accounts, care links, demo data, re-analysis, tombstone purge."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.db import session_scope
 from api.errors import DomainError
@@ -26,6 +29,17 @@ def _read_password() -> str:
     if len(password) < 10:
         raise click.ClickException("the password must be at least 10 characters")
     return password
+
+
+@contextmanager
+def operator_session() -> Iterator[Session]:
+    """The command's one unit of work; a domain refusal ends it with its message, as an
+    error of the command (exit status 1), and nothing is saved."""
+    try:
+        with session_scope(current_app) as db_session:
+            yield db_session
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
 
 
 def _account(db_session, email: str) -> User:
@@ -57,25 +71,22 @@ def create_user(email: str, role: str, display_name: str) -> None:
 
     The password is asked for (or read from stdin)."""
     password = _read_password()
-    with session_scope(current_app) as db_session:
-        try:
-            user = users.create(
-                db_session=db_session,
-                email=email,
-                password=password,
-                display_name=display_name,
-                role=role,
-            )
-        except DomainError as exc:
-            raise click.ClickException(exc.detail) from exc
-        click.echo(f"created {user.role} {user.email} ({user.id})")
+    with operator_session() as db_session:
+        user = users.create(
+            db_session=db_session,
+            email=email,
+            password=password,
+            display_name=display_name,
+            role=role,
+        )
+    click.echo(f"created {user.role} {user.email} ({user.id})")
 
 
 @users_group.command("list")
 @click.option("--role", type=click.Choice(ROLES), help="Only this role.")
 def list_users(role: str | None) -> None:
     """Print every account: email, role, state, id."""
-    with session_scope(current_app) as db_session:
+    with operator_session() as db_session:
         for user in db_session.scalars(users.get_all(role=role)):
             state = "deactivated" if user.deactivated_at else "active"
             click.echo(f"{user.email:<40} {user.role:<9} {state:<11} {user.id}")
@@ -87,7 +98,7 @@ def set_password(email: str) -> None:
     """Set an account's password (asked for, or read from stdin); every token it holds stops
     working."""
     password = _read_password()
-    with session_scope(current_app) as db_session:
+    with operator_session() as db_session:
         user = _account(db_session, email)
         auth.reset_password(db_session=db_session, user=user, new_password=password)
     click.echo(f"password set for {user.email}; its sessions ended")
@@ -97,7 +108,7 @@ def set_password(email: str) -> None:
 @click.argument("email")
 def deactivate(email: str) -> None:
     """Deactivate an account: no sign-in, every token stops at once, its records stay."""
-    with session_scope(current_app) as db_session:
+    with operator_session() as db_session:
         user = _account(db_session, email)
         auth.set_active(db_session=db_session, user=user, active=False, actor=None)
     click.echo(f"deactivated {user.email}")
@@ -107,7 +118,7 @@ def deactivate(email: str) -> None:
 @click.argument("email")
 def reactivate(email: str) -> None:
     """Let a deactivated account sign in again."""
-    with session_scope(current_app) as db_session:
+    with operator_session() as db_session:
         user = _account(db_session, email)
         auth.set_active(db_session=db_session, user=user, active=True, actor=None)
     click.echo(f"reactivated {user.email}")
@@ -129,7 +140,7 @@ def _describe(link: CareLink, emails: dict) -> str:
 @click.option("--status", type=click.Choice(["active", "ended"]), help="Only this status.")
 def list_care_links(email: str | None, status: str | None) -> None:
     """Print care links: id, patient -> therapist, status."""
-    with session_scope(current_app) as db_session:
+    with operator_session() as db_session:
         owner = _account(db_session, email) if email else None
         query = care_links.get_all(user=owner, status=status).order_by(CareLink.created_at)
         links = db_session.scalars(query).all()
@@ -143,31 +154,25 @@ def list_care_links(email: str | None, status: str | None) -> None:
 @click.option("--therapist", "therapist_email", required=True, help="The therapist's email.")
 def create_care_link(patient_email: str, therapist_email: str) -> None:
     """Give a therapist access to a patient's records (as the patient would)."""
-    with session_scope(current_app) as db_session:
+    with operator_session() as db_session:
         patient = _account(db_session, patient_email)
         if patient.role != "patient":
             raise click.ClickException(f"{patient.email} is not a patient account")
-        try:
-            link = care_links.create(
-                db_session=db_session,
-                patient=patient,
-                therapist_email=therapist_email,
-                by_operator=True,
-            )
-        except DomainError as exc:
-            raise click.ClickException(exc.detail) from exc
-        click.echo(f"created {link.id}")
+        link = care_links.create(
+            db_session=db_session,
+            patient=patient,
+            therapist_email=therapist_email,
+            by_operator=True,
+        )
+    click.echo(f"created {link.id}")
 
 
 @care_links_group.command("end")
 @click.argument("link_id", type=click.UUID)
 def end_care_link(link_id) -> None:
     """End a care link: the therapist's access ends at once."""
-    with session_scope(current_app) as db_session:
-        try:
-            care_links.end(db_session=db_session, user=None, link_id=link_id)
-        except DomainError as exc:
-            raise click.ClickException(exc.detail) from exc
+    with operator_session() as db_session:
+        care_links.end(db_session=db_session, user=None, link_id=link_id)
     click.echo(f"ended {link_id}")
 
 
@@ -175,7 +180,7 @@ def end_care_link(link_id) -> None:
 @with_appcontext
 def seed_demo() -> None:
     """Load a demo clinic: a therapist and patients with realistic histories."""
-    with session_scope(current_app) as db_session:
+    with operator_session() as db_session:
         logins = demo.seed(db_session=db_session)
     click.echo("Demo clinic ready. Sign in with:")
     for role, email, password in logins:
@@ -188,11 +193,8 @@ def seed_demo() -> None:
 def analyze(patient_id) -> None:
     """Re-run the analyzer over stored data; print what it raised, updated and resolved."""
     totals = {"raised": 0, "updated": 0, "resolved": 0}
-    with session_scope(current_app) as db_session:
-        try:
-            found = analysis.patients(db_session=db_session, patient_id=patient_id)
-        except DomainError as exc:
-            raise click.ClickException(exc.detail) from exc
+    with operator_session() as db_session:
+        found = analysis.patients(db_session=db_session, patient_id=patient_id)
         for patient in found:
             changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=None)
             db_session.commit()
@@ -209,7 +211,7 @@ def analyze(patient_id) -> None:
 def purge_tombstones(dry_run: bool) -> None:
     """Delete tombstones older than SYNC_TOMBSTONE_RETENTION_DAYS (older cursors get 410)."""
     days = current_app.config["SYNC_TOMBSTONE_RETENTION_DAYS"]
-    with session_scope(current_app) as db_session:
+    with operator_session() as db_session:
         removed, watermark = sync.purge_tombstones(
             db_session=db_session, older_than=timedelta(days=days), dry_run=dry_run
         )

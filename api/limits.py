@@ -21,7 +21,6 @@ from models import utcnow
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # An address an account signed in from successfully within this time is "known" to it.
 KNOWN_ADDRESS_FOR = timedelta(days=90)
-RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 log = logging.getLogger(__name__)
 
 # One limiter; each app's init_app gives it that app's storage, strategy, prefix and switch

@@ -209,7 +209,7 @@ def change_password(
             errors={"current_password": ["Incorrect password."]},
         )
     users.set_password(user=user, new_password=new_password, changed_at=now())
-    _revoke(db_session, RefreshToken.user_id == user.id)
+    revoke_all(db_session=db_session, user=user)
     audit.record(
         db_session,
         action="auth.password_change",
