@@ -13,6 +13,7 @@ from api import limits
 from api.db import get_session
 from api.errors import AccessDenied, Unauthorized
 from api.openapi import document
+from api.services import audit
 from api.services.auth import family_revoked
 from models import User, utcnow
 from models.user import ROLES
@@ -87,15 +88,80 @@ def _user_from_request() -> User:
         raise _invalid("The access token is invalid or expired.") from exc
     if claims.get("typ") != "access":
         raise _invalid("The access token is invalid or expired.")
-    if family_id is None:
-        user = get_session().scalar(ACTIVE_USER, {"user_id": user_id})
-    else:
-        user = get_session().scalar(
-            ACTIVE_USER_OF_LIVE_FAMILY, {"user_id": user_id, "family_id": family_id}
-        )
+    user = _active_user(user_id, family_id)
     if user is None or claims.get("pwv") != password_epoch(user):
         raise _invalid("The access token is invalid or expired.")
+    g.token_family = family_id
     return user
+
+
+def _active_user(user_id: uuid.UUID, family_id: uuid.UUID | None) -> User | None:
+    if family_id is None:
+        return get_session().scalar(ACTIVE_USER, {"user_id": user_id})
+    return get_session().scalar(
+        ACTIVE_USER_OF_LIVE_FAMILY, {"user_id": user_id, "family_id": family_id}
+    )
+
+
+def issue_report_link(user: User, *, patient_id: uuid.UUID, now: datetime | None = None):
+    """A token that opens one patient's report (page, chart, PDF) for REPORT_LINK_TTL, for
+    the signed-in user, and dies with their sign-in (logout, password change, deactivation).
+    It is refused everywhere a bearer token is asked for: it only reads that report."""
+    now = now or utcnow()
+    expires = now + current_app.config["REPORT_LINK_TTL"]
+    claims = {
+        "sub": str(user.id),
+        "pid": str(patient_id),
+        "iss": ISSUER,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": uuid.uuid4().hex,
+        "typ": "report_link",
+        "pwv": password_epoch(user),
+    }
+    family_id = g.get("token_family")
+    if family_id is not None:
+        claims["fam"] = family_id.hex
+    token = jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM)
+    return token, datetime.fromtimestamp(claims["exp"], UTC)
+
+
+def _report_link_user(token: str, patient_id: uuid.UUID) -> User:
+    refused = Unauthorized("This report link is invalid, expired or revoked: ask for a new one.")
+    try:
+        claims = jwt.decode(
+            token,
+            current_app.config["SECRET_KEY"],
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "pid"]},
+        )
+        user_id, linked = uuid.UUID(claims["sub"]), uuid.UUID(claims["pid"])
+        family_id = uuid.UUID(claims["fam"]) if "fam" in claims else None
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:
+        raise refused from exc
+    if claims.get("typ") != "report_link" or linked != patient_id:
+        raise refused
+    user = _active_user(user_id, family_id)
+    if user is None or claims.get("pwv") != password_epoch(user):
+        raise refused
+    return user
+
+
+def report_link_required(func: Callable) -> Callable:
+    """The view reads one patient's report for the holder of a report link (`token` in the
+    path) instead of a bearer token; access to the patient is checked again by the view."""
+
+    @wraps(func)
+    def wrapper(*args, token: str, patient_id: uuid.UUID, **kwargs):
+        user = _report_link_user(token, patient_id)
+        g.current_user = user
+        get_session().info["actor"] = user
+        resource = request.path.rsplit("/", 1)[-1]
+        audit.record_link_use(get_session(), user=user, patient_id=patient_id, resource=resource)
+        return func(*args, patient_id=patient_id, **kwargs)
+
+    return document(responses={401: "UNAUTHORIZED"})(wrapper)
 
 
 def current_user() -> User:

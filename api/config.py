@@ -124,6 +124,8 @@ def from_environment(instance_path: str) -> dict:
         "REFRESH_TOKEN_TTL": timedelta(seconds=_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 86400)),
         "REFRESH_REUSE_GRACE": timedelta(seconds=_int("REFRESH_REUSE_GRACE_SECONDS", 20)),
         "IDEMPOTENCY_TTL": timedelta(seconds=idempotency_ttl),
+        # Report links open a patient's report without a bearer header: kept short on purpose.
+        "REPORT_LINK_TTL": timedelta(minutes=15),
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED", "true")),
         **_rate_limits(),
         "ANALYZER_OVERRIDES": _analyzer_overrides(),

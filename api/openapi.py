@@ -12,6 +12,8 @@ from flask import Response, current_app, send_from_directory
 from flask_smorest import Api as SmorestApi
 from flask_smorest.spec import prepare_response
 
+from api.schemas.common import OneOfNested
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
@@ -73,6 +75,11 @@ OPERATION_IDS = {
     ("get", "/v1/patients/{patient_id}/report"): "getPatientReport",
     ("get", "/v1/patients/{patient_id}/report.html"): "getPatientReportHtml",
     ("get", "/v1/patients/{patient_id}/report/chart.svg"): "getPatientReportChart",
+    ("get", "/v1/patients/{patient_id}/report.pdf"): "getPatientReportPdf",
+    ("post", "/v1/patients/{patient_id}/report-links"): "createReportLinks",
+    ("get", "/v1/patients/{patient_id}/report-links/{token}/report.html"): "openReportLinkHtml",
+    ("get", "/v1/patients/{patient_id}/report-links/{token}/chart.svg"): "openReportLinkChart",
+    ("get", "/v1/patients/{patient_id}/report-links/{token}/report.pdf"): "openReportLinkPdf",
     ("get", "/v1/reports/alert-quality"): "getAlertQuality",
     ("get", "/v1/reports/caseload"): "getCaseload",
     ("get", "/v1/reports/techniques"): "getTechniqueReport",
@@ -179,12 +186,67 @@ def init_docs(app, api) -> None:
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
 
 
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _null(type_: str) -> dict:
+    return {"type": type_, "nullable": True, "enum": [None]}
+
+
+def nullable_shapes(converter, field, ret: dict, **kwargs) -> dict:
+    """Nullable choices and nested objects in a shape that is valid OpenAPI 3.0.3 and that
+    generators read as "this type, or None".
+
+    apispec writes a nullable choice inline as ``enum: [..., null]`` (a generated client makes
+    three look-alike enum classes of it) and a nullable nested object as ``anyOf`` with any
+    object. Both become ``anyOf: [$ref, null]``, the choice as a named enum component
+    (``enum_name`` in the field's metadata): one enum per field in a client, or None. (Under
+    3.0.3, ``nullable`` beside an ``allOf`` would not admit null: it needs a ``type``.)
+    """
+    if not field.allow_none:
+        return {}
+    if "enum" in ret:
+        name = field.metadata.get("enum_name")
+        if name is None:
+            raise KeyError(f"the nullable choice {field.name!r} needs an enum_name in metadata")
+        values = [value for value in ret.pop("enum") if value is not None]
+        type_ = ret.pop("type")
+        if name not in converter.spec.components.schemas:
+            converter.spec.components.schema(name, {"type": type_, "enum": values})
+        ret.pop("nullable", None)
+        return {"anyOf": [_ref(name), _null(type_)]}
+    refs = [shape for shape in ret.get("anyOf", []) if "$ref" in shape]
+    if len(refs) == 1 and len(ret["anyOf"]) == 2:
+        ret["anyOf"] = [refs[0], _null("object")]
+    return {}
+
+
+def one_of_nested(converter, field, ret: dict, **kwargs) -> dict:
+    """A OneOfNested field: a `oneOf` of its shapes with a discriminator on `type`."""
+    if not isinstance(field, OneOfNested):
+        return {}
+    refs = {name: converter.resolve_nested_schema(schema) for name, schema in field.schemas.items()}
+    return {
+        "oneOf": list(refs.values()),
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {name: ref["$ref"] for name, ref in refs.items()},
+        },
+    }
+
+
 class Api(SmorestApi):
     ERROR_SCHEMA = ProblemSchema
 
     def __init__(self, app=None, *, spec_kwargs=None, **kwargs):
         spec_kwargs = {"extra_plugins": [OperationIds()], **(spec_kwargs or {})}
         super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
+
+    def _init_spec(self, *args, **kwargs):
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(nullable_shapes)
+        self.ma_plugin.converter.add_attribute_function(one_of_nested)
 
     def _register_responses(self):
         for status in http.HTTPStatus:

@@ -1,9 +1,12 @@
 """The committed openapi.yaml is exactly what the code generates, and valid OpenAPI."""
 
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
+from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
@@ -87,7 +90,8 @@ def test_every_operation_has_a_summary_and_protected_ones_declare_bearer(app):
                 continue
             assert operation.get("summary"), f"{method} {path} lacks a summary"
             has_bearer = operation.get("security") == [{"bearerAuth": []}]
-            assert has_bearer == (path not in public), f"{method} {path}"
+            opened_by_link = "/report-links/{token}/" in path  # the token is in the path
+            assert has_bearer == (path not in public and not opened_by_link), f"{method} {path}"
 
 
 def test_docs_serve_the_contract_and_self_hosted_swagger_ui(app, client):
@@ -159,3 +163,96 @@ def test_response_headers_clients_rely_on_are_documented(generated_spec):
     limited = generated_spec["components"]["responses"]["TOO_MANY_REQUESTS"]
     assert limited["headers"]["Retry-After"]["schema"]["type"] == "integer"
     assert "429" in _operation(generated_spec, "createToken")["responses"]
+
+
+def _history() -> list:
+    """Reports that fire every rule: a climbing, worsening, flaring course and a nerve course."""
+    from analyzer import Report, Symptoms
+
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    reports, day = [], 0.0
+
+    def add(kind, **fields):
+        reports.append(
+            Report(id=str(uuid.uuid4()), kind=kind, felt_at=start + timedelta(days=day), **fields)
+        )
+
+    for before in (3, 3, 4, 3, 3, 4, 3):
+        add("session", pain_before=before, pain_after=before, symptoms=Symptoms(side="left"))
+        day += 3
+    for before in (5, 6, 7):  # worse after each session, and climbing
+        add(
+            "session",
+            pain_before=before,
+            pain_after=before + 3,
+            pressure="deep",
+            technique="deep_tissue",
+            acute_flare=True,
+            areas=("sciatic_nerve_path",),
+        )
+        day += 2
+        add("checkin", pain=before + 3)
+        day += 0.5
+        add("checkin", pain=before + 3)
+        day += 0.5
+    for weakness, numbness, side in (
+        (1, 0, "left"),
+        (1, 0, "left"),
+        (1, 0, "left"),
+        (3, 3, "both"),
+    ):
+        add("checkin", pain=6, symptoms=Symptoms(weakness=weakness, numbness=numbness, side=side))
+        day += 1
+    add("checkin", pain=6, symptoms=Symptoms(bladder_bowel_change=True, side="both"))
+    return reports
+
+
+def test_every_evidence_field_the_rules_write_is_in_the_contract(generated_spec):
+    """Alert evidence is typed: each firing of every rule dumps whole (no field dropped) and
+    validates against EvidenceItemOut as published."""
+    import analyzer
+    from api.schemas.alerts import EvidenceItemOut
+
+    findings = analyzer.analyze(_history(), analyzer.PatientContext(medically_cleared_at=None))
+    assert {f.rule for f in findings} == set(analyzer.RULES)
+    schemas = generated_spec["components"]["schemas"]
+    validator = OAS30Validator(
+        {"$ref": "#/components/schemas/EvidenceItemOut", "components": {"schemas": schemas}}
+    )
+    for finding in findings:
+        item = {
+            "key": finding.key,
+            "felt_at": finding.felt_at.isoformat(),
+            "severity": finding.severity,
+            **finding.evidence,
+        }
+        assert EvidenceItemOut().dump(item) == item, finding.rule
+        validator.validate(item)
+
+
+def _examples(spec: dict):
+    """(where, schema, example) for every example of a request or response body."""
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            bodies = [("request", operation.get("requestBody", {}))]
+            bodies += list(operation.get("responses", {}).items())
+            for status, body in bodies:
+                if not isinstance(body, dict):
+                    continue
+                for media, content in body.get("content", {}).items():
+                    if "example" in content:
+                        where = f"{method.upper()} {path} {status} {media}"
+                        yield where, content["schema"], content["example"]
+
+
+def test_every_example_in_the_contract_matches_its_schema(generated_spec):
+    schemas = {"components": generated_spec["components"]}
+    examples = list(_examples(generated_spec))
+    documented = {where.split(" ")[0] + " " + where.split(" ")[1] for where, *_ in examples}
+    for write in ("POST /v1/sessions", "POST /v1/checkins", "POST /v1/auth/token"):
+        assert write in documented, write
+    for where, schema, example in examples:
+        errors = [e.message for e in OAS30Validator({**schema, **schemas}).iter_errors(example)]
+        assert errors == [], where

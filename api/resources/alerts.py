@@ -10,6 +10,7 @@ from api.db import get_session
 from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import page_schema, paginate
+from api.schemas import examples
 from api.schemas.alerts import AcknowledgeIn, AlertOut, AlertQuery, ResolveIn
 from api.services import alerts, audit
 
@@ -51,8 +52,8 @@ class AlertById(MethodView):
 class Acknowledge(MethodView):
     @auth_required(*CLINICIANS)
     @idempotent
-    @blp.arguments(AcknowledgeIn)
-    @blp.response(200, AlertOut)
+    @blp.arguments(AcknowledgeIn, example=examples.ACKNOWLEDGE_IN)
+    @blp.response(200, AlertOut, example=examples.ACKNOWLEDGED)
     @document(responses={404: "NOT_FOUND", 409: "CONFLICT"})
     def post(self, data, alert_id: uuid.UUID):
         """Acknowledge an open alert, accepting or overriding it, with a reason"""

@@ -9,6 +9,7 @@ from api.auth import issue_access_token
 from api.db import get_session
 from api.idempotency import idempotent
 from api.openapi import document
+from api.schemas import examples
 from api.schemas.users import RefreshIn, RegisterIn, TokenIn, TokenOut, UserOut
 from api.services import auth, users
 
@@ -29,8 +30,8 @@ def _token_body(grant: auth.Grant) -> dict:
 class Register(MethodView):
     @limits.limited(limits.REGISTER_PER_IP)
     @idempotent
-    @blp.arguments(RegisterIn)
-    @blp.response(201, UserOut)
+    @blp.arguments(RegisterIn, example=examples.REGISTER_IN)
+    @blp.response(201, UserOut, example=examples.USER_OUT)
     def post(self, data):
         """Sign up as a patient
 
@@ -45,8 +46,8 @@ class Register(MethodView):
 @blp.route("/token")
 class Token(MethodView):
     @limits.limited(limits.LOGIN_PER_IP, limits.LOGIN_PER_ACCOUNT)
-    @blp.arguments(TokenIn)
-    @blp.response(200, TokenOut)
+    @blp.arguments(TokenIn, example=examples.TOKEN_IN)
+    @blp.response(200, TokenOut, example=examples.TOKEN_OUT)
     @document(responses={401: "UNAUTHORIZED"})
     def post(self, data):
         """Exchange email and password for tokens"""

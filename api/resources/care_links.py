@@ -10,6 +10,7 @@ from api.db import get_session
 from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import page_schema, paginate
+from api.schemas import examples
 from api.schemas.care_links import CareLinkIn, CareLinkOut, CareLinkQuery
 from api.services import care_links
 from models import CareLink
@@ -36,8 +37,8 @@ class CareLinks(MethodView):
 
     @auth_required("patient")
     @idempotent
-    @blp.arguments(CareLinkIn)
-    @blp.response(201, CareLinkOut)
+    @blp.arguments(CareLinkIn, example=examples.CARE_LINK_IN)
+    @blp.response(201, CareLinkOut, example=examples.CARE_LINK_OUT)
     @document(responses={409: "CONFLICT"})
     def post(self, data):
         """Give a therapist access to your records"""

@@ -1,6 +1,7 @@
 """Check-ins between sessions."""
 
 from api.resources.reports import make_blueprint
+from api.schemas import examples
 from api.schemas.reports import CheckInIn, CheckInOut, CheckInUpdateIn, CheckInWriteOut
 from models import CheckIn
 
@@ -14,4 +15,5 @@ blp = make_blueprint(
         "out": CheckInOut,
         "write": CheckInWriteOut,
     },
+    examples={"in": examples.CHECKIN_IN, "write": examples.CHECKIN_WRITTEN},
 )

@@ -2,6 +2,7 @@
 
 import io
 import uuid
+import warnings
 from datetime import UTC, datetime, tzinfo
 from html import escape
 
@@ -264,3 +265,21 @@ def _number(value: float | None, signed: bool = False) -> str:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f} %"
+
+
+def pdf(course: Course, *, generated: datetime, zone: tzinfo = UTC) -> bytes:
+    """The printable page as PDF (WeasyPrint: the same HTML and print CSS a browser prints).
+
+    It may fetch nothing: the page is self-contained, so a crafted note cannot make the
+    renderer reach a file or a host.
+    """
+    # Imported on first use, like matplotlib: a worker that never renders a PDF stays lighter.
+    with warnings.catch_warnings():
+        # Without the optional harfbuzz-subset library, fonts are embedded whole: larger
+        # files, same pages. WeasyPrint 70 only announces that a later version will need it.
+        warnings.filterwarnings("ignore", "HarfBuzz-Subset", DeprecationWarning)
+        import weasyprint
+
+    page = html(course, generated=generated, zone=zone)
+    fetcher = weasyprint.URLFetcher(allowed_protocols={"data"})
+    return weasyprint.HTML(string=page, url_fetcher=fetcher).write_pdf()

@@ -45,7 +45,9 @@ def _item_links(name: str) -> dict:
     }
 
 
-def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas: dict) -> Blueprint:
+def make_blueprint(
+    *, name: str, noun: str, model: reports.ReportModel, schemas: dict, examples: dict
+) -> Blueprint:
     """One blueprint for a report resource: list, create, read, update, delete."""
     blp = Blueprint(name, __name__, url_prefix=f"/v1/{name}", description=f"{noun.capitalize()}s")
     page = page_schema(schemas["out"], f"{schemas['out'].__name__.removesuffix('Out')}Page")
@@ -75,8 +77,13 @@ def make_blueprint(*, name: str, noun: str, model: reports.ReportModel, schemas:
 
         @auth_required(*ROLES)
         @idempotent
-        @blp.arguments(schemas["in"])
-        @blp.response(201, schemas["write"], headers=ETAG_HEADER | LOCATION_HEADER)
+        @blp.arguments(schemas["in"], example=examples.get("in"))
+        @blp.response(
+            201,
+            schemas["write"],
+            headers=ETAG_HEADER | LOCATION_HEADER,
+            example=examples.get("write"),
+        )
         @blp.alt_response(
             200,
             schema=schemas["write"],

@@ -1,6 +1,7 @@
 """Massage sessions."""
 
 from api.resources.reports import make_blueprint
+from api.schemas import examples
 from api.schemas.reports import SessionIn, SessionOut, SessionUpdateIn, SessionWriteOut
 from models import MassageSession
 
@@ -14,4 +15,5 @@ blp = make_blueprint(
         "out": SessionOut,
         "write": SessionWriteOut,
     },
+    examples={"in": examples.SESSION_IN, "write": examples.SESSION_WRITTEN},
 )

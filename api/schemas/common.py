@@ -81,3 +81,19 @@ class StrictBoolean(ma.fields.Boolean):
 
 def strict_boolean(**kwargs) -> StrictBoolean:
     return StrictBoolean(**kwargs)
+
+
+class OneOfNested(ma.fields.Field):
+    """One of several output shapes, chosen per value by `kind(value)`; documented as a
+    `oneOf` with a discriminator on the shapes' `type` (api/openapi.py)."""
+
+    def __init__(self, schemas: dict[str, type[ma.Schema]], *, kind, **kwargs):
+        super().__init__(**kwargs)
+        self.schemas = schemas
+        self.kind = kind
+        self._instances = {name: schema() for name, schema in schemas.items()}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return self._instances[self.kind(value)].dump(value)

@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from api.pagination import PageArgs
 from api.schemas.alerts import AlertOut
-from api.schemas.common import AwareDateTime, OutSchema, one_of
+from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of
 from models.report import PRESSURES, TECHNIQUES
 
 TRENDS = ("improving", "stable", "worsening")
@@ -72,6 +72,23 @@ class ChartQuery(ReportPageQuery):
         ma.fields.String(validate=ma.validate.OneOf(["info"])),
         load_default=list,
         metadata={"description": "`info` also marks info alerts (hidden by default)"},
+    )
+
+
+class ReportLinksIn(InSchema):
+    """No fields: send `{}` (every POST here takes a JSON body). The period and time zone
+    are chosen when a link is opened (`from`, `to`, `tz` in its query)."""
+
+
+class ReportLinkOut(OutSchema):
+    html_url = ma.fields.Url(
+        required=True, metadata={"description": "The printable page (text/html)"}
+    )
+    chart_url = ma.fields.Url(required=True, metadata={"description": "The chart (image/svg+xml)"})
+    pdf_url = ma.fields.Url(required=True, metadata={"description": "The report (application/pdf)"})
+    expires_at = AwareDateTime(
+        required=True,
+        metadata={"description": "The links stop working then, or at once on sign-out"},
     )
 
 

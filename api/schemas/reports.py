@@ -18,7 +18,12 @@ class SymptomsIn(InSchema):
     weakness = ma.fields.Integer(
         load_default=0, validate=GRADE, strict=True, metadata={"description": "Leg weakness 0-3"}
     )
-    side = ma.fields.String(load_default=None, allow_none=True, validate=one_of(SYMPTOM_SIDES))
+    side = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=one_of(SYMPTOM_SIDES),
+        metadata={"enum_name": "SymptomSide"},
+    )
     bladder_bowel_change = strict_boolean(load_default=False)
     saddle_numbness = strict_boolean(load_default=False)
 
@@ -27,7 +32,12 @@ class SymptomsOut(OutSchema):
     numbness = ma.fields.Integer(required=True)
     tingling = ma.fields.Integer(required=True)
     weakness = ma.fields.Integer(required=True)
-    side = ma.fields.String(required=True, allow_none=True)
+    side = ma.fields.String(
+        required=True,
+        allow_none=True,
+        validate=one_of(SYMPTOM_SIDES),
+        metadata={"enum_name": "SymptomSide"},
+    )
     bladder_bowel_change = ma.fields.Boolean(required=True)
     saddle_numbness = ma.fields.Boolean(required=True)
 

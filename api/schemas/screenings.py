@@ -14,7 +14,10 @@ class ScreeningIn(InSchema):
     symptoms = ma.fields.Nested(SymptomsIn, load_default=lambda: SymptomsIn().load({}))
     acute_flare = strict_boolean(load_default=False)
     planned_pressure = ma.fields.String(
-        load_default=None, allow_none=True, validate=one_of(PRESSURES)
+        load_default=None,
+        allow_none=True,
+        validate=one_of(PRESSURES),
+        metadata={"enum_name": "Pressure"},
     )
     planned_areas = ma.fields.List(
         ma.fields.String(validate=one_of(AREAS)),

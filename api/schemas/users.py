@@ -45,10 +45,16 @@ class UserStateIn(InSchema):
 
 class MeOut(UserOut):
     affected_side = ma.fields.String(
-        attribute="profile.affected_side", allow_none=True, validate=one_of(SIDES)
+        attribute="profile.affected_side",
+        allow_none=True,
+        validate=one_of(SIDES),
+        metadata={"enum_name": "AffectedSide"},
     )
     suspected_cause = ma.fields.String(
-        attribute="profile.suspected_cause", allow_none=True, validate=one_of(CAUSES)
+        attribute="profile.suspected_cause",
+        allow_none=True,
+        validate=one_of(CAUSES),
+        metadata={"enum_name": "SuspectedCause"},
     )
     medically_cleared_at = ma.fields.Date(attribute="profile.medically_cleared_at", allow_none=True)
 

@@ -95,6 +95,21 @@ def record_read(
     _after_read(db_session, event)
 
 
+def record_link_use(
+    db_session: Session, *, user: User, patient_id: uuid.UUID, resource: str
+) -> None:
+    """An opening of a report link (page, chart or PDF), whoever's data it is."""
+    event = record(
+        db_session,
+        action="report_link.open",
+        resource_type="patient_report",
+        resource_id=resource,
+        patient_id=patient_id,
+        actor=user,
+    )
+    _after_read(db_session, event)
+
+
 def record_list(
     db_session: Session,
     *,

@@ -73,6 +73,20 @@ def effect(sessions: list[MassageSession]) -> dict:
     }
 
 
+def grant_link(*, db_session: Session, user: User, patient_id: uuid.UUID) -> None:
+    """A report link for a patient the user may see (404 if not), audited."""
+    patient = access.get_patient_or_raise(db_session=db_session, user=user, patient_id=patient_id)
+    audit.record(
+        db_session,
+        action="report_link.create",
+        resource_type="patient_report",
+        resource_id=patient.id,
+        patient_id=patient.id,
+        status=201,
+        actor=user,
+    )
+
+
 def load(*, db_session: Session, user: User, patient_id: uuid.UUID, window: Window) -> Course:
     """The patient's sessions, check-ins and alerts felt in the window (404 if not visible)."""
     patient = access.get_patient_or_raise(db_session=db_session, user=user, patient_id=patient_id)

@@ -40,6 +40,11 @@ class Change:
     record: object
     deleted_at: datetime | None  # set: a tombstone (deleted, or no longer yours to see)
 
+    @property
+    def live_record(self) -> object | None:
+        """The record, or None on a tombstone (a client must not keep what it may not see)."""
+        return None if self.deleted_at else self.record
+
 
 @dataclass(frozen=True)
 class SyncPage:

@@ -47,6 +47,7 @@ def world(client, make):
         "/v1/checkins/<uuid:report_id>": f"/v1/checkins/{checkin['id']}",
         "<uuid:alert_id>": written["alerts"][0]["id"],
         "<uuid:user_id>": str(patient.id),
+        "<uuid:patient_id>": str(patient.id),
     }
     callers = {
         "patient": headers,

@@ -20,6 +20,11 @@ PUBLIC = {
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/logout"),
 }
+# Opened with a report link instead of a bearer token: tests/api/test_report_links.py.
+REPORT_LINKS = {
+    ("GET", f"/v1/patients/<>/report-links/<>/{name}")
+    for name in ("report.html", "chart.svg", "report.pdf")
+}
 
 # (method, path, body builder(world) or None, status by role)
 COLLECTION_ROUTES = [
@@ -134,7 +139,7 @@ def test_every_route_is_in_a_matrix(app):
 
     covered = {(m, shape(p)) for m, p, *_ in ID_ROUTES}
     covered |= {(m, shape(p)) for m, p, *_ in COLLECTION_ROUTES}
-    covered |= PUBLIC
+    covered |= PUBLIC | REPORT_LINKS
     missing = [
         f"{method} {rule.rule}"
         for rule in app.url_map.iter_rules()
