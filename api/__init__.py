@@ -24,6 +24,7 @@ from api.resources import (
     sessions,
     sync,
     users,
+    webhooks,
 )
 
 BLUEPRINTS = (
@@ -33,6 +34,7 @@ BLUEPRINTS = (
     care_links.blp,
     sessions.blp,
     checkins.blp,
+    webhooks.blp,
     alerts.blp,
     screenings.blp,
     audit.blp,

@@ -1,6 +1,9 @@
-"""Command-line tasks: accounts, care links, demo data, re-analysis, tombstone purge."""
+"""Command-line tasks: accounts, care links, demo data, re-analysis, tombstone purge, the
+webhook worker."""
 
+import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -13,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.db import session_scope
 from api.errors import DomainError
-from api.services import analysis, auth, care_links, demo, sync, users
+from api.services import analysis, auth, care_links, demo, sync, users, webhooks
 from models import CareLink, User
 from models.user import ROLES
 
@@ -55,6 +58,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(analyze)
     app.cli.add_command(purge_tombstones)
+    app.cli.add_command(webhooks_group)
 
 
 @click.group("users", cls=AppGroup, help="Manage accounts.")
@@ -174,6 +178,30 @@ def end_care_link(link_id) -> None:
     with operator_session() as db_session:
         care_links.end(db_session=db_session, user=None, link_id=link_id)
     click.echo(f"ended {link_id}")
+
+
+@click.group("webhooks", cls=AppGroup, help="Deliver alert events to webhook subscribers.")
+def webhooks_group() -> None:
+    pass
+
+
+@webhooks_group.command("work")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (cron, tests).")
+@click.option("--idle", default=1.0, show_default=True, help="Seconds to wait when idle.")
+def work(once: bool, idle: float) -> None:
+    """Deliver due webhook events until stopped; SIGTERM finishes the attempt in hand first."""
+    app = current_app._get_current_object()
+    settings = webhooks.Settings.from_config(app.config)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    while True:
+        counts = webhooks.drain(app.extensions["db_sessionmaker"], settings, stop=lambda: stopping)
+        if once or stopping:
+            click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+            return
+        if not any(counts.values()):
+            time.sleep(idle)
 
 
 @click.command("seed-demo")

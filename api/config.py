@@ -138,6 +138,10 @@ def from_environment(instance_path: str) -> dict:
         "SYNC_TOMBSTONE_RETENTION_DAYS": _int("SYNC_TOMBSTONE_RETENTION_DAYS", 90),
         # The served contract (/openapi.json, /openapi.yaml) and Swagger UI (/docs): on by
         # default except in production, where API_DOCS=true turns them on.
+        # Webhook targets in private, loopback or link-local ranges: refused unless allowed
+        # (a clinic's own receiver on its LAN, development, tests). Plain http: not in production.
+        "WEBHOOKS_ALLOW_PRIVATE": _bool(os.environ.get("WEBHOOKS_ALLOW_PRIVATE", "false")),
+        "WEBHOOKS_REQUIRE_HTTPS": env == "production",
         "API_DOCS": _bool(os.environ.get("API_DOCS", "false" if env == "production" else "true")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "JSON_SORT_KEYS": False,

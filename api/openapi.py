@@ -92,6 +92,11 @@ OPERATION_IDS = {
     ("get", "/v1/sync"): "sync",
     ("post", "/v1/users"): "createUser",
     ("patch", "/v1/users/{user_id}"): "updateUser",
+    ("get", "/v1/webhooks"): "listWebhooks",
+    ("post", "/v1/webhooks"): "createWebhook",
+    ("get", "/v1/webhooks/{subscription_id}"): "getWebhook",
+    ("delete", "/v1/webhooks/{subscription_id}"): "deleteWebhook",
+    ("get", "/v1/webhooks/{subscription_id}/deliveries"): "listWebhookDeliveries",
 }
 
 

@@ -10,6 +10,7 @@ from models.report import CheckIn, MassageSession
 from models.summary import PatientSummary
 from models.token import RefreshToken
 from models.user import PatientProfile, User
+from models.webhook import OutboxEvent, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Alert",
@@ -21,10 +22,13 @@ __all__ = [
     "CheckIn",
     "IdempotencyRecord",
     "MassageSession",
+    "OutboxEvent",
     "PatientProfile",
     "PatientSummary",
     "RefreshToken",
     "User",
     "UTCDateTime",
     "utcnow",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

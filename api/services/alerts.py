@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 import analyzer
 from api.errors import Conflict, NotFound
-from api.services import access, audit
+from api.services import access, audit, events
 from models import Alert, AlertTrigger, User, utcnow
 from models.alert import ACTIVE_STATUSES
 from models.changes import stamp
@@ -138,6 +138,11 @@ def apply_findings(
         trigger.evidence, trigger.seen_at = _item(finding), now
     db_session.flush()
     _withdraw_vanished(db_session, patient_id, findings, judged_from, judged_to, changes, now)
+    for kind, touched in (("raised", changes.raised), ("updated", changes.updated)):
+        for alert in touched:
+            events.publish(db_session, f"alert.{kind}", alert)
+    for alert in changes.resolved:
+        events.publish(db_session, "alert.resolved", alert)
     return changes
 
 
@@ -269,6 +274,7 @@ def acknowledge(
     audit.record_change(
         db_session, action="alert.acknowledge", resource_type="alert", record_=alert, actor=user
     )
+    events.publish(db_session, "alert.acknowledged", alert)
     stamp(db_session)
     return alert
 
@@ -285,6 +291,7 @@ def resolve(*, db_session: Session, user: User, alert_id: uuid.UUID, note: str) 
     audit.record_change(
         db_session, action="alert.resolve", resource_type="alert", record_=alert, actor=user
     )
+    events.publish(db_session, "alert.resolved", alert)
     stamp(db_session)
     return alert
 

@@ -33,6 +33,8 @@ def generated(tmp_path_factory):
             "none",
             "--output-path",
             out,
+            "--config",
+            ROOT / "tests" / "e2e" / "openapi-python-client.yaml",
         ],
         env=os.environ | {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
         capture_output=True,
@@ -164,6 +166,35 @@ def _clinic_day(server, generated, clients: ExitStack) -> None:
     )
     assert report.session_count == 2 and report.checkin_count == 1
     changes = _ok(_api(generated, "sync.sync").sync(client=patient), m.SyncOut)
-    assert {c.type_.value for c in changes.changes} >= {"session", "checkin", "alert"}
+    typed = {type(c): c for c in changes.changes}
+    assert set(typed) == {m.SessionChangeOut, m.CheckInChangeOut, m.AlertChangeOut}
+    assert isinstance(typed[m.SessionChangeOut].data, m.SessionOut)
+    assert isinstance(typed[m.CheckInChangeOut].data, m.CheckInOut)
+    assert isinstance(typed[m.AlertChangeOut].data, m.AlertOut)
+    assert typed[m.AlertChangeOut].data.evidence.items[0].report_ids
+    page = _ok(
+        _api(generated, "patients.get_patient_report_html").sync(me.patient_id, client=therapist),
+        str,
+    )
+    assert page.startswith("<!doctype html>") or "<html" in page[:200]
+    chart = _api(generated, "patients.get_patient_report_chart").sync(
+        me.patient_id, client=therapist
+    )
+    assert b"<svg" in chart.payload.read()
+    pdf = _api(generated, "patients.get_patient_report_pdf").sync(me.patient_id, client=therapist)
+    assert pdf.payload.read().startswith(b"%PDF-")
+    links = _ok(
+        _api(generated, "patients.create_report_links").sync(
+            me.patient_id, client=therapist, body=m.ReportLinksIn()
+        ),
+        m.ReportLinkOut,
+    )
+    for url in (links.html_url, links.chart_url, links.pdf_url):
+        assert url.startswith(server.base), url
+    token = links.pdf_url.split("/")[-2]  # a browser opens these without a bearer header
+    shared = _api(generated, "patients.open_report_link_pdf").sync(
+        me.patient_id, token, client=anonymous
+    )
+    assert shared.payload.read().startswith(b"%PDF-")
     csv = _ok(_api(generated, "exports.export_sessions_csv").sync(client=therapist), str)
     assert str(created[0].id) in csv

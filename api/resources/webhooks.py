@@ -1,0 +1,109 @@
+"""Webhook subscriptions to alert events, and their delivery log."""
+
+import uuid
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import auth_required, current_user
+from api.db import get_session
+from api.idempotency import idempotent
+from api.openapi import document
+from api.pagination import PageArgs, page_schema, paginate
+from api.schemas.webhooks import (
+    DeliveryOut,
+    DeliveryQuery,
+    WebhookCreatedOut,
+    WebhookIn,
+    WebhookOut,
+)
+from api.services import webhooks
+from models import WebhookDelivery, WebhookSubscription
+
+blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/v1/webhooks",
+    description="Alert events delivered to your systems, signed per Standard Webhooks",
+)
+WebhookPage = page_schema(WebhookOut, "WebhookPage")
+DeliveryPage = page_schema(DeliveryOut, "DeliveryPage")
+OWNERS = ("therapist", "admin")
+
+
+@blp.route("")
+class Webhooks(MethodView):
+    @auth_required(*OWNERS)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, WebhookPage)
+    def get(self, args):
+        """List your webhook subscriptions"""
+        return paginate(
+            db_session=get_session(),
+            query=webhooks.get_all(user=current_user()),
+            keys=[WebhookSubscription.created_at, WebhookSubscription.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )
+
+    @auth_required(*OWNERS)
+    @idempotent
+    @blp.arguments(WebhookIn)
+    @blp.response(201, WebhookCreatedOut)
+    def post(self, data):
+        """Subscribe to alert events (the signing secret is shown once)
+
+        A therapist receives the events of actively linked patients, an admin everyone's.
+        Each delivery is a POST with a thin JSON body (event type, ids, rule, severity,
+        status; no health values) and the headers `webhook-id`, `webhook-timestamp` and
+        `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` with the
+        secret). Deliveries are at least once: de-duplicate by `webhook-id`.
+        """
+        return webhooks.create(
+            db_session=get_session(),
+            user=current_user(),
+            settings=webhooks.Settings.from_config(current_app.config),
+            **data,
+        )
+
+
+@blp.route("/<uuid:subscription_id>")
+class WebhookById(MethodView):
+    @auth_required(*OWNERS)
+    @blp.response(200, WebhookOut)
+    @document(responses={404: "NOT_FOUND"})
+    def get(self, subscription_id: uuid.UUID):
+        """Read one of your subscriptions"""
+        return webhooks.get_or_raise(
+            db_session=get_session(), user=current_user(), subscription_id=subscription_id
+        )
+
+    @auth_required(*OWNERS)
+    @blp.response(204)
+    @document(responses={404: "NOT_FOUND"})
+    def delete(self, subscription_id: uuid.UUID):
+        """Delete a subscription (pending deliveries are dropped)"""
+        webhooks.delete(
+            db_session=get_session(), user=current_user(), subscription_id=subscription_id
+        )
+
+
+@blp.route("/<uuid:subscription_id>/deliveries")
+class Deliveries(MethodView):
+    @auth_required(*OWNERS)
+    @blp.arguments(DeliveryQuery, location="query")
+    @blp.response(200, DeliveryPage)
+    @document(responses={404: "NOT_FOUND"})
+    def get(self, args, subscription_id: uuid.UUID):
+        """The delivery log of a subscription, newest first"""
+        subscription = webhooks.get_or_raise(
+            db_session=get_session(), user=current_user(), subscription_id=subscription_id
+        )
+        return paginate(
+            db_session=get_session(),
+            query=webhooks.deliveries(subscription=subscription),
+            keys=[WebhookDelivery.created_at, WebhookDelivery.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )

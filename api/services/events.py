@@ -1,0 +1,85 @@
+"""Alert events: one per alert change, written to the outbox in the change's transaction and
+fanned out to the webhook subscriptions that may see the patient."""
+
+import hashlib
+import uuid
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import Session
+
+from models import Alert, CareLink, OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
+
+EVENTS_NAMESPACE = uuid.UUID("5b0f3c1e-8d2a-4f6b-9c7e-1a2b3c4d5e6f")
+
+
+def _event_id(event_type: str, alert: Alert) -> uuid.UUID:
+    """Stable for the same change: a replayed or re-run change finds its event already there."""
+    if event_type == "alert.updated":
+        ids = ",".join(alert.evidence.get("report_ids", []))
+        state = f"{alert.occurrences}:{alert.severity}:{hashlib.sha256(ids.encode()).hexdigest()}"
+    else:
+        state = ""
+    return uuid.uuid5(EVENTS_NAMESPACE, f"{alert.id}:{event_type}:{state}")
+
+
+def payload(event: OutboxEvent, alert: Alert) -> dict:
+    """Thin: ids, rule, severity, status and time; no pain values, symptoms or notes."""
+    return {
+        "type": event.type,
+        "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
+        "data": {
+            "event_id": str(event.id),
+            "alert_id": str(alert.id),
+            "patient_id": str(alert.patient_id),
+            "rule": alert.rule,
+            "severity": alert.severity,
+            "status": alert.status,
+        },
+    }
+
+
+def subscriptions_for(patient_id: uuid.UUID) -> Select:
+    """Active subscriptions whose owner may see the patient now (admins see everyone)."""
+    linked = exists().where(
+        CareLink.patient_id == patient_id,
+        CareLink.therapist_id == WebhookSubscription.owner_id,
+        CareLink.status == "active",
+    )
+    return (
+        select(WebhookSubscription)
+        .join(User, User.id == WebhookSubscription.owner_id)
+        .where(
+            WebhookSubscription.status == "active",
+            User.deactivated_at.is_(None),
+            or_(User.role == "admin", linked),
+        )
+        .order_by(WebhookSubscription.id)
+    )
+
+
+def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent | None:
+    """Write the event of an alert change and one delivery per subscriber (nothing when the
+    same change was published before)."""
+    event_id = _event_id(event_type, alert)
+    if db_session.get(OutboxEvent, event_id) is not None:
+        return None
+    event = OutboxEvent(
+        id=event_id,
+        type=event_type,
+        alert_id=alert.id,
+        patient_id=alert.patient_id,
+        created_at=utcnow(),
+        payload={},
+    )
+    event.payload = payload(event, alert)
+    db_session.add(event)
+    for subscription in db_session.scalars(subscriptions_for(alert.patient_id)):
+        if event_type in subscription.events:
+            db_session.add(
+                WebhookDelivery(
+                    subscription_id=subscription.id,
+                    event_id=event.id,
+                    next_attempt_at=event.created_at,
+                )
+            )
+    return event

@@ -1,0 +1,318 @@
+"""Webhook subscriptions, and the delivery of alert events signed per Standard Webhooks.
+
+Deliveries are at least once: a worker claims due deliveries with a lease (on PostgreSQL
+with FOR UPDATE SKIP LOCKED, so several workers never take the same one), sends outside any
+transaction, then records the outcome. A crash between sending and recording re-sends after
+the lease: receivers de-duplicate by `webhook-id`.
+"""
+
+import base64
+import ipaddress
+import json
+import random
+import secrets
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import exists, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
+from standardwebhooks.webhooks import Webhook
+
+from api.errors import Invalid, NotFound
+from api.services import access, audit
+from models import OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
+
+# Back-off after each failed attempt (seconds), then daily, for up to three days.
+RETRY_DELAYS = (10, 60, 300, 1800, 7200, 21600)
+DAILY = 86400
+GIVE_UP_AFTER = timedelta(days=3)
+LEASE = timedelta(seconds=60)
+TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+USER_AGENT = "sciatica-care-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    allow_private: bool
+    require_https: bool
+
+    @classmethod
+    def from_config(cls, config) -> "Settings":
+        return cls(config["WEBHOOKS_ALLOW_PRIVATE"], config["WEBHOOKS_REQUIRE_HTTPS"])
+
+
+# ---- subscriptions ------------------------------------------------------------------------
+
+
+def _refuse(detail: str) -> Invalid:
+    return Invalid(detail, errors={"url": [detail]})
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    # Loopback, private, link-local (cloud metadata at 169.254.169.254), shared, reserved.
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str, settings: Settings) -> None:
+    """Refuse URLs a server-side request must not reach (SSRF): plain http in production,
+    credentials in the URL, and hosts that resolve to a non-public address."""
+    parts = urlsplit(url)
+    allowed = ("https",) if settings.require_https else ("https", "http")
+    if parts.scheme not in allowed:
+        raise _refuse(f"The URL must use {' or '.join(allowed)}.")
+    if not parts.hostname or parts.username or parts.password:
+        raise _refuse("The URL needs a host and no user name or password.")
+    if settings.allow_private:
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        raise _refuse("The URL's host does not resolve.") from exc
+    if not found or not all(_public(info[4][0]) for info in found):
+        raise _refuse("The URL's host resolves to a private, loopback or link-local address.")
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def create(
+    *,
+    db_session: Session,
+    user: User,
+    url: str,
+    events: list[str],
+    description: str | None,
+    settings: Settings,
+) -> WebhookSubscription:
+    """A subscription of the user (a therapist: their linked patients; an admin: everyone)."""
+    check_url(url, settings)
+    subscription = WebhookSubscription(
+        owner_id=user.id,
+        url=url,
+        events=sorted(set(events)),
+        description=description,
+        secret=new_secret(),
+    )
+    db_session.add(subscription)
+    db_session.flush()
+    audit.record(
+        db_session,
+        action="webhook.create",
+        resource_type="webhook",
+        resource_id=subscription.id,
+        status=201,
+        actor=user,
+    )
+    return subscription
+
+
+def get_all(*, user: User):
+    return select(WebhookSubscription).where(WebhookSubscription.owner_id == user.id)
+
+
+def get_or_raise(
+    *, db_session: Session, user: User, subscription_id: uuid.UUID
+) -> WebhookSubscription:
+    subscription = db_session.get(WebhookSubscription, subscription_id)
+    if subscription is None or subscription.owner_id != user.id:
+        raise NotFound("No such webhook subscription.")
+    return subscription
+
+
+def delete(*, db_session: Session, user: User, subscription_id: uuid.UUID) -> None:
+    subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    db_session.delete(subscription)
+    audit.record(
+        db_session,
+        action="webhook.delete",
+        resource_type="webhook",
+        resource_id=subscription_id,
+        status=204,
+        actor=user,
+    )
+
+
+def deliveries(*, subscription: WebhookSubscription):
+    return select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
+
+
+# ---- delivery -----------------------------------------------------------------------------
+
+
+def _due(now: datetime):
+    """Due deliveries whose alert has no earlier event still undelivered to that subscriber:
+    the events of one alert arrive in order."""
+    earlier = aliased(WebhookDelivery)
+    earlier_event = aliased(OutboxEvent)
+    waiting = (
+        exists()
+        .where(
+            earlier.subscription_id == WebhookDelivery.subscription_id,
+            earlier.status == "pending",
+            earlier.event_id == earlier_event.id,
+            earlier_event.alert_id == OutboxEvent.alert_id,
+            tuple_(earlier_event.created_at, earlier_event.id)
+            < tuple_(OutboxEvent.created_at, OutboxEvent.id),
+        )
+        .correlate(WebhookDelivery, OutboxEvent)
+    )
+    return (
+        select(WebhookDelivery)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now),
+            ~waiting,
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+    )
+
+
+def claim(db_session: Session, *, now: datetime, limit: int) -> list[WebhookDelivery]:
+    """Lease up to `limit` due deliveries to this worker; committed at once."""
+    query = _due(now).limit(limit)
+    if db_session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
+    claimed = list(db_session.scalars(query).unique())
+    for delivery in claimed:
+        delivery.leased_until = now + LEASE
+    db_session.commit()
+    return claimed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+
+
+def signed_request(event: OutboxEvent, secret: str, sent_at: datetime) -> tuple[bytes, dict]:
+    body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True)
+    signature = Webhook(secret).sign(str(event.id), sent_at, body)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": str(event.id),
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signature,
+    }
+    return body.encode(), headers
+
+
+def send(client: httpx.Client, delivery: WebhookDelivery, settings: Settings) -> Attempt:
+    """One attempt: the URL checked again (DNS can change), signed, no redirects followed."""
+    started = time.monotonic()
+
+    def took() -> int:
+        return round((time.monotonic() - started) * 1000)
+
+    try:
+        check_url(delivery.subscription.url, settings)
+    except Invalid as exc:
+        return Attempt(None, f"refused: {exc.detail}", took())
+    body, headers = signed_request(delivery.event, delivery.subscription.secret, utcnow())
+    try:
+        response = client.post(delivery.subscription.url, content=body, headers=headers)
+    except httpx.TimeoutException:
+        return Attempt(None, "timeout", took())
+    except httpx.HTTPError as exc:
+        return Attempt(None, f"{type(exc).__name__}: connection failed", took())
+    return Attempt(response.status_code, None, took())
+
+
+def _delay(attempts: int) -> timedelta:
+    base = RETRY_DELAYS[attempts - 1] if attempts <= len(RETRY_DELAYS) else DAILY
+    return timedelta(seconds=base * random.uniform(0.9, 1.1))  # noqa: S311 - jitter, not secrets
+
+
+def record(
+    db_session: Session, delivery: WebhookDelivery, attempt: Attempt, *, now: datetime
+) -> None:
+    """The outcome of an attempt: delivered, retried later, or given up (410, three days)."""
+    delivery = db_session.merge(delivery, load=True)
+    delivery.attempts += 1
+    delivery.last_status_code = attempt.status_code
+    delivery.last_error = attempt.error
+    delivery.last_latency_ms = attempt.latency_ms
+    delivery.leased_until = None
+    subscription = delivery.subscription
+    code = attempt.status_code
+    if code is not None and 200 <= code < 300:
+        delivery.status, delivery.delivered_at = "delivered", now
+    elif code == 410:
+        delivery.status = "failed"
+        _disable(subscription, "The receiver answered 410 Gone.")
+    elif now - delivery.event.created_at >= GIVE_UP_AFTER:
+        delivery.status = "failed"
+        reason = attempt.error or f"HTTP {code}"
+        _disable(subscription, f"Deliveries kept failing for three days (last: {reason}).")
+    else:
+        delivery.next_attempt_at = now + _delay(delivery.attempts)
+    db_session.commit()
+
+
+def _disable(subscription: WebhookSubscription, reason: str) -> None:
+    subscription.status = "disabled"
+    subscription.disabled_reason = reason
+
+
+def still_allowed(db_session: Session, delivery: WebhookDelivery) -> bool:
+    """The owner may still see the patient (an ended care link stops deliveries at once)."""
+    owner = db_session.get(User, delivery.subscription.owner_id)
+    if owner is None or owner.deactivated_at is not None:
+        return False
+    if delivery.subscription.status != "active":
+        return False
+    return access.can_access_patient(
+        db_session=db_session, user=owner, patient_id=delivery.event.patient_id
+    )
+
+
+def drain(
+    session_factory, settings: Settings, *, batch: int = 50, stop=lambda: False
+) -> dict[str, int]:
+    """Deliver everything due now; returns counts by outcome."""
+    counts = {"delivered": 0, "retry": 0, "failed": 0, "dropped": 0}
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+        while not stop():
+            with session_factory() as db_session:
+                claimed = claim(db_session, now=utcnow(), limit=batch)
+            if not claimed:
+                break
+            for delivery in claimed:
+                with session_factory() as db_session:
+                    if not still_allowed(db_session, delivery):
+                        _drop(db_session, delivery)
+                        counts["dropped"] += 1
+                        continue
+                attempt = send(client, delivery, settings)
+                with session_factory() as db_session:
+                    record(db_session, delivery, attempt, now=utcnow())
+                    counts[_outcome(db_session, delivery)] += 1
+    return counts
+
+
+def _drop(db_session: Session, delivery: WebhookDelivery) -> None:
+    delivery = db_session.merge(delivery, load=True)
+    delivery.status, delivery.leased_until = "failed", None
+    delivery.last_error = "not sent: the subscriber no longer sees this patient, or is paused"
+    db_session.commit()
+
+
+def _outcome(db_session: Session, delivery: WebhookDelivery) -> str:
+    status = db_session.scalar(
+        select(WebhookDelivery.status).where(WebhookDelivery.id == delivery.id)
+    )
+    return {"delivered": "delivered", "failed": "failed"}.get(status, "retry")
