@@ -76,7 +76,7 @@ def app(monkeypatch, database_url, connection):
     monkeypatch.setenv("APP_ENV", "testing")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.delenv("SECRET_KEY", raising=False)
-    app = create_app({"RATELIMIT_ENABLED": False})
+    app = create_app({"RATELIMIT_ENABLED": False, "WEBHOOKS_ALLOW_PRIVATE": True})
     app.extensions["db_engine"].dispose()
     app.extensions["db_sessionmaker"] = sessionmaker(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"

@@ -26,6 +26,13 @@ REPORT_LINKS = {
     for name in ("report.html", "chart.svg", "report.pdf")
 }
 
+# A subscriber's own: tests/api/test_webhooks.py (test_a_subscription_is_its_owners_alone).
+WEBHOOK_ITEMS = {
+    ("GET", "/v1/webhooks/<>"),
+    ("DELETE", "/v1/webhooks/<>"),
+    ("GET", "/v1/webhooks/<>/deliveries"),
+}
+
 # (method, path, body builder(world) or None, status by role)
 COLLECTION_ROUTES = [
     ("GET", "/v1/me", None, ALL_OK),
@@ -79,6 +86,13 @@ COLLECTION_ROUTES = [
     ("GET", "/v1/exports/sessions.csv", None, ALL_OK),
     ("GET", "/v1/exports/checkins.csv", None, ALL_OK),
     ("GET", "/v1/exports/alerts.csv", None, ALL_OK),
+    ("GET", "/v1/webhooks", None, CLINICIANS),
+    (
+        "POST",
+        "/v1/webhooks",
+        lambda w: {"url": "https://hooks.example.org/alerts", "events": ["alert.raised"]},
+        {"patient": 403, "therapist": 201, "admin": 201},
+    ),
 ]
 
 
@@ -139,7 +153,7 @@ def test_every_route_is_in_a_matrix(app):
 
     covered = {(m, shape(p)) for m, p, *_ in ID_ROUTES}
     covered |= {(m, shape(p)) for m, p, *_ in COLLECTION_ROUTES}
-    covered |= PUBLIC | REPORT_LINKS
+    covered |= PUBLIC | REPORT_LINKS | WEBHOOK_ITEMS
     missing = [
         f"{method} {rule.rule}"
         for rule in app.url_map.iter_rules()

@@ -271,3 +271,16 @@ def _loaded_session(app) -> dict:
         data = SessionIn().load(session_body())
     data.pop("symptoms")
     return data
+
+
+def test_a_subscription_is_its_owners_alone(client, make, clinic):
+    _, _, subscription = clinic
+    base = f"/v1/webhooks/{subscription['id']}"
+    for outsider in (make.user("therapist"), make.user("admin")):
+        headers = make.headers(outsider)
+        assert client.get(base, headers=headers).status_code == 404
+        assert client.get(f"{base}/deliveries", headers=headers).status_code == 404
+        assert client.delete(base, headers=headers).status_code == 404
+        assert client.get("/v1/webhooks", headers=headers).get_json()["items"] == []
+    assert client.get(base, headers=make.headers(make.user("patient"))).status_code == 403
+    assert client.get(base).status_code == 401
