@@ -12,8 +12,15 @@ from sqlalchemy import func, select, update
 from standardwebhooks.webhooks import Webhook
 
 from api.services import analysis, reports, webhooks
-from models import Alert, CareLink, MassageSession, OutboxEvent, WebhookDelivery, utcnow
-from models import WebhookSubscription
+from models import (
+    Alert,
+    CareLink,
+    MassageSession,
+    OutboxEvent,
+    WebhookDelivery,
+    WebhookSubscription,
+    utcnow,
+)
 from tests.conftest import session_body
 
 
