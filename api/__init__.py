@@ -26,6 +26,7 @@ from api.resources import (
     users,
     webhooks,
 )
+from api.schemas.webhooks import WebhookEvent
 
 BLUEPRINTS = (
     health.blp,
@@ -86,6 +87,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     api = Api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    # The body of every webhook delivery (OpenAPI 3.0 has no `webhooks` section).
+    api.spec.components.schema("WebhookEvent", schema=WebhookEvent)
     openapi.init_docs(app, api)
     errors.init_app(app)
     limits.init_app(app)

@@ -97,6 +97,14 @@ OPERATION_IDS = {
     ("get", "/v1/webhooks/{subscription_id}"): "getWebhook",
     ("delete", "/v1/webhooks/{subscription_id}"): "deleteWebhook",
     ("get", "/v1/webhooks/{subscription_id}/deliveries"): "listWebhookDeliveries",
+    ("post", "/v1/webhooks/{subscription_id}/rotate-secret"): "rotateWebhookSecret",
+    ("post", "/v1/webhooks/{subscription_id}/pause"): "pauseWebhook",
+    ("post", "/v1/webhooks/{subscription_id}/resume"): "resumeWebhook",
+    ("post", "/v1/webhooks/{subscription_id}/test"): "testWebhook",
+    (
+        "post",
+        "/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/resend",
+    ): "resendWebhookDelivery",
 }
 
 

@@ -18,23 +18,26 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base, UTCDateTime, utcnow
 
 EVENT_TYPES = ("alert.raised", "alert.updated", "alert.acknowledged", "alert.resolved")
+PING = "ping"  # sent on request to one subscription, whatever events it chose
 SUBSCRIPTION_STATUSES = ("active", "paused", "disabled")
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 
 class OutboxEvent(Base):
     """One alert change, written in the transaction of the change; its id is the
-    `webhook-id` receivers de-duplicate by."""
+    `webhook-id` receivers de-duplicate by. A ping names no alert and no patient."""
 
     __tablename__ = "outbox_events"
     __table_args__ = (Index("ix_outbox_events_alert_created", "alert_id", "created_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
-    alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
-    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    alert_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The request whose change made the event: its X-Request-ID, carried into delivery logs.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebhookSubscription(Base):
@@ -50,6 +53,9 @@ class WebhookSubscription(Base):
     events: Mapped[list] = mapped_column(JSON)
     description: Mapped[str | None] = mapped_column(String(500))
     secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation the old secret also signs deliveries until it expires (24 h).
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="active")
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -80,6 +86,8 @@ class WebhookDelivery(Base):
     last_latency_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Three days of failures are counted from here: the event's time, or a re-send or resume.
+    retry_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[OutboxEvent] = relationship(lazy="joined", innerjoin=True)
     subscription: Mapped[WebhookSubscription] = relationship(lazy="joined", innerjoin=True)

@@ -14,6 +14,7 @@ from api.pagination import PageArgs, page_schema, paginate
 from api.schemas.webhooks import (
     DeliveryOut,
     DeliveryQuery,
+    WebhookActionIn,
     WebhookCreatedOut,
     WebhookIn,
     WebhookOut,
@@ -106,4 +107,76 @@ class Deliveries(MethodView):
             keys=[WebhookDelivery.created_at, WebhookDelivery.id],
             limit=args["limit"],
             cursor=args["cursor"],
+        )
+
+
+@blp.route("/<uuid:subscription_id>/rotate-secret")
+class RotateSecret(MethodView):
+    @auth_required(*OWNERS)
+    @blp.arguments(WebhookActionIn)
+    @blp.response(200, WebhookCreatedOut)
+    @document(responses={404: "NOT_FOUND"})
+    def post(self, _data, subscription_id: uuid.UUID):
+        """Rotate the signing secret (the new one is shown once)
+
+        For 24 hours (`previous_secret_expires_at`) deliveries carry two signatures, one by
+        each secret, so a receiver verifies with either while it switches.
+        """
+        return webhooks.rotate_secret(
+            db_session=get_session(), user=current_user(), subscription_id=subscription_id
+        )
+
+
+@blp.route("/<uuid:subscription_id>/pause")
+class Pause(MethodView):
+    @auth_required(*OWNERS)
+    @blp.arguments(WebhookActionIn)
+    @blp.response(200, WebhookOut)
+    @document(responses={404: "NOT_FOUND", 409: "CONFLICT"})
+    def post(self, _data, subscription_id: uuid.UUID):
+        """Pause deliveries: events are still queued, and go out in order on resume"""
+        return webhooks.pause(
+            db_session=get_session(), user=current_user(), subscription_id=subscription_id
+        )
+
+
+@blp.route("/<uuid:subscription_id>/resume")
+class Resume(MethodView):
+    @auth_required(*OWNERS)
+    @blp.arguments(WebhookActionIn)
+    @blp.response(200, WebhookOut)
+    @document(responses={404: "NOT_FOUND"})
+    def post(self, _data, subscription_id: uuid.UUID):
+        """Resume a paused or disabled subscription: what it holds is delivered now"""
+        return webhooks.resume(
+            db_session=get_session(), user=current_user(), subscription_id=subscription_id
+        )
+
+
+@blp.route("/<uuid:subscription_id>/test")
+class Ping(MethodView):
+    @auth_required(*OWNERS)
+    @blp.arguments(WebhookActionIn)
+    @blp.response(202, DeliveryOut)
+    @document(responses={404: "NOT_FOUND"})
+    def post(self, _data, subscription_id: uuid.UUID):
+        """Send a `ping` event to this subscription (queued; see its delivery log)"""
+        return webhooks.test(
+            db_session=get_session(), user=current_user(), subscription_id=subscription_id
+        )
+
+
+@blp.route("/<uuid:subscription_id>/deliveries/<uuid:delivery_id>/resend")
+class Resend(MethodView):
+    @auth_required(*OWNERS)
+    @blp.arguments(WebhookActionIn)
+    @blp.response(202, DeliveryOut)
+    @document(responses={404: "NOT_FOUND"})
+    def post(self, _data, subscription_id: uuid.UUID, delivery_id: uuid.UUID):
+        """Send a delivery again, now (delivered or given up alike)"""
+        return webhooks.resend(
+            db_session=get_session(),
+            user=current_user(),
+            subscription_id=subscription_id,
+            delivery_id=delivery_id,
         )

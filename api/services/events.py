@@ -8,6 +8,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
 
 from models import Alert, CareLink, OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
+from models.webhook import PING
 
 EVENTS_NAMESPACE = uuid.UUID("5b0f3c1e-8d2a-4f6b-9c7e-1a2b3c4d5e6f")
 
@@ -22,24 +23,31 @@ def _event_id(event_type: str, alert: Alert) -> uuid.UUID:
     return uuid.uuid5(EVENTS_NAMESPACE, f"{alert.id}:{event_type}:{state}")
 
 
-def payload(event: OutboxEvent, alert: Alert) -> dict:
-    """Thin: ids, rule, severity, status and time; no pain values, symptoms or notes."""
+def _envelope(event: OutboxEvent, data: dict) -> dict:
     return {
         "type": event.type,
         "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
-        "data": {
-            "event_id": str(event.id),
+        "data": {"event_id": str(event.id), **data},
+    }
+
+
+def payload(event: OutboxEvent, alert: Alert) -> dict:
+    """Thin: ids, rule, severity, status and time; no pain values, symptoms or notes."""
+    return _envelope(
+        event,
+        {
             "alert_id": str(alert.id),
             "patient_id": str(alert.patient_id),
             "rule": alert.rule,
             "severity": alert.severity,
             "status": alert.status,
         },
-    }
+    )
 
 
 def subscriptions_for(patient_id: uuid.UUID) -> Select:
-    """Active subscriptions whose owner may see the patient now (admins see everyone)."""
+    """Subscriptions not disabled whose owner may see the patient now (admins see everyone);
+    a paused one queues its deliveries until resumed."""
     linked = exists().where(
         CareLink.patient_id == patient_id,
         CareLink.therapist_id == WebhookSubscription.owner_id,
@@ -49,7 +57,7 @@ def subscriptions_for(patient_id: uuid.UUID) -> Select:
         select(WebhookSubscription)
         .join(User, User.id == WebhookSubscription.owner_id)
         .where(
-            WebhookSubscription.status == "active",
+            WebhookSubscription.status != "disabled",
             User.deactivated_at.is_(None),
             or_(User.role == "admin", linked),
         )
@@ -70,9 +78,13 @@ def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent |
         patient_id=alert.patient_id,
         created_at=utcnow(),
         payload={},
+        request_id=db_session.info.get("request_id"),
     )
     event.payload = payload(event, alert)
     db_session.add(event)
+    if event_type == "alert.raised":
+        # Counted by /metrics once the transaction commits (api.telemetry).
+        db_session.info.setdefault("alerts_raised", []).append((alert.rule, alert.severity))
     for subscription in db_session.scalars(subscriptions_for(alert.patient_id)):
         if event_type in subscription.events:
             db_session.add(
@@ -82,4 +94,17 @@ def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent |
                     next_attempt_at=event.created_at,
                 )
             )
+    return event
+
+
+def publish_ping(db_session: Session, subscription: WebhookSubscription) -> OutboxEvent:
+    """A `ping` for one subscription: no alert, no patient."""
+    event = OutboxEvent(
+        id=uuid.uuid4(),
+        type=PING,
+        created_at=utcnow(),
+        request_id=db_session.info.get("request_id"),
+    )
+    event.payload = _envelope(event, {"subscription_id": str(subscription.id)})
+    db_session.add(event)
     return event

@@ -9,6 +9,7 @@ the lease: receivers de-duplicate by `webhook-id`.
 import base64
 import ipaddress
 import json
+import logging
 import random
 import secrets
 import socket
@@ -23,9 +24,10 @@ from sqlalchemy import exists, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 from standardwebhooks.webhooks import Webhook
 
-from api.errors import Invalid, NotFound
-from api.services import access, audit
+from api.errors import Conflict, Invalid, NotFound
+from api.services import access, audit, events
 from models import OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
+from models.webhook import PING
 
 # Back-off after each failed attempt (seconds), then daily, for up to three days.
 RETRY_DELAYS = (10, 60, 300, 1800, 7200, 21600)
@@ -34,6 +36,10 @@ GIVE_UP_AFTER = timedelta(days=3)
 LEASE = timedelta(seconds=60)
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 USER_AGENT = "sciatica-care-webhooks/1"
+# After a rotation the old secret keeps signing (a second signature) for this long.
+ROTATION_GRACE = timedelta(hours=24)
+
+log = logging.getLogger("sciatica_care.webhooks")
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,80 @@ def delete(*, db_session: Session, user: User, subscription_id: uuid.UUID) -> No
     )
 
 
+def _changed(db_session: Session, subscription: WebhookSubscription, action: str, user: User):
+    db_session.flush()
+    audit.record(
+        db_session,
+        action=f"webhook.{action}",
+        resource_type="webhook",
+        resource_id=subscription.id,
+        status=200,
+        actor=user,
+    )
+    return subscription
+
+
+def rotate_secret(
+    *, db_session: Session, user: User, subscription_id: uuid.UUID
+) -> WebhookSubscription:
+    """A new signing secret; the old one keeps signing too for ROTATION_GRACE, so that the
+    receiver can switch without losing a delivery (Standard Webhooks: several signatures)."""
+    subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    subscription.previous_secret = subscription.secret
+    subscription.previous_secret_expires_at = utcnow() + ROTATION_GRACE
+    subscription.secret = new_secret()
+    return _changed(db_session, subscription, "rotate_secret", user)
+
+
+def pause(*, db_session: Session, user: User, subscription_id: uuid.UUID) -> WebhookSubscription:
+    """Hold deliveries: events keep being queued and go out, in order, on resume."""
+    subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    if subscription.status == "disabled":
+        raise Conflict("This subscription is disabled: resume it to deliver again.")
+    subscription.status = "paused"
+    return _changed(db_session, subscription, "pause", user)
+
+
+def resume(*, db_session: Session, user: User, subscription_id: uuid.UUID) -> WebhookSubscription:
+    """Deliver again, paused or disabled: held deliveries go out now, and their three days of
+    retries count from now."""
+    subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    subscription.status, subscription.disabled_reason = "active", None
+    now = utcnow()
+    for delivery in db_session.scalars(
+        deliveries(subscription=subscription).where(WebhookDelivery.status == "pending")
+    ):
+        delivery.next_attempt_at, delivery.retry_from = now, now
+    return _changed(db_session, subscription, "resume", user)
+
+
+def test(*, db_session: Session, user: User, subscription_id: uuid.UUID) -> WebhookDelivery:
+    """Queue a `ping` event for this subscription alone (whatever its status or events)."""
+    subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    event = events.publish_ping(db_session, subscription)
+    delivery = WebhookDelivery(
+        subscription=subscription, event=event, next_attempt_at=event.created_at
+    )
+    db_session.add(delivery)
+    _changed(db_session, subscription, "test", user)
+    return delivery
+
+
+def resend(
+    *, db_session: Session, user: User, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery:
+    """Send a delivery again, delivered or given up: due now, retried for three days more."""
+    subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    delivery = db_session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != subscription.id:
+        raise NotFound("No such delivery.")
+    now = utcnow()
+    delivery.status, delivery.attempts, delivery.leased_until = "pending", 0, None
+    delivery.next_attempt_at, delivery.retry_from = now, now
+    _changed(db_session, subscription, "resend", user)
+    return delivery
+
+
 def deliveries(*, subscription: WebhookSubscription):
     return select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
 
@@ -169,8 +249,10 @@ def _due(now: datetime):
     return (
         select(WebhookDelivery)
         .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
         .where(
             WebhookDelivery.status == "pending",
+            or_(WebhookSubscription.status != "paused", OutboxEvent.type == PING),
             WebhookDelivery.next_attempt_at <= now,
             or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now),
             ~waiting,
@@ -198,9 +280,17 @@ class Attempt:
     latency_ms: int
 
 
-def signed_request(event: OutboxEvent, secret: str, sent_at: datetime) -> tuple[bytes, dict]:
+def signed_request(
+    event: OutboxEvent, subscription: WebhookSubscription, sent_at: datetime
+) -> tuple[bytes, dict]:
+    """The body and headers of a delivery; during a rotation's grace, signed by both secrets
+    (space-separated, as Standard Webhooks verifiers expect)."""
     body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True)
-    signature = Webhook(secret).sign(str(event.id), sent_at, body)
+    secrets_now = [subscription.secret]
+    expires = subscription.previous_secret_expires_at
+    if subscription.previous_secret and expires is not None and sent_at < expires:
+        secrets_now.append(subscription.previous_secret)
+    signature = " ".join(Webhook(key).sign(str(event.id), sent_at, body) for key in secrets_now)
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
@@ -222,7 +312,7 @@ def send(client: httpx.Client, delivery: WebhookDelivery, settings: Settings) ->
         check_url(delivery.subscription.url, settings)
     except Invalid as exc:
         return Attempt(None, f"refused: {exc.detail}", took())
-    body, headers = signed_request(delivery.event, delivery.subscription.secret, utcnow())
+    body, headers = signed_request(delivery.event, delivery.subscription, utcnow())
     try:
         response = client.post(delivery.subscription.url, content=body, headers=headers)
     except httpx.TimeoutException:
@@ -254,7 +344,7 @@ def record(
     elif code == 410:
         delivery.status = "failed"
         _disable(subscription, "The receiver answered 410 Gone.")
-    elif now - delivery.event.created_at >= GIVE_UP_AFTER:
+    elif now - (delivery.retry_from or delivery.event.created_at) >= GIVE_UP_AFTER:
         delivery.status = "failed"
         reason = attempt.error or f"HTTP {code}"
         _disable(subscription, f"Deliveries kept failing for three days (last: {reason}).")
@@ -268,46 +358,87 @@ def _disable(subscription: WebhookSubscription, reason: str) -> None:
     subscription.disabled_reason = reason
 
 
-def still_allowed(db_session: Session, delivery: WebhookDelivery) -> bool:
-    """The owner may still see the patient (an ended care link stops deliveries at once)."""
-    owner = db_session.get(User, delivery.subscription.owner_id)
-    if owner is None or owner.deactivated_at is not None:
-        return False
-    if delivery.subscription.status != "active":
-        return False
-    return access.can_access_patient(
+def verdict(db_session: Session, delivery: WebhookDelivery) -> str:
+    """`send`; `hold` while the subscription is paused; `drop` when it is disabled or its
+    owner may no longer see the patient (an ended care link stops deliveries at once)."""
+    subscription = db_session.get(WebhookSubscription, delivery.subscription_id)
+    owner = db_session.get(User, subscription.owner_id) if subscription else None
+    if owner is None or owner.deactivated_at is not None or subscription.status == "disabled":
+        return "drop"
+    if delivery.event.type == PING:
+        return "send"
+    if subscription.status == "paused":
+        return "hold"
+    allowed = access.can_access_patient(
         db_session=db_session, user=owner, patient_id=delivery.event.patient_id
     )
+    return "send" if allowed else "drop"
 
 
 def drain(
     session_factory, settings: Settings, *, batch: int = 50, stop=lambda: False
 ) -> dict[str, int]:
     """Deliver everything due now; returns counts by outcome."""
-    counts = {"delivered": 0, "retry": 0, "failed": 0, "dropped": 0}
+    counts = {"delivered": 0, "retry": 0, "failed": 0, "dropped": 0, "held": 0}
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
         while not stop():
             with session_factory() as db_session:
                 claimed = claim(db_session, now=utcnow(), limit=batch)
             if not claimed:
                 break
-            for delivery in claimed:
+            for index, delivery in enumerate(claimed):
+                if stop():
+                    # Stopping: the attempt in hand is finished; the rest go back at once.
+                    with session_factory() as db_session:
+                        _release(db_session, claimed[index:])
+                    break
                 with session_factory() as db_session:
-                    if not still_allowed(db_session, delivery):
-                        _drop(db_session, delivery)
-                        counts["dropped"] += 1
+                    decided = verdict(db_session, delivery)
+                    if decided != "send":
+                        _set_aside(db_session, delivery, decided)
+                        counts["dropped" if decided == "drop" else "held"] += 1
                         continue
                 attempt = send(client, delivery, settings)
                 with session_factory() as db_session:
                     record(db_session, delivery, attempt, now=utcnow())
-                    counts[_outcome(db_session, delivery)] += 1
+                    outcome = _outcome(db_session, delivery)
+                counts[outcome] += 1
+                _log(delivery, attempt, outcome)
     return counts
 
 
-def _drop(db_session: Session, delivery: WebhookDelivery) -> None:
+def _log(delivery: WebhookDelivery, attempt: Attempt, outcome: str) -> None:
+    """One line per attempt, with the id of the request whose change made the event."""
+    log.info(
+        "webhook delivery %s",
+        outcome,
+        extra={
+            "delivery_id": str(delivery.id),
+            "event_id": str(delivery.event_id),
+            "event_type": delivery.event.type,
+            "subscription_id": str(delivery.subscription_id),
+            "request_id": delivery.event.request_id,
+            "status_code": attempt.status_code,
+            "error": attempt.error,
+            "latency_ms": attempt.latency_ms,
+            "outcome": outcome,
+        },
+    )
+
+
+def _set_aside(db_session: Session, delivery: WebhookDelivery, decided: str) -> None:
+    """A held delivery waits for resume; a dropped one is failed with the reason."""
     delivery = db_session.merge(delivery, load=True)
-    delivery.status, delivery.leased_until = "failed", None
-    delivery.last_error = "not sent: the subscriber no longer sees this patient, or is paused"
+    delivery.leased_until = None
+    if decided == "drop":
+        delivery.status = "failed"
+        delivery.last_error = "not sent: the subscriber no longer sees this patient, or is disabled"
+    db_session.commit()
+
+
+def _release(db_session: Session, claimed: list[WebhookDelivery]) -> None:
+    for delivery in claimed:
+        db_session.merge(delivery, load=True).leased_until = None
     db_session.commit()
 
 

@@ -31,6 +31,11 @@ WEBHOOK_ITEMS = {
     ("GET", "/v1/webhooks/<>"),
     ("DELETE", "/v1/webhooks/<>"),
     ("GET", "/v1/webhooks/<>/deliveries"),
+    *{
+        ("POST", f"/v1/webhooks/<>/{action}")
+        for action in ("rotate-secret", "pause", "resume", "test")
+    },
+    ("POST", "/v1/webhooks/<>/deliveries/<>/resend"),
 }
 
 # (method, path, body builder(world) or None, status by role)

@@ -3,13 +3,16 @@ Webhooks and verified with the `standardwebhooks` package; retries, 410, SSRF re
 access that ends, ordering, and no event without its committed change."""
 
 import json
+import logging
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
+from openapi_schema_validator import OAS30Validator
 from sqlalchemy import func, select, update
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from api.services import analysis, reports, webhooks
 from models import (
@@ -21,7 +24,7 @@ from models import (
     WebhookSubscription,
     utcnow,
 )
-from tests.conftest import session_body
+from tests.conftest import ROOT, session_body
 
 
 class Receiver:
@@ -149,7 +152,7 @@ def test_a_failing_receiver_is_retried_with_back_off_and_each_attempt_recorded(
     assert delivery.last_status_code == 500
     wait = delivery.next_attempt_at - before
     assert timedelta(seconds=8) < wait < timedelta(seconds=12)  # 10 s, with jitter
-    assert _drain(app) == {"delivered": 0, "retry": 0, "failed": 0, "dropped": 0}  # not yet due
+    assert not any(_drain(app).values())  # not yet due
     db.execute(update(WebhookDelivery).values(next_attempt_at=utcnow()))  # the clock moves on
     assert _drain(app)["delivered"] == 1
     db.refresh(delivery)
@@ -280,14 +283,189 @@ def _loaded_session(app) -> dict:
     return data
 
 
-def test_a_subscription_is_its_owners_alone(client, make, clinic):
-    _, _, subscription = clinic
+def test_a_subscription_is_its_owners_alone(app, client, make, clinic, db):
+    patient, _, subscription = clinic
     base = f"/v1/webhooks/{subscription['id']}"
+    _post(client, make, clinic[1], f"{base}/test", 202)
+    delivery_id = db.scalar(select(WebhookDelivery.id))
+    actions = [f"{base}/{a}" for a in ("rotate-secret", "pause", "resume", "test")]
+    actions.append(f"{base}/deliveries/{delivery_id}/resend")
+    before = db.scalar(select(WebhookSubscription.secret))
     for outsider in (make.user("therapist"), make.user("admin")):
         headers = make.headers(outsider)
         assert client.get(base, headers=headers).status_code == 404
         assert client.get(f"{base}/deliveries", headers=headers).status_code == 404
         assert client.delete(base, headers=headers).status_code == 404
+        for path in actions:
+            assert client.post(path, json={}, headers=headers).status_code == 404, path
         assert client.get("/v1/webhooks", headers=headers).get_json()["items"] == []
+    for path in actions:
+        assert client.post(path, json={}, headers=make.headers(patient)).status_code == 403
+        assert client.post(path, json={}).status_code == 401
     assert client.get(base, headers=make.headers(make.user("patient"))).status_code == 403
     assert client.get(base).status_code == 401
+    # Nothing changed: one delivery (the owner's ping), the same secret, still active.
+    assert db.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+    assert db.execute(select(WebhookSubscription.secret, WebhookSubscription.status)).one() == (
+        before,
+        "active",
+    )
+
+
+def _post(client, make, user, path, status):
+    resp = client.post(path, json={}, headers=make.headers(user))
+    assert resp.status_code == status, resp.get_json()
+    return resp.get_json()
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_for_its_grace_only(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    old = subscription["secret"]
+    rotated = _post(
+        client, make, therapist, f"/v1/webhooks/{subscription['id']}/rotate-secret", 200
+    )
+    new = rotated["secret"]
+    assert new.startswith("whsec_") and new != old
+    grace = rotated["previous_secret_expires_at"]
+    assert timedelta(hours=23) < _parse(grace) - utcnow() <= timedelta(hours=24)
+    _red_flag(client, make, patient)
+    _drain(app)
+    headers, body = receiver.requests[0]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):  # a receiver on either secret verifies
+        assert Webhook(secret).verify(body, headers)["type"] == "alert.raised"
+    # The grace ends: only the new secret signs.
+    db.execute(update(WebhookSubscription).values(previous_secret_expires_at=utcnow()))
+    receiver.requests.clear()
+    _post(client, make, therapist, f"/v1/webhooks/{subscription['id']}/test", 202)
+    _drain(app)
+    headers, body = receiver.requests[0]
+    assert Webhook(new).verify(body, headers)["type"] == "ping"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(body, headers)
+    assert (
+        "secret"
+        not in client.get(
+            f"/v1/webhooks/{subscription['id']}", headers=make.headers(therapist)
+        ).get_json()
+    )
+
+
+def _parse(text):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_a_paused_subscription_holds_its_events_and_resume_delivers_them_in_order(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    base = f"/v1/webhooks/{subscription['id']}"
+    assert _post(client, make, therapist, f"{base}/pause", 200)["status"] == "paused"
+    written = _red_flag(client, make, patient)
+    client.post(
+        f"/v1/alerts/{written['alerts'][0]['id']}/acknowledge",
+        json={"outcome": "accepted", "reason": "Seen"},
+        headers=make.headers(therapist),
+    )
+    assert not any(_drain(app).values()) and receiver.requests == []
+    statuses = db.scalars(select(WebhookDelivery.status)).all()
+    assert statuses == ["pending", "pending"]
+    assert _post(client, make, therapist, f"{base}/resume", 200)["status"] == "active"
+    assert _drain(app)["delivered"] == 2
+    assert [e["type"] for e in receiver.events()] == ["alert.raised", "alert.acknowledged"]
+
+
+def test_resume_brings_back_a_disabled_subscription_and_pause_refuses_it(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    base = f"/v1/webhooks/{subscription['id']}"
+    receiver.codes = [410]
+    _red_flag(client, make, patient)
+    _drain(app)
+    refused = client.post(f"{base}/pause", json={}, headers=make.headers(therapist))
+    assert refused.status_code == 409
+    assert db.scalar(select(WebhookSubscription.status)) == "disabled"
+    resumed = _post(client, make, therapist, f"{base}/resume", 200)
+    assert (resumed["status"], resumed["disabled_reason"]) == ("active", None)
+    _post(client, make, therapist, f"{base}/test", 202)
+    assert _drain(app)["delivered"] == 1
+
+
+def test_a_ping_goes_to_its_subscription_alone_and_matches_the_documented_event(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    other = client.post(
+        "/v1/webhooks",
+        json={"url": receiver.url + "/other", "events": ["alert.raised"]},
+        headers=make.headers(therapist),
+    ).get_json()
+    queued = _post(client, make, therapist, f"/v1/webhooks/{subscription['id']}/test", 202)
+    assert (queued["event_type"], queued["status"], queued["alert_id"]) == ("ping", "pending", None)
+    _red_flag(client, make, patient)
+    assert _drain(app)["delivered"] == 3  # the ping, and the alert to both subscriptions
+    by_type = {}
+    for headers, body in receiver.requests:
+        by_type.setdefault(json.loads(body)["type"], []).append((headers, body))
+    ((ping_headers, ping_body),) = by_type["ping"]
+    ping = Webhook(subscription["secret"]).verify(ping_body, ping_headers)
+    assert ping["data"] == {"event_id": queued["event_id"], "subscription_id": subscription["id"]}
+    with pytest.raises(WebhookVerificationError):  # signed for its subscription only
+        Webhook(other["secret"]).verify(ping_body, ping_headers)
+    assert len(by_type["alert.raised"]) == 2
+    # Every body matches WebhookEvent in the committed contract.
+    contract = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    schemas = contract["components"]["schemas"]
+    validator = OAS30Validator(
+        {"$ref": "#/components/schemas/WebhookEvent", "components": {"schemas": schemas}}
+    )
+    for event in receiver.events():
+        errors = [e.message for e in validator.iter_errors(event)]
+        assert errors == [], (event, errors)
+
+
+def test_a_delivery_can_be_sent_again_under_the_same_webhook_id(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    _red_flag(client, make, patient)
+    _drain(app)
+    base = f"/v1/webhooks/{subscription['id']}/deliveries"
+    (delivered,) = client.get(base, headers=make.headers(therapist)).get_json()["items"]
+    again = _post(client, make, therapist, f"{base}/{delivered['id']}/resend", 202)
+    assert (again["status"], again["attempts"]) == ("pending", 0)
+    assert _drain(app)["delivered"] == 1
+    first, second = receiver.requests
+    assert first[0]["webhook-id"] == second[0]["webhook-id"] == delivered["event_id"]
+    stranger = make.user("therapist")
+    assert (
+        client.post(
+            f"{base}/{delivered['id']}/resend", json={}, headers=make.headers(stranger)
+        ).status_code
+        == 404
+    )
+
+
+def test_the_request_id_of_the_change_follows_its_delivery_into_the_log(
+    app, client, make, clinic, receiver, caplog
+):
+    patient, therapist, subscription = clinic
+    resp = client.post(
+        "/v1/sessions",
+        json=session_body(symptoms={"bladder_bowel_change": True}),
+        headers={**make.headers(patient), "X-Request-ID": "phone-sync-42"},
+    )
+    assert resp.status_code == 201 and resp.headers["X-Request-ID"] == "phone-sync-42"
+    with caplog.at_level(logging.INFO, logger="sciatica_care.webhooks"):
+        _drain(app)
+    (line,) = [r for r in caplog.records if r.name == "sciatica_care.webhooks"]
+    assert (line.request_id, line.outcome, line.status_code) == ("phone-sync-42", "delivered", 200)
+    listed = client.get(
+        f"/v1/webhooks/{subscription['id']}/deliveries", headers=make.headers(therapist)
+    ).get_json()["items"]
+    assert listed[0]["request_id"] == "phone-sync-42"
