@@ -7,7 +7,7 @@ import uuid
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import bodies, cli, db, errors, limits, openapi
+from api import bodies, cli, db, errors, limits, observability, openapi
 from api.config import from_environment
 from api.openapi import Api
 from api.resources import (
@@ -94,6 +94,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limits.init_app(app)
     cli.init_app(app)
     app.before_request(_assign_request_id)
+    observability.init_app(app)
     app.before_request(_require_json_body)
     app.after_request(_common_headers)
     return app

@@ -98,6 +98,13 @@ def default_database_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'sciatica-care.sqlite3'}"
 
 
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def from_environment(instance_path: str) -> dict:
     """Build the Flask config mapping from the process environment."""
     # Unset means production: only an explicit development or testing mode may sign tokens
@@ -136,12 +143,16 @@ def from_environment(instance_path: str) -> dict:
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 30000),
         "DB_EXPORT_TIMEOUT_MS": _int("DB_EXPORT_TIMEOUT_MS", 600000),
         "SYNC_TOMBSTONE_RETENTION_DAYS": _int("SYNC_TOMBSTONE_RETENTION_DAYS", 90),
-        # The served contract (/openapi.json, /openapi.yaml) and Swagger UI (/docs): on by
-        # default except in production, where API_DOCS=true turns them on.
         # Webhook targets in private, loopback or link-local ranges: refused unless allowed
         # (a clinic's own receiver on its LAN, development, tests). Plain http: not in production.
         "WEBHOOKS_ALLOW_PRIVATE": _bool(os.environ.get("WEBHOOKS_ALLOW_PRIVATE", "false")),
         "WEBHOOKS_REQUIRE_HTTPS": env == "production",
+        # GET /metrics (Prometheus) answers only a bearer of this token; unset: 404.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # One JSON object per log line (json), or plain text (text) for a terminal.
+        "LOG_FORMAT": _choice("LOG_FORMAT", ("json", "text"), "json"),
+        # The served contract (/openapi.json, /openapi.yaml) and Swagger UI (/docs): on by
+        # default except in production, where API_DOCS=true turns them on.
         "API_DOCS": _bool(os.environ.get("API_DOCS", "false" if env == "production" else "true")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "JSON_SORT_KEYS": False,

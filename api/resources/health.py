@@ -9,6 +9,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from api import limits
 from api.db import get_session
 from api.errors import DomainError
+from api.services import webhooks
+from models import utcnow
 
 blp = Blueprint("health", __name__, description="Probes")
 
@@ -29,8 +31,24 @@ class RateLimitStorageOut(ma.Schema):
     reachable = ma.fields.Boolean(required=True)
 
 
+class OutboxOut(ma.Schema):
+    pending = ma.fields.Integer(
+        required=True, metadata={"description": "Webhook deliveries waiting to be sent or retried"}
+    )
+    oldest_pending_age_seconds = ma.fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Age of the oldest event still waiting (null: none waits)"},
+    )
+
+
 class ReadyOut(HealthOut):
     rate_limit_storage = ma.fields.Nested(RateLimitStorageOut, required=True)
+    outbox = ma.fields.Nested(
+        OutboxOut,
+        required=True,
+        metadata={"description": "The webhook backlog: shown, never a reason to be unready"},
+    )
 
 
 class NotReady(DomainError):
@@ -50,13 +68,21 @@ class Ready(MethodView):
     @blp.response(200, ReadyOut)
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self):
-        """The database answers; which rate-limit storage counts, and whether it answers
+        """The database answers; which rate-limit storage counts, and the webhook backlog
 
         An unreachable rate-limit storage does not make the service unready (each process then
-        counts on its own), but it shows here.
+        counts on its own), nor does a webhook backlog (a receiver may be down), but both show
+        here.
         """
+        db_session = get_session()
         try:
-            get_session().execute(text("SELECT 1"))
+            db_session.execute(text("SELECT 1"))
+            pending, oldest = webhooks.backlog(db_session)
         except SQLAlchemyError as exc:
             raise NotReady("The database does not answer.") from exc
-        return {"status": "ready", "rate_limit_storage": limits.storage_state()}
+        age = round((utcnow() - oldest).total_seconds(), 3) if oldest else None
+        return {
+            "status": "ready",
+            "rate_limit_storage": limits.storage_state(),
+            "outbox": {"pending": pending, "oldest_pending_age_seconds": age},
+        }

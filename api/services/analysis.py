@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import analyzer
+from api import metrics
 from api.errors import NotFound
 from api.services import alerts
 from models import CheckIn, MassageSession, PatientSummary, User, utcnow
@@ -240,7 +241,8 @@ def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> 
     cfg = config(db_session)
     lock_patient(db_session=db_session, patient_id=patient.id)
     window = load_window(db_session=db_session, patient=patient, focus=focus, cfg=cfg)
-    findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
+    with metrics.ANALYZER.time():
+        findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
     # The window holds the patient's latest reports unless a kind was cut short after focus.
     latest = window.reports
     if window.horizon is not None:

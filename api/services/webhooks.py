@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import exists, or_, select, tuple_
+from sqlalchemy import exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 from standardwebhooks.webhooks import Webhook
 
@@ -224,6 +224,24 @@ def resend(
 
 def deliveries(*, subscription: WebhookSubscription):
     return select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
+
+
+def backlog(db_session: Session) -> tuple[int, datetime | None]:
+    """Deliveries still pending, and the time of the oldest event among them."""
+    count, oldest = db_session.execute(
+        select(func.count(), func.min(OutboxEvent.created_at))
+        .select_from(WebhookDelivery)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.status == "pending")
+    ).one()
+    return count, oldest
+
+
+def deliveries_by_status(db_session: Session) -> dict[str, int]:
+    found = dict.fromkeys(("pending", "delivered", "failed"), 0)
+    query = select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+    found.update(dict(db_session.execute(query).tuples().all()))
+    return found
 
 
 # ---- delivery -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from api.db import make_engine
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
+METRICS_TOKEN = "e2e-metrics-" + "m" * 20
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Server:
     base: str
     seed_output: str
     env: dict
+    log_path: Path
 
     def token(self, email: str, password: str) -> str:
         resp = requests.post(
@@ -70,8 +72,10 @@ def server(tmp_path_factory):
         "SECRET_KEY": "e2e-" + "s" * 40,
         "DATABASE_URL": url,
         "RATELIMIT_ENABLED": "false",
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     env.pop("TEST_DATABASE_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one
     run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
     subprocess.run([BIN / "alembic", "upgrade", "head"], **run)
     seeded = subprocess.run([BIN / "flask", "--app", "api", "seed-demo"], **run)
@@ -116,7 +120,7 @@ def server(tmp_path_factory):
         log.close()
         pytest.fail("gunicorn did not start: " + log_path.read_text())
     try:
-        yield Server(base=base, seed_output=seeded.stdout, env=env)
+        yield Server(base=base, seed_output=seeded.stdout, env=env, log_path=log_path)
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -1,5 +1,7 @@
 """The install-and-run path: migrations, demo data and a real gunicorn on loopback."""
 
+import json
+
 import pytest
 import requests
 
@@ -57,3 +59,41 @@ def test_register_login_record_and_read_a_session(server):
     )
     assert too_big.status_code == 413
     assert too_big.headers["Content-Type"] == "application/problem+json"
+
+
+def test_metrics_add_up_every_worker_and_the_log_has_one_json_line_per_request(server):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.e2e.conftest import METRICS_TOKEN
+
+    def healthz_count() -> float:
+        text = requests.get(
+            f"{server.base}/metrics",
+            headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+            timeout=5,
+        ).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "http_requests_total" and sample.labels.get("route") == "/healthz"
+        )
+
+    assert requests.get(f"{server.base}/metrics", timeout=5).status_code == 401
+    before = healthz_count()
+    ids = [f"e2e-trace-{n}" for n in range(40)]
+    for request_id in ids:  # spread over both workers by the kernel
+        resp = requests.get(
+            f"{server.base}/healthz", headers={"X-Request-ID": request_id}, timeout=5
+        )
+        assert resp.headers["X-Request-ID"] == request_id
+    assert healthz_count() - before == 40  # whichever worker answers the scrape
+    logged = []
+    for line in server.log_path.read_text().splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("route") == "/healthz":
+                logged.append(record)
+    by_id = {r["request_id"]: r for r in logged}
+    assert set(ids) <= set(by_id)
+    assert {by_id[i]["status"] for i in ids} == {200}
