@@ -119,6 +119,12 @@ def from_environment(instance_path: str) -> dict:
             "(APP_ENV is production unless set; APP_ENV=development allows a development "
             "key on a trial machine)"
         )
+    lease = _int("WEBHOOKS_LEASE_SECONDS", 60)
+    if lease <= 10:
+        raise ConfigError(
+            "WEBHOOKS_LEASE_SECONDS must be more than 10 (an attempt may take 10 s: a shorter "
+            "lease lets another worker send the same delivery meanwhile)"
+        )
     idempotency_ttl = _int("IDEMPOTENCY_TTL_SECONDS", 86400)
     if idempotency_ttl < 86400:
         raise ConfigError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")
@@ -147,6 +153,8 @@ def from_environment(instance_path: str) -> dict:
         # (a clinic's own receiver on its LAN, development, tests). Plain http: not in production.
         "WEBHOOKS_ALLOW_PRIVATE": _bool(os.environ.get("WEBHOOKS_ALLOW_PRIVATE", "false")),
         "WEBHOOKS_REQUIRE_HTTPS": env == "production",
+        # A worker that dies gives back the deliveries it claimed after this many seconds.
+        "WEBHOOKS_LEASE_SECONDS": lease,
         # GET /metrics (Prometheus) answers only a bearer of this token; unset: 404.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         # One JSON object per log line (json), or plain text (text) for a terminal.

@@ -41,14 +41,16 @@ def _configure_logging(log_format: str) -> None:
     if log_format == "json":
         handler.setFormatter(
             JsonFormatter(
-                "{levelname}{name}{message}",
+                "{levelname}{name}{process}{message}",
                 style="{",
                 timestamp=True,
-                rename_fields={"levelname": "level", "name": "logger"},
+                rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
             )
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(process)d %(name)s %(message)s")
+        )
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 

@@ -95,6 +95,8 @@ def test_ratelimit_enabled_flag_is_parsed(env, raw, expected):
         ("RATELIMIT_STRATEGY", "leaky-bucket"),
         ("REFRESH_REUSE_GRACE_SECONDS", "twenty"),
         ("DB_STATEMENT_TIMEOUT_MS", "30s"),
+        ("WEBHOOKS_LEASE_SECONDS", "5"),
+        ("LOG_FORMAT", "xml"),
     ],
 )
 def test_invalid_values_are_refused_with_a_clear_message(env, name, value):

@@ -46,10 +46,17 @@ log = logging.getLogger("sciatica_care.webhooks")
 class Settings:
     allow_private: bool
     require_https: bool
+    # How long a claimed delivery is this worker's: a worker that died gives its claims back
+    # after this. Longer than an attempt can take (10 s), or a slow send is sent twice.
+    lease: timedelta = LEASE
 
     @classmethod
     def from_config(cls, config) -> "Settings":
-        return cls(config["WEBHOOKS_ALLOW_PRIVATE"], config["WEBHOOKS_REQUIRE_HTTPS"])
+        return cls(
+            config["WEBHOOKS_ALLOW_PRIVATE"],
+            config["WEBHOOKS_REQUIRE_HTTPS"],
+            timedelta(seconds=config["WEBHOOKS_LEASE_SECONDS"]),
+        )
 
 
 # ---- subscriptions ------------------------------------------------------------------------
@@ -279,14 +286,16 @@ def _due(now: datetime):
     )
 
 
-def claim(db_session: Session, *, now: datetime, limit: int) -> list[WebhookDelivery]:
+def claim(
+    db_session: Session, *, now: datetime, limit: int, lease: timedelta = LEASE
+) -> list[WebhookDelivery]:
     """Lease up to `limit` due deliveries to this worker; committed at once."""
     query = _due(now).limit(limit)
     if db_session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
     claimed = list(db_session.scalars(query).unique())
     for delivery in claimed:
-        delivery.leased_until = now + LEASE
+        delivery.leased_until = now + lease
     db_session.commit()
     return claimed
 
@@ -401,7 +410,7 @@ def drain(
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
         while not stop():
             with session_factory() as db_session:
-                claimed = claim(db_session, now=utcnow(), limit=batch)
+                claimed = claim(db_session, now=utcnow(), limit=batch, lease=settings.lease)
             if not claimed:
                 break
             for index, delivery in enumerate(claimed):
