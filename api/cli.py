@@ -187,7 +187,7 @@ def webhooks_group() -> None:
 
 @webhooks_group.command("work")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (cron, tests).")
-@click.option("--idle", default=1.0, show_default=True, help="Seconds to wait when idle.")
+@click.option("--idle", default=0.2, show_default=True, help="Seconds to wait when idle.")
 def work(once: bool, idle: float) -> None:
     """Deliver due webhook events until stopped; SIGTERM finishes the attempt in hand first."""
     app = current_app._get_current_object()

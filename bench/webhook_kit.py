@@ -111,13 +111,13 @@ def clinic(db_session: Session, url: str, secret: str = SECRET) -> tuple[User, U
     return patient, therapist
 
 
-def backlog(db_session: Session, patient: User, alerts: int) -> list[str]:
+def backlog(db_session: Session, patient_id, alerts: int) -> list[str]:
     """`alerts` resolved alerts with their four events each, published as the alert service
     does; returns the event ids."""
     ids = []
     for n in range(alerts):
         alert = Alert(
-            patient_id=patient.id,
+            patient_id=patient_id,
             rule="post_session_worsening",
             severity="warning",
             severity_rank=2,

@@ -65,7 +65,7 @@ def fleet(tmp_path):
 def _seed(engine, receiver, alerts: int) -> list[str]:
     with Session(engine) as db_session:
         patient, _ = kit.clinic(db_session, receiver.url)
-        ids = kit.backlog(db_session, patient, alerts)
+        ids = kit.backlog(db_session, patient.id, alerts)
         db_session.commit()
     return ids
 
