@@ -140,10 +140,28 @@ def apply_findings(
     _withdraw_vanished(db_session, patient_id, findings, judged_from, judged_to, changes, now)
     for kind, touched in (("raised", changes.raised), ("updated", changes.updated)):
         for alert in touched:
-            events.publish(db_session, f"alert.{kind}", alert)
+            _announce(db_session, alert, f"alert.{kind}")
     for alert in changes.resolved:
-        events.publish(db_session, "alert.resolved", alert)
+        _announce(db_session, alert, "alert.resolved", audit_action="alert.resolve_data_corrected")
     return changes
+
+
+def _announce(
+    db_session: Session,
+    alert: Alert,
+    event_type: str,
+    *,
+    audit_action: str | None = None,
+    actor: User | None = None,
+) -> None:
+    """The one place an alert change is told: its event (outbox, then webhooks) and, for a
+    change someone or a correction made, its audit entry. Sync numbers the same rows when
+    they are written (models.changes)."""
+    if audit_action is not None:
+        audit.record_change(
+            db_session, action=audit_action, resource_type="alert", record_=alert, actor=actor
+        )
+    events.publish(db_session, event_type, alert)
 
 
 def _withdraw_vanished(
@@ -201,9 +219,6 @@ def _refresh_after_withdrawal(
     alert.resolution_note = CORRECTED_NOTE
     alert.resolved_at = now
     alert.resolved_by = None
-    audit.record_change(
-        db_session, action="alert.resolve_data_corrected", resource_type="alert", record_=alert
-    )
     if alert in changes.updated:
         changes.updated.remove(alert)
     changes.resolved.append(alert)
@@ -271,10 +286,7 @@ def acknowledge(
     alert.acknowledged_at = utcnow()
     alert.acknowledgement_outcome = outcome
     alert.acknowledgement_reason = reason
-    audit.record_change(
-        db_session, action="alert.acknowledge", resource_type="alert", record_=alert, actor=user
-    )
-    events.publish(db_session, "alert.acknowledged", alert)
+    _announce(db_session, alert, "alert.acknowledged", audit_action="alert.acknowledge", actor=user)
     stamp(db_session)
     return alert
 
@@ -288,10 +300,7 @@ def resolve(*, db_session: Session, user: User, alert_id: uuid.UUID, note: str) 
     alert.resolution_note = note
     alert.resolved_by = user.id
     alert.resolved_at = utcnow()
-    audit.record_change(
-        db_session, action="alert.resolve", resource_type="alert", record_=alert, actor=user
-    )
-    events.publish(db_session, "alert.resolved", alert)
+    _announce(db_session, alert, "alert.resolved", audit_action="alert.resolve", actor=user)
     stamp(db_session)
     return alert
 

@@ -469,3 +469,44 @@ def test_the_request_id_of_the_change_follows_its_delivery_into_the_log(
         f"/v1/webhooks/{subscription['id']}/deliveries", headers=make.headers(therapist)
     ).get_json()["items"]
     assert listed[0]["request_id"] == "phone-sync-42"
+
+
+def test_the_outbox_the_audit_trail_and_sync_tell_the_same_alert_story(client, make, clinic, db):
+    from models import AuditEvent
+    from tests.api.test_sync import sync_all
+
+    patient, therapist, _ = clinic
+    alert_id = _red_flag(client, make, patient)["alerts"][0]["id"]
+    for action, body in (
+        ("acknowledge", {"outcome": "accepted", "reason": "Called the patient"}),
+        ("resolve", {"note": "Seen by the GP"}),
+    ):
+        resp = client.post(
+            f"/v1/alerts/{alert_id}/{action}", json=body, headers=make.headers(therapist)
+        )
+        assert resp.status_code == 200, resp.get_json()
+    told = [
+        (e.type, e.payload["data"]["status"])
+        for e in db.scalars(select(OutboxEvent).order_by(OutboxEvent.created_at))
+    ]
+    assert told == [
+        ("alert.raised", "open"),
+        ("alert.acknowledged", "acknowledged"),
+        ("alert.resolved", "resolved"),
+    ]
+    audited = db.execute(
+        select(AuditEvent.action, AuditEvent.request_id)
+        .where(AuditEvent.resource_type == "alert", AuditEvent.action.like("alert.%"))
+        .where(AuditEvent.action != "alert.read")
+        .order_by(AuditEvent.occurred_at)
+    ).all()
+    # Every change someone made is audited, by the same request as its event.
+    assert [a.action for a in audited] == ["alert.acknowledge", "alert.resolve"]
+    event_requests = db.scalars(
+        select(OutboxEvent.request_id).order_by(OutboxEvent.created_at)
+    ).all()
+    assert [a.request_id for a in audited] == event_requests[1:]
+    assert all(event_requests)
+    changes, _ = sync_all(client, make.headers(therapist))
+    synced = [c for c in changes if c["type"] == "alert" and c["id"] == alert_id]
+    assert [c["data"]["status"] for c in synced] == [told[-1][1]]
