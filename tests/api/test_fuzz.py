@@ -8,10 +8,31 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from models import Alert, AuditEvent, CareLink, CheckIn, MassageSession, RefreshToken, User
+from models import (
+    Alert,
+    AuditEvent,
+    CareLink,
+    CheckIn,
+    MassageSession,
+    OutboxEvent,
+    RefreshToken,
+    User,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from tests.conftest import checkin_body, session_body
 
-COUNTED = (User, MassageSession, CheckIn, Alert, CareLink, RefreshToken)
+COUNTED = (
+    User,
+    MassageSession,
+    CheckIn,
+    Alert,
+    CareLink,
+    RefreshToken,
+    WebhookSubscription,
+    WebhookDelivery,
+    OutboxEvent,
+)
 REFUSALS = {400, 401, 403, 404, 409, 413, 415, 422}
 HOSTILE = {
     "nested 1,000 deep": "[" * 1000 + "]" * 1000,
@@ -42,7 +63,17 @@ def world(client, make):
         "/v1/sessions", json=session_body(symptoms={"bladder_bowel_change": True}), headers=headers
     ).get_json()
     checkin = client.post("/v1/checkins", json=checkin_body(), headers=headers).get_json()
+    subscription = client.post(
+        "/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["alert.raised"]},
+        headers=make.headers(therapist),
+    ).get_json()
+    delivery = client.post(
+        f"/v1/webhooks/{subscription['id']}/test", json={}, headers=make.headers(therapist)
+    ).get_json()
     ids = {
+        "<uuid:subscription_id>": subscription["id"],
+        "<uuid:delivery_id>": delivery["id"],
         "/v1/sessions/<uuid:report_id>": f"/v1/sessions/{written['id']}",
         "/v1/checkins/<uuid:report_id>": f"/v1/checkins/{checkin['id']}",
         "<uuid:alert_id>": written["alerts"][0]["id"],
@@ -69,7 +100,7 @@ def _routes(app, ids):
 
 
 def _caller(url: str) -> str:
-    if url.startswith("/v1/alerts"):
+    if url.startswith(("/v1/alerts", "/v1/webhooks")):
         return "therapist"
     return "admin" if url.startswith("/v1/users") else "patient"
 
