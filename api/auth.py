@@ -10,7 +10,7 @@ from flask import current_app, g, request
 from sqlalchemy import bindparam, select
 
 from api import limits
-from api.db import get_session
+from api.db import get_session, read_first
 from api.errors import AccessDenied, Unauthorized
 from api.openapi import document
 from api.services import audit
@@ -96,11 +96,12 @@ def _user_from_request() -> User:
 
 
 def _active_user(user_id: uuid.UUID, family_id: uuid.UUID | None) -> User | None:
-    if family_id is None:
-        return get_session().scalar(ACTIVE_USER, {"user_id": user_id})
-    return get_session().scalar(
-        ACTIVE_USER_OF_LIVE_FAMILY, {"user_id": user_id, "family_id": family_id}
-    )
+    with read_first() as db_session:
+        if family_id is None:
+            return db_session.scalar(ACTIVE_USER, {"user_id": user_id})
+        return db_session.scalar(
+            ACTIVE_USER_OF_LIVE_FAMILY, {"user_id": user_id, "family_id": family_id}
+        )
 
 
 def issue_report_link(user: User, *, patient_id: uuid.UUID, now: datetime | None = None):

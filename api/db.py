@@ -64,8 +64,11 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         # Writers take the lock up front so they queue instead of failing on upgrade; reads
-        # (GET) begin deferred and, in WAL mode, never wait for a writer.
-        reading = has_request_context() and request.method in ("GET", "HEAD")
+        # (GET, and a write request's sign-in check: read_first) begin deferred and, in WAL
+        # mode, never wait for a writer.
+        reading = has_request_context() and (
+            request.method in ("GET", "HEAD") or g.get("reading_first", False)
+        )
         if reading:
             connection.exec_driver_sql("BEGIN")
             return
@@ -150,6 +153,26 @@ def get_session() -> Session:
             session.info.update(request_id=g.get("request_id"), ip=request.remote_addr)
         g.db_session = session
     return g.db_session
+
+
+@contextmanager
+def read_first() -> Iterator[Session]:
+    """Reads a write request makes before its write (who is signing in), in a transaction of
+    their own on SQLite, ended here: the writer's lock is then held only for the write, not
+    while the request is authenticated and its body checked. Elsewhere (PostgreSQL, where
+    readers and writers do not block each other) the reads stay in the request's one
+    transaction."""
+    db_session = get_session()
+    if db_session.get_bind().dialect.name != "sqlite" or db_session.in_transaction():
+        yield db_session
+        return
+    g.reading_first = True
+    try:
+        yield db_session
+    finally:
+        g.reading_first = False
+        if not (db_session.new or db_session.dirty or db_session.deleted):
+            db_session.commit()  # a read-only transaction: ends it, writes nothing
 
 
 def _fill_info(session: Session, app: Flask) -> None:

@@ -167,7 +167,9 @@ def _json(text: str | None) -> dict:
 
 
 def idempotent(func):
-    """Honour Idempotency-Key on a POST view (place it below the auth decorator).
+    """Honour Idempotency-Key on a POST view (place it below the auth and arguments
+    decorators: the body is checked before the transaction begins, and on SQLite before the
+    writer's lock is taken).
 
     The view runs inside the request's one transaction (api.db.transactional): the write
     and its stored response are committed together, so a crash at any point leaves either

@@ -51,8 +51,8 @@ class AlertById(MethodView):
 @blp.route("/<uuid:alert_id>/acknowledge")
 class Acknowledge(MethodView):
     @auth_required(*CLINICIANS)
-    @idempotent
     @blp.arguments(AcknowledgeIn, example=examples.ACKNOWLEDGE_IN)
+    @idempotent
     @blp.response(200, AlertOut, example=examples.ACKNOWLEDGED)
     @document(responses={404: "NOT_FOUND", 409: "CONFLICT"})
     def post(self, data, alert_id: uuid.UUID):
@@ -65,8 +65,8 @@ class Acknowledge(MethodView):
 @blp.route("/<uuid:alert_id>/resolve")
 class Resolve(MethodView):
     @auth_required(*CLINICIANS)
-    @idempotent
     @blp.arguments(ResolveIn)
+    @idempotent
     @blp.response(200, AlertOut)
     @document(responses={404: "NOT_FOUND", 409: "CONFLICT"})
     def post(self, data, alert_id: uuid.UUID):

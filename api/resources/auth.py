@@ -29,8 +29,8 @@ def _token_body(grant: auth.Grant) -> dict:
 @blp.route("/register")
 class Register(MethodView):
     @limits.limited(limits.REGISTER_PER_IP)
-    @idempotent
     @blp.arguments(RegisterIn, example=examples.REGISTER_IN)
+    @idempotent
     @blp.response(201, UserOut, example=examples.USER_OUT)
     def post(self, data):
         """Sign up as a patient

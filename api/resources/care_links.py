@@ -36,8 +36,8 @@ class CareLinks(MethodView):
         )
 
     @auth_required("patient")
-    @idempotent
     @blp.arguments(CareLinkIn, example=examples.CARE_LINK_IN)
+    @idempotent
     @blp.response(201, CareLinkOut, example=examples.CARE_LINK_OUT)
     @document(responses={409: "CONFLICT"})
     def post(self, data):

@@ -215,8 +215,8 @@ class PatientReportPdf(MethodView):
 @blp.route("/v1/patients/<uuid:patient_id>/report-links")
 class PatientReportLinks(MethodView):
     @auth_required(*ANYONE)
-    @idempotent
     @blp.arguments(ReportLinksIn)
+    @idempotent
     @blp.response(201, ReportLinkOut)
     @document(responses={404: "NOT_FOUND"})
     def post(self, _data, patient_id: uuid.UUID):

@@ -76,8 +76,8 @@ def make_blueprint(
             return audit.audited_page(get_session(), user=current_user(), kind=noun, page=page)
 
         @auth_required(*ROLES)
-        @idempotent
         @blp.arguments(schemas["in"], example=examples.get("in"))
+        @idempotent
         @blp.response(
             201,
             schemas["write"],

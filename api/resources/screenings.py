@@ -15,8 +15,8 @@ blp = Blueprint("screenings", __name__, url_prefix="/v1/screenings", description
 @blp.route("")
 class Screenings(MethodView):
     @auth_required("patient", "therapist")
-    @idempotent
     @blp.arguments(ScreeningIn)
+    @idempotent
     @blp.response(200, ScreeningOut)
     def post(self, data):
         """Check symptoms and the planned session before massage"""

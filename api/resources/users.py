@@ -57,8 +57,8 @@ class MyPassword(MethodView):
 @blp.route("/users")
 class Users(MethodView):
     @auth_required("admin")
-    @idempotent
     @blp.arguments(UserCreateIn)
+    @idempotent
     @blp.response(201, UserOut)
     @document(responses={409: "CONFLICT"})
     def post(self, data):

@@ -49,8 +49,8 @@ class Webhooks(MethodView):
         )
 
     @auth_required(*OWNERS)
-    @idempotent
     @blp.arguments(WebhookIn)
+    @idempotent
     @blp.response(201, WebhookCreatedOut)
     def post(self, data):
         """Subscribe to alert events (the signing secret is shown once)
