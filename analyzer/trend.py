@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from copy import deepcopy
+from functools import lru_cache
 from statistics import fmean
 from typing import NamedTuple
 
@@ -27,12 +29,22 @@ def trend_test(values: Sequence[int], direction: int, config: AnalyzerConfig) ->
     """
     confirmations = config.trend_confirm_reports
     results = [
-        window_test(values[: len(values) - back][-config.trend_window :], direction, config)
+        _window_test_once(
+            tuple(values[: len(values) - back][-config.trend_window :]), direction, config
+        )
         for back in range(confirmations + 1)
     ]
     if not all(results):
         return None
-    return results[0] | {"confirmed_by_previous": confirmations}
+    # A copy: the cached evidence must not change under a caller's hands.
+    return deepcopy(results[0]) | {"confirmed_by_previous": confirmations}
+
+
+@lru_cache(maxsize=256)
+def _window_test_once(values: tuple[int, ...], direction: int, config: AnalyzerConfig):
+    """window_test, computed once for the same series: a write judges the trend of its
+    report and then labels the patient's trend from the same values (a pure function)."""
+    return window_test(values, direction, config)
 
 
 def window_test(values: Sequence[int], direction: int, config: AnalyzerConfig) -> dict | None:

@@ -43,14 +43,40 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=True,
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    # SQLite alters a table by copying it, dropping the old one and renaming the copy: with
+    # foreign keys enforced, the drop would cascade into every row that references it (the
+    # deliveries of the outbox's events, say). They are off while migrating (the pragma only
+    # takes effect outside a transaction) and checked before they are on again.
+    sqlite = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    if sqlite:
+        _pragma(connection, "foreign_keys=OFF")
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        if sqlite and connection.in_transaction():
+            connection.commit()
+    finally:
+        if sqlite:
+            broken = _pragma(connection, "foreign_key_check")
+            _pragma(connection, "foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migrations left rows whose references are gone: {broken}")
+
+
+def _pragma(connection, pragma: str) -> list:  # type: ignore[no-untyped-def]
+    """A pragma on the driver's connection itself, outside any transaction SQLAlchemy opens."""
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 if context.is_offline_mode():

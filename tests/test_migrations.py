@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 import analyzer
 from api.db import make_engine
-from models import Base, MassageSession, PatientSummary, User
+from models import Alert, Base, MassageSession, PatientSummary, User
 from tests.conftest import ROOT
 
 
@@ -142,3 +142,95 @@ def test_summaries_migration_backfills_every_patient_with_reports(empty_database
     assert (stored[calm].trend, stored[calm].latest_pain_before) == ("stable", 5)
     assert stored[calm].last_session_at == start + timedelta(days=6)
     assert stored[calm].basis == analyzer.summary_basis(analyzer.DEFAULT_CONFIG)
+
+
+def test_rebuilding_the_outbox_keeps_every_delivery_on_sqlite(empty_database_url):
+    """0008 alters outbox_events; on SQLite that copies and drops the table, which must not
+    cascade into the deliveries that reference it."""
+    url = empty_database_url
+    _run(url, command.upgrade, "0007")
+    now = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    user, alert, event, subscription = (uuid.uuid4() for _ in range(4))
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(User.__table__).values(
+                id=user,
+                email="owner@example.org",
+                password_hash="!",
+                role="patient",
+                display_name="Owner",
+                created_at=now,
+                password_changed_at=now,
+            )
+        )
+        conn.execute(
+            insert(Alert.__table__).values(
+                id=alert,
+                patient_id=user,
+                rule="post_session_worsening",
+                severity="warning",
+                severity_rank=2,
+                status="open",
+                title="t",
+                message="m",
+                clinician_message="c",
+                recommendation="r",
+                evidence={},
+                occurrences=1,
+                first_seen_at=now,
+                last_seen_at=now,
+                ruleset_version="v",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO webhook_subscriptions (id, owner_id, url, events, secret, status,"
+                " created_at) VALUES (:id, :owner, 'https://example.org/h', '[]', 's',"
+                " 'active', :now)"
+            ),
+            {"id": _stored(engine, subscription), "owner": _stored(engine, user), "now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO outbox_events (id, type, alert_id, patient_id, payload, created_at)"
+                " VALUES (:id, 'alert.raised', :alert, :patient, '{}', :now)"
+            ),
+            {
+                "id": _stored(engine, event),
+                "alert": _stored(engine, alert),
+                "patient": _stored(engine, user),
+                "now": now,
+            },
+        )
+        conn.execute(
+            text(
+                "INSERT INTO webhook_deliveries (id, subscription_id, event_id, status, attempts,"
+                " next_attempt_at, created_at) VALUES (:id, :sub, :event, 'pending', 0, :now,"
+                " :now)"
+            ),
+            {
+                "id": _stored(engine, uuid.uuid4()),
+                "sub": _stored(engine, subscription),
+                "event": _stored(engine, event),
+                "now": now,
+            },
+        )
+    _run(url, command.upgrade, "head")
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one()
+        events = conn.execute(text("SELECT count(*) FROM outbox_events")).scalar_one()
+        enforced = (
+            conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
+            if engine.dialect.name == "sqlite"
+            else 1
+        )
+    engine.dispose()
+    assert (kept, events, enforced) == (1, 1, 1)
+
+
+def _stored(engine, value: uuid.UUID) -> str:
+    # SQLite keeps uuids as 32 hex digits, PostgreSQL as uuid.
+    return value.hex if engine.dialect.name == "sqlite" else str(value)

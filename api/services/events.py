@@ -5,6 +5,7 @@ import hashlib
 import uuid
 
 from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import Alert, CareLink, OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
@@ -68,22 +69,28 @@ def subscriptions_for(patient_id: uuid.UUID) -> Select:
 def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent | None:
     """Write the event of an alert change and one delivery per subscriber (nothing when the
     same change was published before)."""
-    event_id = _event_id(event_type, alert)
-    if db_session.get(OutboxEvent, event_id) is not None:
-        return None
     event = OutboxEvent(
-        id=event_id,
+        id=_event_id(event_type, alert),
         type=event_type,
         alert_id=alert.id,
         patient_id=alert.patient_id,
         created_at=utcnow(),
-        payload={},
         request_id=db_session.info.get("request_id"),
     )
     event.payload = payload(event, alert)
-    db_session.add(event)
+    # One statement: written unless the same change was published before (its stable id).
+    dialect = sqlite if db_session.get_bind().dialect.name == "sqlite" else postgresql
+    columns = ("id", "type", "alert_id", "patient_id", "created_at", "request_id", "payload")
+    written = db_session.execute(
+        dialect.insert(OutboxEvent)
+        .values({name: getattr(event, name) for name in columns})
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(OutboxEvent.id)
+    ).first()
+    if written is None:
+        return None
     if event_type == "alert.raised":
-        # Counted by /metrics once the transaction commits (api.telemetry).
+        # Counted by /metrics once the transaction commits (api.metrics).
         db_session.info.setdefault("alerts_raised", []).append((alert.rule, alert.severity))
     for subscription in db_session.scalars(subscriptions_for(alert.patient_id)):
         if event_type in subscription.events:
