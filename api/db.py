@@ -163,7 +163,8 @@ def read_first() -> Iterator[Session]:
     readers and writers do not block each other) the reads stay in the request's one
     transaction."""
     db_session = get_session()
-    if db_session.get_bind().dialect.name != "sqlite" or db_session.in_transaction():
+    pending = db_session.new or db_session.dirty or db_session.deleted
+    if db_session.get_bind().dialect.name != "sqlite" or db_session.in_transaction() or pending:
         yield db_session
         return
     g.reading_first = True

@@ -48,9 +48,10 @@ def _committed(session: Session) -> None:
         ALERTS_RAISED.labels(rule=rule, severity=severity).inc()
 
 
-@event.listens_for(Session, "after_rollback")
-def _rolled_back(session: Session) -> None:
-    session.info.pop("alerts_raised", None)
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous_transaction) -> None:
+    if not previous_transaction.nested:  # a savepoint's rollback leaves the rest standing
+        session.info.pop("alerts_raised", None)
 
 
 def exposition(backlog: tuple[int, datetime | None], by_status: dict[str, int], now) -> bytes:

@@ -19,6 +19,8 @@ from api.services import webhooks
 from models import utcnow
 
 LOGGER = "sciatica_care"
+# Label values come from a fixed set: a client inventing methods must not invent series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 request_log = logging.getLogger(f"{LOGGER}.requests")
 
 
@@ -65,8 +67,9 @@ def _record(response: Response) -> Response:
         return response
     took = time.perf_counter() - started
     route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-    metrics.REQUESTS.labels(request.method, route, response.status_code).inc()
-    metrics.LATENCY.labels(request.method, route).observe(took)
+    method = request.method if request.method in METHODS else "OTHER"
+    metrics.REQUESTS.labels(method, route, response.status_code).inc()
+    metrics.LATENCY.labels(method, route).observe(took)
     user = g.get("current_user")
     request_log.info(
         "%s %s %s",
@@ -75,7 +78,7 @@ def _record(response: Response) -> Response:
         response.status_code,
         extra={
             "request_id": g.get("request_id"),
-            "method": request.method,
+            "method": method,
             "route": route,
             "status": response.status_code,
             "duration_ms": round(took * 1000, 1),

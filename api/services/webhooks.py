@@ -20,13 +20,15 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import exists, func, or_, select, tuple_
+from sqlalchemy import delete as delete_rows
+from sqlalchemy import exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 from standardwebhooks.webhooks import Webhook
 
 from api.errors import Conflict, Invalid, NotFound
 from api.services import access, audit, events
 from models import OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
+from models.base import UTCDateTime
 from models.webhook import PING
 
 # Back-off after each failed attempt (seconds), then daily, for up to three days.
@@ -143,7 +145,14 @@ def get_or_raise(
 
 
 def delete(*, db_session: Session, user: User, subscription_id: uuid.UUID) -> None:
+    """The subscription and its deliveries (the database cascades), and its pings' events."""
     subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    pings = select(WebhookDelivery.event_id).where(
+        WebhookDelivery.subscription_id == subscription.id
+    )
+    db_session.execute(
+        delete_rows(OutboxEvent).where(OutboxEvent.type == PING, OutboxEvent.id.in_(pings))
+    )
     db_session.delete(subscription)
     audit.record(
         db_session,
@@ -193,6 +202,8 @@ def resume(*, db_session: Session, user: User, subscription_id: uuid.UUID) -> We
     """Deliver again, paused or disabled: held deliveries go out now, and their three days of
     retries count from now."""
     subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    if subscription.status == "active":
+        return subscription  # nothing held: retries keep their schedule
     subscription.status, subscription.disabled_reason = "active", None
     now = utcnow()
     for delivery in db_session.scalars(
@@ -203,8 +214,11 @@ def resume(*, db_session: Session, user: User, subscription_id: uuid.UUID) -> We
 
 
 def test(*, db_session: Session, user: User, subscription_id: uuid.UUID) -> WebhookDelivery:
-    """Queue a `ping` event for this subscription alone (whatever its status or events)."""
+    """Queue a `ping` event for this subscription alone (whatever events it chose; a paused
+    one receives it too; a disabled one must be resumed first)."""
     subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    if subscription.status == "disabled":
+        raise Conflict("This subscription is disabled: resume it to send it a ping.")
     event = events.publish_ping(db_session, subscription)
     delivery = WebhookDelivery(
         subscription=subscription, event=event, next_attempt_at=event.created_at
@@ -223,6 +237,9 @@ def resend(
     if delivery is None or delivery.subscription_id != subscription.id:
         raise NotFound("No such delivery.")
     now = utcnow()
+    leased = delivery.leased_until
+    if delivery.status == "pending" and leased is not None and leased > now:
+        raise Conflict("This delivery is being sent right now: look at it again in a minute.")
     delivery.status, delivery.attempts, delivery.leased_until = "pending", 0, None
     delivery.next_attempt_at, delivery.retry_from = now, now
     _changed(db_session, subscription, "resend", user)
@@ -234,13 +251,18 @@ def deliveries(*, subscription: WebhookSubscription):
 
 
 def backlog(db_session: Session) -> tuple[int, datetime | None]:
-    """Deliveries still pending, and the time of the oldest event among them."""
+    """Deliveries waiting to be sent (not those a paused subscription holds), and since when
+    the oldest has waited (its event, or the re-send or resume that made it due again)."""
+    waiting_since = func.coalesce(WebhookDelivery.retry_from, OutboxEvent.created_at)
     count, oldest = db_session.execute(
-        select(func.count(), func.min(OutboxEvent.created_at))
+        select(func.count(), func.min(waiting_since))
         .select_from(WebhookDelivery)
         .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.status == "pending")
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(WebhookDelivery.status == "pending", WebhookSubscription.status != "paused")
     ).one()
+    if isinstance(oldest, str):  # coalesce loses the column type on SQLite
+        oldest = UTCDateTime().process_result_value(oldest, db_session.get_bind().dialect)
     return count, oldest
 
 
@@ -275,9 +297,15 @@ def _due(now: datetime):
         select(WebhookDelivery)
         .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .join(User, User.id == WebhookSubscription.owner_id)
         .where(
             WebhookDelivery.status == "pending",
-            or_(WebhookSubscription.status != "paused", OutboxEvent.type == PING),
+            # Held while paused; a ping goes anyway; a deactivated owner's are dropped.
+            or_(
+                WebhookSubscription.status != "paused",
+                OutboxEvent.type == PING,
+                User.deactivated_at.is_not(None),
+            ),
             WebhookDelivery.next_attempt_at <= now,
             or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now),
             ~waiting,
@@ -354,11 +382,53 @@ def _delay(attempts: int) -> timedelta:
     return timedelta(seconds=base * random.uniform(0.9, 1.1))  # noqa: S311 - jitter, not secrets
 
 
+def _mine(db_session: Session, claimed: WebhookDelivery) -> WebhookDelivery | None:
+    """The delivery as the database has it now, if this worker's lease still holds it (not
+    re-sent, re-leased by another worker, or deleted meanwhile). Never a merge of the claimed
+    copy: that would write back a subscription as it was when the batch was claimed."""
+    fresh = db_session.get(WebhookDelivery, claimed.id, populate_existing=True)
+    if fresh is None or fresh.status != "pending" or fresh.leased_until != claimed.leased_until:
+        return None
+    return fresh
+
+
+def renew(
+    db_session: Session, claimed: WebhookDelivery, lease: timedelta
+) -> WebhookDelivery | None:
+    """Take the lease again just before an attempt, so that it covers this attempt and not the
+    whole batch: None when the delivery is no longer this worker's."""
+    until = utcnow() + lease
+    taken = db_session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == claimed.id,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.leased_until == claimed.leased_until,
+        )
+        .values(leased_until=until)
+    )
+    if taken.rowcount != 1:
+        db_session.rollback()
+        return None
+    return db_session.get(WebhookDelivery, claimed.id, populate_existing=True)
+
+
 def record(
     db_session: Session, delivery: WebhookDelivery, attempt: Attempt, *, now: datetime
-) -> None:
-    """The outcome of an attempt: delivered, retried later, or given up (410, three days)."""
-    delivery = db_session.merge(delivery, load=True)
+) -> str:
+    """The outcome of an attempt: delivered, retried later, or given up (410, three days).
+
+    Returns "delivered", "retry" or "failed"; "lost" when the delivery stopped being this
+    worker's during the attempt (deleted, re-sent): a failure is then left to its new holder.
+    """
+    claimed, delivery = delivery, _mine(db_session, delivery)
+    if delivery is None:
+        fresh = db_session.get(WebhookDelivery, claimed.id)
+        ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
+        if fresh is None or not ok or fresh.status != "pending":
+            db_session.rollback()
+            return "lost"
+        delivery = fresh
     delivery.attempts += 1
     delivery.last_status_code = attempt.status_code
     delivery.last_error = attempt.error
@@ -377,12 +447,15 @@ def record(
         _disable(subscription, f"Deliveries kept failing for three days (last: {reason}).")
     else:
         delivery.next_attempt_at = now + _delay(delivery.attempts)
+    outcome = {"delivered": "delivered", "failed": "failed"}.get(delivery.status, "retry")
     db_session.commit()
+    return outcome
 
 
 def _disable(subscription: WebhookSubscription, reason: str) -> None:
-    subscription.status = "disabled"
-    subscription.disabled_reason = reason
+    if subscription.status != "disabled":  # the first reason stands
+        subscription.status = "disabled"
+        subscription.disabled_reason = reason
 
 
 def verdict(db_session: Session, delivery: WebhookDelivery) -> str:
@@ -406,29 +479,33 @@ def drain(
     session_factory, settings: Settings, *, batch: int = 50, stop=lambda: False
 ) -> dict[str, int]:
     """Deliver everything due now; returns counts by outcome."""
-    counts = {"delivered": 0, "retry": 0, "failed": 0, "dropped": 0, "held": 0}
+    counts = {"delivered": 0, "retry": 0, "failed": 0, "dropped": 0, "held": 0, "lost": 0}
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
         while not stop():
             with session_factory() as db_session:
                 claimed = claim(db_session, now=utcnow(), limit=batch, lease=settings.lease)
             if not claimed:
                 break
-            for index, delivery in enumerate(claimed):
+            for index, mine in enumerate(claimed):
                 if stop():
                     # Stopping: the attempt in hand is finished; the rest go back at once.
                     with session_factory() as db_session:
                         _release(db_session, claimed[index:])
                     break
                 with session_factory() as db_session:
+                    delivery = renew(db_session, mine, settings.lease)
+                    if delivery is None:
+                        counts["lost"] += 1
+                        continue
                     decided = verdict(db_session, delivery)
                     if decided != "send":
                         _set_aside(db_session, delivery, decided)
                         counts["dropped" if decided == "drop" else "held"] += 1
                         continue
+                    db_session.commit()  # the renewed lease
                 attempt = send(client, delivery, settings)
                 with session_factory() as db_session:
-                    record(db_session, delivery, attempt, now=utcnow())
-                    outcome = _outcome(db_session, delivery)
+                    outcome = record(db_session, delivery, attempt, now=utcnow())
                 counts[outcome] += 1
                 _log(delivery, attempt, outcome)
     return counts
@@ -454,8 +531,8 @@ def _log(delivery: WebhookDelivery, attempt: Attempt, outcome: str) -> None:
 
 
 def _set_aside(db_session: Session, delivery: WebhookDelivery, decided: str) -> None:
-    """A held delivery waits for resume; a dropped one is failed with the reason."""
-    delivery = db_session.merge(delivery, load=True)
+    """A held delivery waits for resume; a dropped one is failed with the reason. (The
+    delivery is this session's, fresh from renew.)"""
     delivery.leased_until = None
     if decided == "drop":
         delivery.status = "failed"
@@ -464,13 +541,14 @@ def _set_aside(db_session: Session, delivery: WebhookDelivery, decided: str) -> 
 
 
 def _release(db_session: Session, claimed: list[WebhookDelivery]) -> None:
+    """Give back claims not yet started: only those still under this worker's lease."""
     for delivery in claimed:
-        db_session.merge(delivery, load=True).leased_until = None
+        db_session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery.id,
+                WebhookDelivery.leased_until == delivery.leased_until,
+            )
+            .values(leased_until=None)
+        )
     db_session.commit()
-
-
-def _outcome(db_session: Session, delivery: WebhookDelivery) -> str:
-    status = db_session.scalar(
-        select(WebhookDelivery.status).where(WebhookDelivery.id == delivery.id)
-    )
-    return {"delivered": "delivered", "failed": "failed"}.get(status, "retry")

@@ -150,3 +150,13 @@ def test_each_request_logs_one_json_line_without_tokens_or_health_values(app, cl
     token = link["html_url"].split("/report-links/")[1].split("/")[0]
     for secret in (token, headers["Authorization"].split()[1], "slept badly", "pain"):
         assert secret not in everything
+
+
+def test_invented_methods_share_one_label(metered, client):
+    for method in ("FOOA", "FOOB"):
+        assert client.open("/healthz", method=method).status_code == 405
+    samples = _scrape(client)
+    methods = {
+        dict(labels).get("method") for name, labels in samples if name == "http_requests_total"
+    }
+    assert "OTHER" in methods and not methods & {"FOOA", "FOOB"}

@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
@@ -510,3 +511,118 @@ def test_the_outbox_the_audit_trail_and_sync_tell_the_same_alert_story(client, m
     changes, _ = sync_all(client, make.headers(therapist))
     synced = [c for c in changes if c["type"] == "alert" and c["id"] == alert_id]
     assert [c["data"]["status"] for c in synced] == [told[-1][1]]
+
+
+def _claim_and_renew(app):
+    settings = webhooks.Settings.from_config(app.config)
+    factory = app.extensions["db_sessionmaker"]
+    with factory() as db_session:
+        (claimed,) = webhooks.claim(db_session, now=utcnow(), limit=10, lease=settings.lease)
+    with factory() as db_session:
+        delivery = webhooks.renew(db_session, claimed, settings.lease)
+        db_session.commit()
+    return factory, settings, claimed, delivery
+
+
+def test_changes_made_while_a_delivery_is_in_flight_are_kept(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    base = f"/v1/webhooks/{subscription['id']}"
+    _red_flag(client, make, patient)
+    factory, settings, _, delivery = _claim_and_renew(app)
+    # While it is being sent: the owner rotates and pauses; a re-send is refused.
+    new_secret = _post(client, make, therapist, f"{base}/rotate-secret", 200)["secret"]
+    _post(client, make, therapist, f"{base}/pause", 200)
+    resend = client.post(
+        f"{base}/deliveries/{delivery.id}/resend", json={}, headers=make.headers(therapist)
+    )
+    assert resend.status_code == 409
+    with httpx.Client() as http:
+        attempt = webhooks.send(http, delivery, settings)
+    with factory() as db_session:
+        assert webhooks.record(db_session, delivery, attempt, now=utcnow()) == "delivered"
+    stored = db.execute(select(WebhookSubscription.status, WebhookSubscription.secret)).one()
+    assert tuple(stored) == ("paused", new_secret)
+
+
+def test_a_subscription_deleted_while_its_delivery_is_in_flight_stays_deleted(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    _red_flag(client, make, patient)
+    factory, settings, _, delivery = _claim_and_renew(app)
+    deleted = client.delete(f"/v1/webhooks/{subscription['id']}", headers=make.headers(therapist))
+    assert deleted.status_code == 204
+    with httpx.Client() as http:
+        attempt = webhooks.send(http, delivery, settings)
+    with factory() as db_session:
+        assert webhooks.record(db_session, delivery, attempt, now=utcnow()) == "lost"
+    assert db.scalar(select(func.count()).select_from(WebhookSubscription)) == 0
+    assert db.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+
+
+def test_a_lease_that_ran_out_is_not_sent_by_its_old_holder(app, client, make, clinic, db):
+    patient, _, _ = clinic
+    _red_flag(client, make, patient)
+    settings = webhooks.Settings.from_config(app.config)
+    factory = app.extensions["db_sessionmaker"]
+    with factory() as db_session:
+        (slow,) = webhooks.claim(db_session, now=utcnow(), limit=10, lease=settings.lease)
+    # The slow worker's lease runs out; another worker claims the delivery.
+    later = utcnow() + settings.lease + timedelta(seconds=1)
+    with factory() as db_session:
+        (taken,) = webhooks.claim(db_session, now=later, limit=10, lease=settings.lease)
+    assert taken.id == slow.id and taken.leased_until != slow.leased_until
+    with factory() as db_session:
+        assert webhooks.renew(db_session, slow, settings.lease) is None
+    with factory() as db_session:
+        webhooks._release(db_session, [slow])  # nor can it give back the other's claim
+    assert db.scalar(select(WebhookDelivery.leased_until)) == taken.leased_until
+
+
+def test_resume_of_an_active_subscription_keeps_the_retry_schedule(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    receiver.codes = [500]
+    _red_flag(client, make, patient)
+    _drain(app)
+    scheduled = db.scalar(select(WebhookDelivery.next_attempt_at))
+    _post(client, make, therapist, f"/v1/webhooks/{subscription['id']}/resume", 200)
+    db.expire_all()
+    assert db.scalar(select(WebhookDelivery.next_attempt_at)) == scheduled
+    assert db.scalar(select(WebhookDelivery.retry_from)) is None
+
+
+def test_a_disabled_subscription_takes_no_ping(app, client, make, clinic, db):
+    _, therapist, subscription = clinic
+    db.execute(update(WebhookSubscription).values(status="disabled", disabled_reason="410"))
+    refused = client.post(
+        f"/v1/webhooks/{subscription['id']}/test", json={}, headers=make.headers(therapist)
+    )
+    assert refused.status_code == 409
+    assert db.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+
+
+def test_held_deliveries_of_a_deactivated_owner_are_dropped_not_kept_forever(
+    app, client, make, clinic, receiver, db
+):
+    from models import User
+
+    patient, therapist, subscription = clinic
+    _post(client, make, therapist, f"/v1/webhooks/{subscription['id']}/pause", 200)
+    _red_flag(client, make, patient)
+    assert client.get("/readyz").get_json()["outbox"]["pending"] == 0  # held, not waiting
+    db.execute(update(User).where(User.id == therapist.id).values(deactivated_at=utcnow()))
+    assert _drain(app)["dropped"] == 1
+    assert db.scalar(select(WebhookDelivery.status)) == "failed"
+    assert receiver.requests == []
+
+
+def test_deleting_a_subscription_removes_its_pings(app, client, make, clinic, db):
+    _, therapist, subscription = clinic
+    _post(client, make, therapist, f"/v1/webhooks/{subscription['id']}/test", 202)
+    assert db.scalar(select(func.count()).select_from(OutboxEvent)) == 1
+    client.delete(f"/v1/webhooks/{subscription['id']}", headers=make.headers(therapist))
+    assert db.scalar(select(func.count()).select_from(OutboxEvent)) == 0
