@@ -5,6 +5,7 @@ access that ends, ordering, and no event without its committed change."""
 import json
 import logging
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,13 +35,18 @@ class Receiver:
     def __init__(self):
         self.requests: list[tuple[dict, bytes]] = []
         self.codes: list[int] = []
+        self.delay = 0.0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - the http.server API
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.codes.pop(0) if receiver.codes else 200)
+                time.sleep(receiver.delay)
+                code = receiver.codes.pop(0) if receiver.codes else 200
+                self.send_response(code)
+                if 300 <= code < 400:
+                    self.send_header("Location", "/elsewhere")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -626,3 +632,45 @@ def test_deleting_a_subscription_removes_its_pings(app, client, make, clinic, db
     assert db.scalar(select(func.count()).select_from(OutboxEvent)) == 1
     client.delete(f"/v1/webhooks/{subscription['id']}", headers=make.headers(therapist))
     assert db.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+
+
+def test_a_redirect_is_not_followed_and_is_retried(app, client, make, clinic, receiver, db):
+    patient, _, _ = clinic
+    receiver.codes = [302]
+    _red_flag(client, make, patient)
+    assert _drain(app)["retry"] == 1
+    assert [h.get("host") for h, _ in receiver.requests] == [receiver.url.split("/")[2]]
+    assert len(receiver.requests) == 1  # /elsewhere never asked for
+    delivery = db.scalar(select(WebhookDelivery))
+    db.refresh(delivery)
+    assert (delivery.status, delivery.last_status_code) == ("pending", 302)
+
+
+def test_a_receiver_too_slow_to_answer_times_out_and_is_retried(
+    app, client, make, clinic, receiver, db, monkeypatch
+):
+    patient, _, _ = clinic
+    monkeypatch.setattr(webhooks, "TIMEOUT", httpx.Timeout(0.3, connect=0.3))  # 10 s for real
+    receiver.delay = 1.0
+    _red_flag(client, make, patient)
+    assert _drain(app)["retry"] == 1
+    delivery = db.scalar(select(WebhookDelivery))
+    db.refresh(delivery)
+    assert (delivery.status, delivery.last_error, delivery.last_status_code) == (
+        "pending",
+        "timeout",
+        None,
+    )
+
+
+def test_three_days_of_failures_disable_the_subscription(app, client, make, clinic, receiver, db):
+    patient, therapist, subscription = clinic
+    receiver.codes = [503]
+    _red_flag(client, make, patient)
+    db.execute(update(OutboxEvent).values(created_at=utcnow() - timedelta(days=3, minutes=1)))
+    assert _drain(app)["failed"] == 1
+    shown = client.get(
+        f"/v1/webhooks/{subscription['id']}", headers=make.headers(therapist)
+    ).get_json()
+    assert shown["status"] == "disabled"
+    assert "three days" in shown["disabled_reason"] and "HTTP 503" in shown["disabled_reason"]
