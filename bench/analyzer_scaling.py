@@ -8,6 +8,7 @@ and for one with a long history, measured alternately in the same run, and their
 """
 
 import argparse
+import logging
 import os
 import random
 import statistics
@@ -76,6 +77,7 @@ def main() -> None:
     os.environ.update({"DATABASE_URL": url, "APP_ENV": "development", "RATELIMIT_ENABLED": "false"})
     command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
     app = create_app()
+    logging.getLogger("sciatica_care.requests").setLevel(logging.WARNING)  # quiet
     start = datetime(2020, 1, 1, tzinfo=UTC)
     with session_scope(app) as db_session:
         short = _patient(

@@ -15,6 +15,7 @@ CSV`), and the ratio of the rates. Targets: peak RSS < 150 MB; export >= 30 % of
 import argparse
 import csv
 import json
+import logging
 import os
 import shutil
 import socket
@@ -301,6 +302,7 @@ def main() -> None:
     try:
         command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
         app = create_app()
+        logging.getLogger("sciatica_care.requests").setLevel(logging.WARNING)  # quiet
         began = time.perf_counter()
         admin = _fill(app, rows=args.rows, patients=args.patients)
         with app.app_context():

@@ -8,6 +8,7 @@ of one grouped SQL query over the same sessions in the same run.
 """
 
 import argparse
+import logging
 import os
 import random
 import statistics
@@ -27,7 +28,7 @@ from sqlalchemy import event, insert, select, text, update  # noqa: E402
 
 from api import create_app  # noqa: E402
 from api.auth import issue_access_token  # noqa: E402
-from api.db import session_scope  # noqa: E402
+from api.db import analyzer_config, session_scope  # noqa: E402
 from api.services import analysis  # noqa: E402
 from models import CareLink, MassageSession, PatientProfile, PatientSummary, User  # noqa: E402
 
@@ -88,13 +89,12 @@ def build(app, patients: int, sessions: int) -> User:
         db_session.commit()
         # The summaries every write keeps (the rows above bypassed the write path).
         ids = list(db_session.scalars(select(User.id).where(User.role == "patient")))
-        with app.app_context():
-            cfg = analysis.config()
-            found = analysis.recent_reports(db_session=db_session, patient_ids=ids, cfg=cfg)
-            for patient_id, reports in found.items():
-                analysis.save_summary(
-                    db_session=db_session, patient_id=patient_id, reports=reports, cfg=cfg
-                )
+        cfg = analyzer_config(app.config.get("ANALYZER_OVERRIDES"))
+        found = analysis.recent_reports(db_session=db_session, patient_ids=ids, cfg=cfg)
+        for patient_id, reports in found.items():
+            analysis.save_summary(
+                db_session=db_session, patient_id=patient_id, reports=reports, cfg=cfg
+            )
         db_session.commit()
         return therapist
 
@@ -128,6 +128,7 @@ def main() -> None:
     os.environ.update({"DATABASE_URL": url, "APP_ENV": "development"})
     command.upgrade(Config(str(ROOT / "alembic.ini")), "head")
     app = create_app()
+    logging.getLogger("sciatica_care.requests").setLevel(logging.WARNING)  # quiet
     began = time.perf_counter()
     therapist = build(app, args.patients, args.sessions)
     print(

@@ -12,6 +12,7 @@ the overhead.
 """
 
 import argparse
+import logging
 import os
 import statistics
 import subprocess
@@ -46,6 +47,8 @@ def main() -> None:
     from models import RefreshToken, User, utcnow
 
     app = create_app()
+
+    logging.getLogger("sciatica_care.requests").setLevel(logging.WARNING)  # quiet
     email = f"bench-{uuid.uuid4().hex[:8]}@example.org"
     with app.app_context(), session_scope(app) as db:
         user = User(email=email, password_hash="x", role="patient", display_name="Bench")
