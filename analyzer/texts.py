@@ -48,7 +48,7 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
             ),
             clinician_message=(
                 "Red-flag symptoms on a {kind} report: bladder/bowel change "
-                "{bladder_bowel_change}, saddle numbness {saddle_numbness}. Founding guidance: "
+                "{bladder_bowel_change}, saddle numbness {saddle_numbness}. Guidance: "
                 "stop massage, urgent medical assessment."
             ),
             recommendation=STOP_NOW,

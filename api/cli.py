@@ -4,6 +4,7 @@ webhook worker."""
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -195,10 +196,13 @@ def work(once: bool, idle: float) -> None:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    total: Counter = Counter()
     while True:
         counts = webhooks.drain(app.extensions["db_sessionmaker"], settings, stop=lambda: stopping)
+        total.update(counts)
         if once or stopping:
-            click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+            # What this run did, from its start.
+            click.echo(" ".join(f"{k}={total[k]}" for k in counts))
             return
         if not any(counts.values()):
             time.sleep(idle)

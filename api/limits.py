@@ -34,6 +34,8 @@ def init_app(app: Flask) -> None:
     # build many in one process) brings its own.
     limiter._key_prefix, limiter._strategy, limiter._storage_dead = "", None, False
     limiter.init_app(app)
+    # Runs after Flask-Limiter's own header hook (hooks run last-registered first).
+    app.after_request_funcs.setdefault(None, []).insert(0, _retry_after_only_when_refused)
     config = app.config
     if (
         config["RATELIMIT_ENABLED"]
@@ -44,6 +46,14 @@ def init_app(app: Flask) -> None:
             "RATELIMIT_STORAGE_URI is memory://: every process and host counts on its own, "
             "so each limit is multiplied by their number; use redis://"
         )
+
+
+def _retry_after_only_when_refused(response):
+    """Flask-Limiter sends Retry-After with every limited response; it means "wait before
+    trying again" (RFC 9110), so only a refusal (429, 503) carries it."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def storage_state() -> dict:

@@ -93,7 +93,11 @@ def check_url(url: str, settings: Settings) -> None:
     except (OSError, ValueError) as exc:
         raise _refuse("The URL's host does not resolve.") from exc
     if not found or not all(_public(info[4][0]) for info in found):
-        raise _refuse("The URL's host resolves to a private, loopback or link-local address.")
+        raise _refuse(
+            "The URL's host resolves to a private, loopback or link-local address (a receiver "
+            "on the clinic's own network needs WEBHOOKS_ALLOW_PRIVATE=true on the server and "
+            "its webhook worker)."
+        )
 
 
 def new_secret() -> str:
@@ -514,8 +518,12 @@ def drain(
 def _log(delivery: WebhookDelivery, attempt: Attempt, outcome: str) -> None:
     """One line per attempt, with the id of the request whose change made the event."""
     log.info(
-        "webhook delivery %s",
+        "webhook delivery %s of %s %s: %s%s",
+        delivery.id,
+        delivery.event.type,
+        delivery.event_id,
         outcome,
+        f" (HTTP {attempt.status_code})" if attempt.status_code else f" ({attempt.error})",
         extra={
             "delivery_id": str(delivery.id),
             "event_id": str(delivery.event_id),

@@ -330,3 +330,12 @@ def test_a_hostile_email_never_breaks_the_limiter(limited_app):
         resp = client.post("/v1/auth/token", json={"email": email, "password": "p"})
         assert resp.status_code == 422, resp.get_data(as_text=True)
     _assert_limited(client.post("/v1/auth/token", json={"email": "a@b.org", "password": "p"}))
+
+
+def test_only_a_refusal_says_when_to_retry(limited_app, make):
+    client = limited_app(RATELIMIT_LOGIN=TINY).test_client()
+    user = make.user("patient")
+    answers = [_login(client, user.email) for _ in range(4)]
+    assert answers[0].status_code == 401 and "X-RateLimit-Limit" in answers[0].headers
+    assert "Retry-After" not in answers[0].headers  # a counted request is not told to wait
+    _assert_limited(answers[-1])
