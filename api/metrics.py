@@ -50,7 +50,9 @@ def _committed(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _rolled_back(session: Session, previous_transaction) -> None:
-    if not previous_transaction.nested:  # a savepoint's rollback leaves the rest standing
+    # Only the outermost transaction's end: a savepoint's rollback (or a failed flush inside
+    # one) leaves the rest of the transaction, and its alerts, standing.
+    if previous_transaction.parent is None:
         session.info.pop("alerts_raised", None)
 
 

@@ -73,7 +73,7 @@ def _record(response: Response) -> Response:
     user = g.get("current_user")
     request_log.info(
         "%s %s %s",
-        request.method,
+        method,
         route,
         response.status_code,
         extra={

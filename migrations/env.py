@@ -47,7 +47,12 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     # foreign keys enforced, the drop would cascade into every row that references it (the
     # deliveries of the outbox's events, say). They are off while migrating (the pragma only
     # takes effect outside a transaction) and checked before they are on again.
-    sqlite = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite and connection.in_transaction():
+        raise RuntimeError(
+            "migrate SQLite on a connection outside any transaction: foreign keys can only be "
+            "switched off there, and a table rebuilt with them on cascades into its references"
+        )
     if sqlite:
         _pragma(connection, "foreign_keys=OFF")
     try:

@@ -15,6 +15,8 @@ import secrets
 import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -28,7 +30,6 @@ from standardwebhooks.webhooks import Webhook
 from api.errors import Conflict, Invalid, NotFound
 from api.services import access, audit, events
 from models import OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
-from models.base import UTCDateTime
 from models.webhook import PING
 
 # Back-off after each failed attempt (seconds), then daily, for up to three days.
@@ -36,7 +37,10 @@ RETRY_DELAYS = (10, 60, 300, 1800, 7200, 21600)
 DAILY = 86400
 GIVE_UP_AFTER = timedelta(days=3)
 LEASE = timedelta(seconds=60)
-TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+TIMEOUT = httpx.Timeout(10.0, connect=3.0)  # per connect and per read
+# The whole attempt, answer included: a receiver trickling its answer a byte at a time stays
+# within every per-read timeout, and must not hold a worker (and every alert behind it).
+ATTEMPT_DEADLINE = 10.0
 USER_AGENT = "sciatica-care-webhooks/1"
 # After a rotation the old secret keeps signing (a second signature) for this long.
 ROTATION_GRACE = timedelta(hours=24)
@@ -241,11 +245,25 @@ def resend(
     if delivery is None or delivery.subscription_id != subscription.id:
         raise NotFound("No such delivery.")
     now = utcnow()
-    leased = delivery.leased_until
-    if delivery.status == "pending" and leased is not None and leased > now:
+    # One conditional statement: a worker that claims it meanwhile wins, and this is a 409.
+    taken = db_session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery.id,
+            or_(
+                WebhookDelivery.status != "pending",
+                WebhookDelivery.leased_until.is_(None),
+                WebhookDelivery.leased_until <= now,
+            ),
+        )
+        .values(
+            status="pending", attempts=0, leased_until=None, next_attempt_at=now, retry_from=now
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
         raise Conflict("This delivery is being sent right now: look at it again in a minute.")
-    delivery.status, delivery.attempts, delivery.leased_until = "pending", 0, None
-    delivery.next_attempt_at, delivery.retry_from = now, now
+    db_session.refresh(delivery)
     _changed(db_session, subscription, "resend", user)
     return delivery
 
@@ -263,11 +281,20 @@ def backlog(db_session: Session) -> tuple[int, datetime | None]:
         .select_from(WebhookDelivery)
         .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
         .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-        .where(WebhookDelivery.status == "pending", WebhookSubscription.status != "paused")
+        .join(User, User.id == WebhookSubscription.owner_id)
+        .where(WebhookDelivery.status == "pending", _not_held())
     ).one()
-    if isinstance(oldest, str):  # coalesce loses the column type on SQLite
-        oldest = UTCDateTime().process_result_value(oldest, db_session.get_bind().dialect)
     return count, oldest
+
+
+def _not_held():
+    """Not held by a paused subscription: a ping goes anyway, and a deactivated owner's
+    deliveries are due (to be dropped)."""
+    return or_(
+        WebhookSubscription.status != "paused",
+        OutboxEvent.type == PING,
+        User.deactivated_at.is_not(None),
+    )
 
 
 def deliveries_by_status(db_session: Session) -> dict[str, int]:
@@ -304,12 +331,7 @@ def _due(now: datetime):
         .join(User, User.id == WebhookSubscription.owner_id)
         .where(
             WebhookDelivery.status == "pending",
-            # Held while paused; a ping goes anyway; a deactivated owner's are dropped.
-            or_(
-                WebhookSubscription.status != "paused",
-                OutboxEvent.type == PING,
-                User.deactivated_at.is_not(None),
-            ),
+            _not_held(),
             WebhookDelivery.next_attempt_at <= now,
             or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now),
             ~waiting,
@@ -360,7 +382,37 @@ def signed_request(
     return body.encode(), headers
 
 
-def send(client: httpx.Client, delivery: WebhookDelivery, settings: Settings) -> Attempt:
+class Sender:
+    """An HTTP client whose attempts end at ATTEMPT_DEADLINE, whatever the receiver does: the
+    request runs on a helper thread, and a late one has its connection closed under it."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-send")
+        self._client = self._new_client()
+
+    @staticmethod
+    def _new_client() -> httpx.Client:
+        return httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+
+    def post(self, url: str, body: bytes, headers: dict) -> httpx.Response:
+        future = self._pool.submit(self._client.post, url, content=body, headers=headers)
+        try:
+            return future.result(timeout=ATTEMPT_DEADLINE)
+        except FuturesTimeout:
+            self._client.close()  # the helper thread's read fails at once
+            self._client = self._new_client()
+            future.exception()  # and it has ended before the next attempt starts
+            raise httpx.TimeoutException("the attempt outlasted its deadline") from None
+
+    def __enter__(self) -> "Sender":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._client.close()
+        self._pool.shutdown()
+
+
+def send(sender: Sender, delivery: WebhookDelivery, settings: Settings) -> Attempt:
     """One attempt: the URL checked again (DNS can change), signed, no redirects followed."""
     started = time.monotonic()
 
@@ -373,7 +425,7 @@ def send(client: httpx.Client, delivery: WebhookDelivery, settings: Settings) ->
         return Attempt(None, f"refused: {exc.detail}", took())
     body, headers = signed_request(delivery.event, delivery.subscription, utcnow())
     try:
-        response = client.post(delivery.subscription.url, content=body, headers=headers)
+        response = sender.post(delivery.subscription.url, body, headers)
     except httpx.TimeoutException:
         return Attempt(None, "timeout", took())
     except httpx.HTTPError as exc:
@@ -484,7 +536,7 @@ def drain(
 ) -> dict[str, int]:
     """Deliver everything due now; returns counts by outcome."""
     counts = {"delivered": 0, "retry": 0, "failed": 0, "dropped": 0, "held": 0, "lost": 0}
-    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+    with Sender() as sender:
         while not stop():
             with session_factory() as db_session:
                 claimed = claim(db_session, now=utcnow(), limit=batch, lease=settings.lease)
@@ -507,7 +559,7 @@ def drain(
                         counts["dropped" if decided == "drop" else "held"] += 1
                         continue
                     db_session.commit()  # the renewed lease
-                attempt = send(client, delivery, settings)
+                attempt = send(sender, delivery, settings)
                 with session_factory() as db_session:
                     outcome = record(db_session, delivery, attempt, now=utcnow())
                 counts[outcome] += 1

@@ -160,3 +160,24 @@ def test_invented_methods_share_one_label(metered, client):
         dict(labels).get("method") for name, labels in samples if name == "http_requests_total"
     }
     assert "OTHER" in methods and not methods & {"FOOA", "FOOB"}
+
+
+def test_a_failed_savepoint_keeps_the_alerts_of_the_transaction_counted(metered, client, make):
+    from sqlalchemy.exc import IntegrityError
+
+    from models import User
+
+    taken = make.user("patient")
+    raised = {"rule": "red_flag_bladder_bowel", "severity": "urgent"}
+    before = _value(_scrape(client), "alerts_raised_total", **raised)
+    with metered.app_context():
+        session = metered.extensions["db_sessionmaker"]()
+        session.info["alerts_raised"] = [("red_flag_bladder_bowel", "urgent")]
+        with pytest.raises(IntegrityError), session.begin_nested():  # as users.create does
+            session.add(
+                User(email=taken.email, password_hash="!", role="patient", display_name="Dup")
+            )
+            session.flush()
+        session.commit()
+        session.close()
+    assert _value(_scrape(client), "alerts_raised_total", **raised) == before + 1

@@ -4,6 +4,7 @@ access that ends, ordering, and no event without its committed change."""
 
 import json
 import logging
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -544,8 +545,8 @@ def test_changes_made_while_a_delivery_is_in_flight_are_kept(
         f"{base}/deliveries/{delivery.id}/resend", json={}, headers=make.headers(therapist)
     )
     assert resend.status_code == 409
-    with httpx.Client() as http:
-        attempt = webhooks.send(http, delivery, settings)
+    with webhooks.Sender() as sender:
+        attempt = webhooks.send(sender, delivery, settings)
     with factory() as db_session:
         assert webhooks.record(db_session, delivery, attempt, now=utcnow()) == "delivered"
     stored = db.execute(select(WebhookSubscription.status, WebhookSubscription.secret)).one()
@@ -560,8 +561,8 @@ def test_a_subscription_deleted_while_its_delivery_is_in_flight_stays_deleted(
     factory, settings, _, delivery = _claim_and_renew(app)
     deleted = client.delete(f"/v1/webhooks/{subscription['id']}", headers=make.headers(therapist))
     assert deleted.status_code == 204
-    with httpx.Client() as http:
-        attempt = webhooks.send(http, delivery, settings)
+    with webhooks.Sender() as sender:
+        attempt = webhooks.send(sender, delivery, settings)
     with factory() as db_session:
         assert webhooks.record(db_session, delivery, attempt, now=utcnow()) == "lost"
     assert db.scalar(select(func.count()).select_from(WebhookSubscription)) == 0
@@ -674,3 +675,56 @@ def test_three_days_of_failures_disable_the_subscription(app, client, make, clin
     ).get_json()
     assert shown["status"] == "disabled"
     assert "three days" in shown["disabled_reason"] and "HTTP 503" in shown["disabled_reason"]
+
+
+class Trickler:
+    """A receiver that answers one byte at a time: within every per-read timeout, forever."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen()
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hooks"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _trickle(conn):
+        with conn:
+            conn.recv(65536)
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                    conn.send(bytes([byte]))
+                    time.sleep(0.2)
+            except OSError:
+                pass
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_attempt_deadline(
+    app, client, make, monkeypatch, db
+):
+    monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.6)  # 10 s for real
+    trickler = Trickler()
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    created = client.post(
+        "/v1/webhooks",
+        json={"url": trickler.url, "events": ["alert.raised"]},
+        headers=make.headers(therapist),
+    )
+    assert created.status_code == 201
+    _red_flag(client, make, patient)
+    began = time.monotonic()
+    assert _drain(app)["retry"] == 1
+    assert time.monotonic() - began < 3  # the answer alone would take 8 s
+    delivery = db.scalar(select(WebhookDelivery))
+    db.refresh(delivery)
+    assert (delivery.status, delivery.last_error) == ("pending", "timeout")
+    trickler.server.close()

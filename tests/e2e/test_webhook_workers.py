@@ -96,7 +96,7 @@ def test_two_workers_deliver_a_backlog_of_1000_events_each_once_in_order(fleet):
         delivering = {
             int(line.split()[3])
             for line in log.read_text().splitlines()
-            if "webhook delivery delivered" in line
+            if "sciatica_care.webhooks webhook delivery" in line and ": delivered" in line
         }
         assert delivering == {w.pid for w in workers}
         for worker in workers:
