@@ -728,3 +728,26 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_attempt_deadline(
     db.refresh(delivery)
     assert (delivery.status, delivery.last_error) == ("pending", "timeout")
     trickler.server.close()
+
+
+def test_the_readme_receiver_verifies_our_deliveries_and_pages_once(
+    app, client, make, clinic, monkeypatch, capsys
+):
+    """The receiver printed in README.md, run as written, against a real signed delivery."""
+    patient, _, subscription = clinic
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```python\nimport os\n") + len("```python\n")
+    source = text[start : text.index("```", start)]
+    monkeypatch.setenv("WEBHOOK_SECRET", subscription["secret"])
+    namespace: dict = {"__name__": "__main__"}  # Flask finds a root path for it
+    exec(compile(source, "README.md receiver", "exec"), namespace)  # noqa: S102 - our own README
+    receiver = namespace["app"].test_client()
+    _red_flag(client, make, patient)
+    delivery = app.extensions["db_sessionmaker"]().scalars(select(WebhookDelivery)).one()
+    body, headers = webhooks.signed_request(delivery.event, delivery.subscription, utcnow())
+    answers = [receiver.post("/sciatica", data=body, headers=headers) for _ in range(2)]
+    assert [a.status_code for a in answers] == [204, 204]
+    paged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("alert.")]
+    assert paged == [f"alert.raised urgent red_flag_bladder_bowel {delivery.event.alert_id}"]
+    forged = {**headers, "webhook-signature": "v1,bm90IG91cnM="}
+    assert receiver.post("/sciatica", data=body, headers=forged).status_code == 400
