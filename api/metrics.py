@@ -9,6 +9,7 @@ import os
 from datetime import datetime
 
 from prometheus_client import (
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -63,8 +64,6 @@ def exposition(backlog: tuple[int, datetime | None], by_status: dict[str, int], 
         multiprocess.MultiProcessCollector(registry)
         text = generate_latest(registry)
     else:
-        from prometheus_client import REGISTRY
-
         text = generate_latest(REGISTRY)
     database = CollectorRegistry()
     pending, oldest = backlog

@@ -80,11 +80,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _create_postgres_database(url: str) -> tuple[str, str]:
+def create_postgres_database(url: str, prefix: str = "bench_export") -> tuple[str, str]:
     """A fresh database on the server of `url`; returns its URL and its name."""
     from sqlalchemy import create_engine, make_url, text
 
-    name = f"bench_export_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -92,7 +92,7 @@ def _create_postgres_database(url: str) -> tuple[str, str]:
     return make_url(url).set(database=name).render_as_string(hide_password=False), name
 
 
-def _drop_postgres_database(url: str, name: str) -> None:
+def drop_postgres_database(url: str, name: str) -> None:
     from sqlalchemy import create_engine, text
 
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
@@ -294,7 +294,7 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="bench-export-")
     created = None
     if args.database_url:
-        url, created = _create_postgres_database(args.database_url)
+        url, created = create_postgres_database(args.database_url)
     else:
         url = f"sqlite:///{workdir}/bench.sqlite3"
     env = os.environ | {"DATABASE_URL": url, "APP_ENV": "development", "RATELIMIT_ENABLED": "false"}
@@ -317,7 +317,7 @@ def main() -> None:
         raw = _measure_raw(url)
     finally:
         if created:
-            _drop_postgres_database(args.database_url, created)
+            drop_postgres_database(args.database_url, created)
         shutil.rmtree(workdir, ignore_errors=True)
     export_rate = _report("export (gunicorn, streamed CSV)", export)
     print(

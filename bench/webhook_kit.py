@@ -143,11 +143,11 @@ def backlog(db_session: Session, patient_id, alerts: int) -> list[str]:
     return ids
 
 
-def start_worker(env: dict, log: Path) -> subprocess.Popen:
-    """`flask --app api webhooks work` as operators run it, polling every 0.2 s when idle."""
+def start_worker(env: dict, log: Path, idle: str = "0.2") -> subprocess.Popen:
+    """`flask --app api webhooks work` as operators run it, polling every `idle` s when idle."""
     with log.open("a") as handle:  # the worker keeps its own copy of the descriptor
         return subprocess.Popen(
-            [BIN / "flask", "--app", "api", "webhooks", "work", "--idle", "0.2"],
+            [BIN / "flask", "--app", "api", "webhooks", "work", "--idle", idle],
             cwd=ROOT,
             env=env,
             stdout=handle,

@@ -30,28 +30,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from export import create_postgres_database, drop_postgres_database  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench import webhook_kit as kit  # noqa: E402
-
-
-def scratch_database(url: str) -> tuple[str, str]:
-    name = f"bench_webhooks_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_database(url: str, name: str) -> None:
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def throughput(engine, env, log: Path, events: int, workers: int) -> float:
@@ -92,7 +76,7 @@ def latency(engine, env, log: Path, count: int, idle: str) -> list[float]:
         patient, _ = kit.clinic(db_session, receiver.url)
         patient_id = patient.id
         db_session.commit()
-    worker = start_with_idle(env, log, idle)
+    worker = kit.start_worker(env, log, idle)
     committed: dict[str, float] = {}
     try:
         time.sleep(2)  # the worker is up and idle
@@ -110,17 +94,6 @@ def latency(engine, env, log: Path, count: int, idle: str) -> list[float]:
     for webhook_id, _, at in receiver.arrivals:
         arrived.setdefault(webhook_id, at)
     return sorted(arrived[i] - t for i, t in committed.items() if i in arrived)
-
-
-def start_with_idle(env, log: Path, idle: str) -> subprocess.Popen:
-    with log.open("a") as handle:
-        return subprocess.Popen(
-            [kit.BIN / "flask", "--app", "api", "webhooks", "work", "--idle", idle],
-            cwd=kit.ROOT,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def pct(values: list[float], p: float) -> float:
@@ -219,7 +192,7 @@ def main() -> None:
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     args = parser.parse_args()
-    database_url, name = scratch_database(args.database_url)
+    database_url, name = create_postgres_database(args.database_url, prefix="bench_webhooks")
     env = os.environ | {
         "APP_ENV": "development",
         "DATABASE_URL": database_url,
@@ -252,7 +225,7 @@ def main() -> None:
         print(f"write path ({args.rounds} rounds of {args.writes} writes each way):")
         write_cost(database_url, args.rounds, args.writes)
     finally:
-        drop_database(args.database_url, name)
+        drop_postgres_database(args.database_url, name)
 
 
 if __name__ == "__main__":

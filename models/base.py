@@ -3,9 +3,10 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -58,3 +59,9 @@ def is_unique_violation(error: IntegrityError) -> bool:
     if sqlstate is not None:
         return sqlstate == "23505"
     return "UNIQUE constraint failed" in str(error.orig)
+
+
+def conflict_insert(db_session: Session, model):
+    """An INSERT of `model` that takes ON CONFLICT clauses, in the session's dialect."""
+    dialect = sqlite if db_session.get_bind().dialect.name == "sqlite" else postgresql
+    return dialect.insert(model)

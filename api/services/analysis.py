@@ -6,7 +6,6 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, func, literal, select, union_all
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import analyzer
@@ -14,6 +13,7 @@ from api import metrics
 from api.errors import NotFound
 from api.services import alerts
 from models import CheckIn, MassageSession, PatientSummary, User, utcnow
+from models.base import conflict_insert
 from models.report import felt_column
 
 # How many reports felt after the written one are re-evaluated (a late sync lands in the
@@ -185,8 +185,7 @@ def save_summary(
     """Compute the patient's summary from their reports and store it: one upsert."""
     summary = analyzer.summarize(reports, cfg)
     values = {**asdict(summary), "basis": analyzer.summary_basis(cfg), "updated_at": utcnow()}
-    dialect = sqlite if db_session.get_bind().dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(PatientSummary).values(patient_id=patient_id, **values)
+    statement = conflict_insert(db_session, PatientSummary).values(patient_id=patient_id, **values)
     db_session.execute(statement.on_conflict_do_update(index_elements=["patient_id"], set_=values))
     return summary
 

@@ -5,10 +5,10 @@ import hashlib
 import uuid
 
 from sqlalchemy import Select, exists, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import Alert, CareLink, OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
+from models.base import conflict_insert
 from models.webhook import PING
 
 EVENTS_NAMESPACE = uuid.UUID("5b0f3c1e-8d2a-4f6b-9c7e-1a2b3c4d5e6f")
@@ -79,10 +79,9 @@ def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent |
     )
     event.payload = payload(event, alert)
     # One statement: written unless the same change was published before (its stable id).
-    dialect = sqlite if db_session.get_bind().dialect.name == "sqlite" else postgresql
     columns = ("id", "type", "alert_id", "patient_id", "created_at", "request_id", "payload")
     written = db_session.execute(
-        dialect.insert(OutboxEvent)
+        conflict_insert(db_session, OutboxEvent)
         .values({name: getattr(event, name) for name in columns})
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(OutboxEvent.id)

@@ -3,6 +3,7 @@ webhook backlog, and one JSON log line per request that holds no token and no he
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -10,7 +11,7 @@ from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import update
 
 from api.services import reports
-from models import MassageSession, WebhookDelivery, utcnow
+from models import MassageSession, OutboxEvent, WebhookDelivery, utcnow
 from tests.api.test_webhooks import _loaded_session, _red_flag
 from tests.conftest import session_body
 
@@ -31,6 +32,19 @@ def _value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def _subscribed_patient(client, make):
+    """A patient whose therapist subscribes to alert.raised (an unreachable receiver)."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    created = client.post(
+        "/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["alert.raised"]},
+        headers=make.headers(therapist),
+    )
+    assert created.status_code == 201
+    return patient
+
+
 @pytest.fixture
 def metered(app):
     app.config["METRICS_TOKEN"] = TOKEN
@@ -49,13 +63,7 @@ def test_metrics_are_served_only_to_the_bearer_of_the_configured_token(app, clie
 
 
 def test_a_red_flag_counts_its_request_alert_analysis_and_backlog(metered, client, make):
-    patient, therapist = make.user("patient"), make.user("therapist")
-    make.link(patient, therapist)
-    client.post(
-        "/v1/webhooks",
-        json={"url": "http://127.0.0.1:9/hook", "events": ["alert.raised"]},
-        headers=make.headers(therapist),
-    )
+    patient = _subscribed_patient(client, make)
     before = _scrape(client)
     _red_flag(client, make, patient)
     after = _scrape(client)
@@ -103,18 +111,8 @@ def test_readyz_shows_the_webhook_backlog_and_stays_ready(app, client, make, db)
         "pending": 0,
         "oldest_pending_age_seconds": None,
     }
-    patient, therapist = make.user("patient"), make.user("therapist")
-    make.link(patient, therapist)
-    client.post(
-        "/v1/webhooks",
-        json={"url": "http://127.0.0.1:9/hook", "events": ["alert.raised"]},
-        headers=make.headers(therapist),
-    )
+    patient = _subscribed_patient(client, make)
     _red_flag(client, make, patient)
-    from datetime import timedelta
-
-    from models import OutboxEvent
-
     db.execute(update(OutboxEvent).values(created_at=utcnow() - timedelta(hours=2)))
     ready = client.get("/readyz")
     assert ready.status_code == 200
