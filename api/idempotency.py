@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Response, current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import get_session, transactional
@@ -53,12 +53,13 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
+_BY_KEY = select(IdempotencyRecord).where(
+    IdempotencyRecord.owner == bindparam("owner"), IdempotencyRecord.key == bindparam("key")
+)
+
+
 def _find(key: str) -> IdempotencyRecord | None:
-    return get_session().scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.owner == _owner(), IdempotencyRecord.key == key
-        )
-    )
+    return get_session().scalar(_BY_KEY, {"owner": _owner(), "key": key})
 
 
 def _previous(key: str, request_hash: str) -> Response | None:

@@ -1,9 +1,13 @@
 """Mixed mobile traffic against a real gunicorn on loopback, and a bare baseline.
 
-    python bench/load.py [--seconds 15] [--clients 8] [--patients 20] [--database-url URL]
+    python bench/load.py [--seconds 15] [--clients 8] [--patients 200] [--database-url URL]
 
 Runs the API (gunicorn, SQLite by default or --database-url) and drives it with client
-threads, in two scenarios:
+threads, each a stream of phones: every request is sent for one of the `--patients`
+patients, drawn at random (a clinic's morning: many phones syncing, few at once for the
+same patient). `--patients 8` is the harsher shape of earlier runs: eight patients, each
+recording hundreds of reports within the analyzer's 7-day lookback during the run, all of
+which every write re-reads. Three scenarios:
 
 - P1, writes only: every client records sessions (`POST /v1/sessions` with an
   Idempotency-Key: auth, validation, analysis, alerts, audit, change sequence), 10 % of
@@ -30,6 +34,7 @@ import textwrap
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,19 +162,27 @@ def felt() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def writing_client(base: str, token: str, deadline: float, recorder: Recorder, seed: int) -> None:
+def writing_client(
+    base: str, tokens: list[str], deadline: float, recorder: Recorder, seed: int
+) -> None:
     """P1: sessions only."""
-    mobile_client(base, token, deadline, recorder, seed, sessions_only=True)
+    mobile_client(base, tokens, deadline, recorder, seed, sessions_only=True)
 
 
 def mobile_client(
-    base: str, token: str, deadline: float, recorder: Recorder, seed: int, sessions_only=False
+    base: str,
+    tokens: list[str],
+    deadline: float,
+    recorder: Recorder,
+    seed: int,
+    sessions_only=False,
 ) -> None:
     rng = random.Random(seed)
     http = requests.Session()
-    http.headers["Authorization"] = f"Bearer {token}"
-    cursor = None
+    cursors: dict[str, str] = {}
     while time.monotonic() < deadline:
+        token = rng.choice(tokens)
+        http.headers["Authorization"] = f"Bearer {token}"
         roll = 0.4 if sessions_only else rng.random()
         if roll < 0.5:
             path = "/v1/checkins" if roll < 0.35 else "/v1/sessions"
@@ -194,10 +207,11 @@ def mobile_client(
         elif roll < 0.75:
             timed(recorder, "list", lambda: http.get(base + "/v1/sessions?limit=20"))
         else:
+            cursor = cursors.get(token)
             url = base + "/v1/sync?limit=100" + (f"&cursor={cursor}" if cursor else "")
             resp = timed(recorder, "sync", lambda url=url: http.get(url))
             if resp.status_code == 200:
-                cursor = resp.json()["next_cursor"]
+                cursors[token] = resp.json()["next_cursor"]
 
 
 def bare_client(base: str, deadline: float, recorder: Recorder, seed: int) -> None:
@@ -243,6 +257,44 @@ def _bare_reader(kind: str):
     return client
 
 
+def sign_up(base: str, patients: int) -> list[str]:
+    """Register `patients` patients through the API and sign each in: their access tokens."""
+    run_id = uuid.uuid4().hex[:6]
+
+    def one(i: int) -> str:
+        account = {"email": f"load{i}-{run_id}@example.org", "password": "load-test-password"}
+        body = account | {"display_name": f"Load {i}"}
+        requests.post(base + "/v1/auth/register", json=body, timeout=30).raise_for_status()
+        resp = requests.post(base + "/v1/auth/token", json=account, timeout=30)
+        resp.raise_for_status()
+        return resp.json()["access_token"]
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(patients)))
+
+
+filled: set[str] = set()  # ids of the sessions fill_pages wrote
+
+
+def fill_pages(tokens: list[str], base: str, sessions: int = 60) -> None:
+    """Record `sessions` sessions for each of these patients (before the reads)."""
+    for token in tokens:
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {token}"
+        for _ in range(sessions):
+            body = {
+                "started_at": felt(),
+                "duration_minutes": 50,
+                "technique": "swedish",
+                "pressure": "light",
+                "pain_before": 4,
+                "pain_after": 3,
+            }
+            resp = http.post(base + "/v1/sessions", json=body, timeout=30)
+            resp.raise_for_status()
+            filled.add(resp.json()["id"])
+
+
 def run(clients: int, seconds: float, target, *args) -> tuple[Recorder, float]:
     recorder = Recorder()
     deadline = time.monotonic() + seconds
@@ -279,7 +331,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--patients", type=int, default=20)
+    parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--database-url")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -293,48 +345,22 @@ def main() -> None:
     subprocess.run(
         [BIN / "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True
     )
-    run_id = uuid.uuid4().hex[:6]
-    for i in range(args.patients):
-        subprocess.run(
-            [
-                BIN / "flask",
-                "--app",
-                "api",
-                "users",
-                "create",
-                "--email",
-                f"load{i}-{run_id}@example.org",
-                "--role",
-                "patient",
-                "--name",
-                f"Load {i}",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            input=b"load-test-password\n",
-        )
     api, base = start("api:create_app()", env, ROOT, work / "api.log")
     try:
-        tokens = [
-            requests.post(
-                base + "/v1/auth/token",
-                timeout=10,
-                json={"email": f"load{i}-{run_id}@example.org", "password": "load-test-password"},
-            ).json()["access_token"]
-            for i in range(args.patients)
-        ]
-        clients = [(base, tokens[i % len(tokens)]) for i in range(args.clients)]
-        written, written_elapsed = run(args.clients, args.seconds, writing_client, *clients)
-        mixed, mixed_elapsed = run(args.clients, args.seconds, mobile_client, *clients)
+        tokens = sign_up(base, args.patients)
+        writers = [(base, tokens) for _ in range(args.clients)]
+        # Each reader reads one patient's pages: give those patients a page of 50 first.
+        readers = [(base, tokens[i]) for i in range(args.clients)]
+        fill_pages([token for _, token in readers], base)
+        written, written_elapsed = run(args.clients, args.seconds, writing_client, *writers)
+        mixed, mixed_elapsed = run(args.clients, args.seconds, mobile_client, *writers)
         reads = {
-            kind: run(args.clients, args.seconds, _reader(kind), *clients)
+            kind: run(args.clients, args.seconds, _reader(kind), *readers)
             for kind in ("list", "one")
         }
         # What the bare reader needs to select the same rows: each client's patient and ids.
         bare_readers = []
-        for _, token in clients:
+        for _, token in readers:
             headers = {"Authorization": f"Bearer {token}"}
             me = requests.get(base + "/v1/me", headers=headers, timeout=10).json()
             page = requests.get(base + "/v1/sessions?limit=50", headers=headers, timeout=10)
@@ -346,7 +372,7 @@ def main() -> None:
     api_writes = report("API, P1 POST /v1/sessions only", written, written_elapsed)
     report("API, mixed mobile traffic", mixed, mixed_elapsed)
     recorder = Recorder()
-    recorder.created = written.created | mixed.created
+    recorder.created = written.created | mixed.created | filled
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = sum(

@@ -1,12 +1,12 @@
 """Declarative base, naming convention and the UTC time type shared by all models."""
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
-from sqlalchemy import DateTime, MetaData
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import DateTime, MetaData, TextClause, bindparam, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -61,7 +61,26 @@ def is_unique_violation(error: IntegrityError) -> bool:
     return "UNIQUE constraint failed" in str(error.orig)
 
 
-def conflict_insert(db_session: Session, model):
-    """An INSERT of `model` that takes ON CONFLICT clauses, in the session's dialect."""
-    dialect = sqlite if db_session.get_bind().dialect.name == "sqlite" else postgresql
-    return dialect.insert(model)
+@lru_cache(maxsize=None)
+def conflict_insert(
+    model, columns: tuple[str, ...], *, key: str, update: bool, returning: str | None = None
+) -> TextClause:
+    """``INSERT INTO`` `model` (`columns`) ``ON CONFLICT (key)``: ``DO UPDATE`` the other
+    columns with the new values when `update`, else ``DO NOTHING``; built once.
+
+    The same text on SQLite and PostgreSQL, bound with the columns' own types. Written as
+    text because SQLAlchemy's dialect ``insert(...).on_conflict_*`` constructs are not
+    cached: they were compiled again on every write. Column defaults do not apply: give
+    every column a value.
+    """
+    table = model.__table__
+    names = ", ".join(f'"{c}"' for c in columns)
+    values = ", ".join(f":{c}" for c in columns)
+    action = "NOTHING"
+    if update:
+        action = "UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
+    sql = f'INSERT INTO {table.name} ({names}) VALUES ({values}) ON CONFLICT ("{key}") DO {action}'
+    if returning is not None:
+        sql += f' RETURNING "{returning}"'
+    statement = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    return statement if returning is None else statement.columns(table.c[returning])

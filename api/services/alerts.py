@@ -3,8 +3,9 @@
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 import analyzer
@@ -58,20 +59,30 @@ def _summary(items: list[dict]) -> dict:
     return {"report_ids": report_ids, "items": items}
 
 
+# Built once; each write binds its values.
+_TRIGGERS_BY_KEY = select(AlertTrigger).where(
+    AlertTrigger.patient_id == bindparam("patient_id"),
+    AlertTrigger.key.in_(bindparam("keys", expanding=True)),
+)
+_ACTIVE_ALERTS = select(Alert).where(
+    Alert.patient_id == bindparam("patient_id"), Alert.status.in_(ACTIVE_STATUSES)
+)
+
+
 def _known_triggers(db_session: Session, patient_id: uuid.UUID, keys: list[str]) -> dict:
     known: dict[str, AlertTrigger] = {}
     for start in range(0, len(keys), KEY_CHUNK):
         chunk = keys[start : start + KEY_CHUNK]
-        query = select(AlertTrigger).where(
-            AlertTrigger.patient_id == patient_id, AlertTrigger.key.in_(chunk)
-        )
-        known.update({t.key: t for t in db_session.scalars(query)})
+        triggers = db_session.scalars(_TRIGGERS_BY_KEY, {"patient_id": patient_id, "keys": chunk})
+        known.update({t.key: t for t in triggers})
     return known
 
 
 def _active_alerts(db_session: Session, patient_id: uuid.UUID) -> dict[str, Alert]:
-    query = select(Alert).where(Alert.patient_id == patient_id, Alert.status.in_(ACTIVE_STATUSES))
-    return {alert.rule: alert for alert in db_session.scalars(query)}
+    return {
+        alert.rule: alert
+        for alert in db_session.scalars(_ACTIVE_ALERTS, {"patient_id": patient_id})
+    }
 
 
 def _new_alert(patient_id: uuid.UUID, finding: analyzer.Finding, now: datetime) -> Alert:
@@ -175,25 +186,33 @@ def _withdraw_vanished(
 ) -> None:
     """A live trigger in the judged span that the analysis no longer finds was corrected away."""
     current = {f.key for f in findings}
-    query = (
-        select(AlertTrigger)
-        .join(Alert, Alert.id == AlertTrigger.alert_id)
-        .where(
-            AlertTrigger.patient_id == patient_id,
-            AlertTrigger.withdrawn_at.is_(None),
-            Alert.status.in_(ACTIVE_STATUSES),
-        )
-    )
-    if judged_from is not None:
-        query = query.where(AlertTrigger.felt_at >= judged_from)
-    if judged_to is not None:
-        query = query.where(AlertTrigger.felt_at <= judged_to)
-    vanished = [t for t in db_session.scalars(query) if t.key not in current]
+    params = {"patient_id": patient_id, "judged_from": judged_from, "judged_to": judged_to}
+    query = _live_triggers(judged_from is not None, judged_to is not None)
+    vanished = [t for t in db_session.scalars(query, params) if t.key not in current]
     for trigger in vanished:
         trigger.withdrawn_at = now
     db_session.flush()
     for alert in {t.alert_id: t.alert for t in vanished}.values():
         _refresh_after_withdrawal(db_session, alert, changes, now)
+
+
+@lru_cache
+def _live_triggers(bounded_from: bool, bounded_to: bool) -> Select:
+    """Live triggers of open alerts, felt in the span judged (bounds bound by the caller)."""
+    query = (
+        select(AlertTrigger)
+        .join(Alert, Alert.id == AlertTrigger.alert_id)
+        .where(
+            AlertTrigger.patient_id == bindparam("patient_id"),
+            AlertTrigger.withdrawn_at.is_(None),
+            Alert.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    if bounded_from:
+        query = query.where(AlertTrigger.felt_at >= bindparam("judged_from"))
+    if bounded_to:
+        query = query.where(AlertTrigger.felt_at <= bindparam("judged_to"))
+    return query
 
 
 def _refresh_after_withdrawal(

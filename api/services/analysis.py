@@ -184,9 +184,14 @@ def save_summary(
 ) -> analyzer.Summary:
     """Compute the patient's summary from their reports and store it: one upsert."""
     summary = analyzer.summarize(reports, cfg)
-    values = {**asdict(summary), "basis": analyzer.summary_basis(cfg), "updated_at": utcnow()}
-    statement = conflict_insert(db_session, PatientSummary).values(patient_id=patient_id, **values)
-    db_session.execute(statement.on_conflict_do_update(index_elements=["patient_id"], set_=values))
+    values = {
+        **asdict(summary),
+        "basis": analyzer.summary_basis(cfg),
+        "updated_at": utcnow(),
+        "patient_id": patient_id,
+    }
+    statement = conflict_insert(PatientSummary, tuple(values), key="patient_id", update=True)
+    db_session.execute(statement, values)
     return summary
 
 

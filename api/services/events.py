@@ -4,7 +4,7 @@ fanned out to the webhook subscriptions that may see the patient."""
 import hashlib
 import uuid
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from models import Alert, CareLink, OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
@@ -46,11 +46,11 @@ def payload(event: OutboxEvent, alert: Alert) -> dict:
     )
 
 
-def subscriptions_for(patient_id: uuid.UUID) -> Select:
-    """Subscriptions not disabled whose owner may see the patient now (admins see everyone);
-    a paused one queues its deliveries until resumed."""
+def _subscriptions_for() -> Select:
+    """Subscriptions not disabled whose owner may see the patient (bound as ``patient_id``)
+    now (admins see everyone); a paused one queues its deliveries until resumed."""
     linked = exists().where(
-        CareLink.patient_id == patient_id,
+        CareLink.patient_id == bindparam("patient_id"),
         CareLink.therapist_id == WebhookSubscription.owner_id,
         CareLink.status == "active",
     )
@@ -64,6 +64,9 @@ def subscriptions_for(patient_id: uuid.UUID) -> Select:
         )
         .order_by(WebhookSubscription.id)
     )
+
+
+SUBSCRIPTIONS_FOR = _subscriptions_for()  # built once; each event binds its patient
 
 
 def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent | None:
@@ -80,18 +83,16 @@ def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent |
     event.payload = payload(event, alert)
     # One statement: written unless the same change was published before (its stable id).
     columns = ("id", "type", "alert_id", "patient_id", "created_at", "request_id", "payload")
+    statement = conflict_insert(OutboxEvent, columns, key="id", update=False, returning="id")
     written = db_session.execute(
-        conflict_insert(db_session, OutboxEvent)
-        .values({name: getattr(event, name) for name in columns})
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(OutboxEvent.id)
+        statement, {name: getattr(event, name) for name in columns}
     ).first()
     if written is None:
         return None
     if event_type == "alert.raised":
         # Counted by /metrics once the transaction commits (api.metrics).
         db_session.info.setdefault("alerts_raised", []).append((alert.rule, alert.severity))
-    for subscription in db_session.scalars(subscriptions_for(alert.patient_id)):
+    for subscription in db_session.scalars(SUBSCRIPTIONS_FOR, {"patient_id": alert.patient_id}):
         if event_type in subscription.events:
             db_session.add(
                 WebhookDelivery(
