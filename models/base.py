@@ -1,7 +1,7 @@
 """Declarative base, naming convention and the UTC time type shared by all models."""
 
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache
 
 from sqlalchemy import DateTime, MetaData, TextClause, bindparam, text
 from sqlalchemy.engine import Dialect
@@ -61,7 +61,7 @@ def is_unique_violation(error: IntegrityError) -> bool:
     return "UNIQUE constraint failed" in str(error.orig)
 
 
-@lru_cache(maxsize=None)
+@cache
 def conflict_insert(
     model, columns: tuple[str, ...], *, key: str, update: bool, returning: str | None = None
 ) -> TextClause:
@@ -74,12 +74,15 @@ def conflict_insert(
     every column a value.
     """
     table = model.__table__
+    unknown = {*columns, key, returning} - {None, *table.c.keys()}
+    if unknown:  # names from code, never from a request; checked all the same
+        raise ValueError(f"not columns of {table.name}: {sorted(unknown)}")
     names = ", ".join(f'"{c}"' for c in columns)
     values = ", ".join(f":{c}" for c in columns)
     action = "NOTHING"
     if update:
         action = "UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != key)
-    sql = f'INSERT INTO {table.name} ({names}) VALUES ({values}) ON CONFLICT ("{key}") DO {action}'
+    sql = f'INSERT INTO {table.name} ({names}) VALUES ({values}) ON CONFLICT ("{key}") DO {action}'  # noqa: S608 - names checked above
     if returning is not None:
         sql += f' RETURNING "{returning}"'
     statement = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
