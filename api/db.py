@@ -156,16 +156,17 @@ def get_session() -> Session:
 
 
 @contextmanager
-def read_first() -> Iterator[Session]:
-    """Reads a write request makes before its write (who is signing in), in a transaction of
-    their own on SQLite, ended here: the writer's lock is then held only for the write, not
-    while the request is authenticated and its body checked. Elsewhere (PostgreSQL, where
-    readers and writers do not block each other) the reads stay in the request's one
-    transaction."""
+def read_apart() -> Iterator[Session | None]:
+    """The request's session in a read-only transaction of its own, ended here, for reads a
+    write request makes before its write (who is signing in, a stored response, the
+    analysis of the report to write): on SQLite the writer's lock is then held only for
+    the write. None where they would share the write's transaction anyway (PostgreSQL,
+    where readers and writers do not block each other; a transaction already begun; or
+    changes pending)."""
     db_session = get_session()
     pending = db_session.new or db_session.dirty or db_session.deleted
     if db_session.get_bind().dialect.name != "sqlite" or db_session.in_transaction() or pending:
-        yield db_session
+        yield None
         return
     g.reading_first = True
     try:
@@ -174,6 +175,14 @@ def read_first() -> Iterator[Session]:
         g.reading_first = False
         if not (db_session.new or db_session.dirty or db_session.deleted):
             db_session.commit()  # a read-only transaction: ends it, writes nothing
+
+
+@contextmanager
+def read_first() -> Iterator[Session]:
+    """The request's session for reads made before its write: apart on SQLite (read_apart),
+    else in the request's one transaction."""
+    with read_apart() as db_session:
+        yield db_session or get_session()
 
 
 def _fill_info(session: Session, app: Flask) -> None:

@@ -11,7 +11,7 @@ from flask import Response, current_app, g, request
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from api.db import get_session, transactional
+from api.db import get_session, read_first, transactional
 from api.errors import Conflict, Invalid, NotFound
 from api.openapi import document
 from api.services import access, audit
@@ -62,8 +62,9 @@ def _find(key: str) -> IdempotencyRecord | None:
     return get_session().scalar(_BY_KEY, {"owner": _owner(), "key": key})
 
 
-def _previous(key: str, request_hash: str) -> Response | None:
-    """The stored response to replay, or None when this request is to run.
+def _previous(key: str, request_hash: str) -> tuple[Response | None, IdempotencyRecord | None]:
+    """The stored response to replay, or None when this request is to run, with the record
+    it then replaces (expired, or abandoned: see below) if any.
 
     Raises 422 when the key came with another body, 409 when its record has no response
     yet (left by an earlier version that committed a claim on its own; one older than
@@ -71,15 +72,12 @@ def _previous(key: str, request_hash: str) -> Response | None:
     """
     record = _find(key)
     if record is None:
-        return None
+        return None, None
     now = utcnow()
     abandoned = record.response_status is None and record.created_at < now - ABANDONED_AFTER
     if record.expires_at > now and not abandoned:
-        return _answer(record, request_hash)
-    db_session = get_session()
-    db_session.delete(record)
-    db_session.flush()
-    return None
+        return _answer(record, request_hash), None
+    return None, record
 
 
 def _store(key: str, request_hash: str, response: Response) -> Response:
@@ -190,9 +188,16 @@ def idempotent(func):
                 errors={HEADER: ["Must be 1 to 255 characters."]},
             )
         request_hash = _request_hash()
-        previous = _previous(key, request_hash)
+        # Looked up before the write: on SQLite a replay takes no writer's lock at all. A
+        # concurrent first request committing meanwhile is met by _store's unique key.
+        with read_first():
+            previous, replaced = _previous(key, request_hash)
         if previous is not None:
             return previous
+        if replaced is not None:
+            db_session = get_session()
+            db_session.delete(replaced)
+            db_session.flush()
         response = current_app.make_response(func(*args, **kwargs))
         if response.status_code >= 400:
             return response  # rolled back: the client may retry

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import auth_required, current_user
-from api.db import get_session, transactional
+from api.db import get_session, read_apart, transactional
 from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import page_schema, paginate
@@ -96,8 +96,16 @@ def make_blueprint(
             responses={201: {"links": _item_links(name)}},
         )
         def post(self, data):
+            with read_apart() as db_session:  # SQLite: analysed before the writer's lock
+                prepared = db_session and reports.prepare(
+                    db_session=db_session, user=current_user(), model=model, data=data
+                )
             result = reports.create(
-                db_session=get_session(), user=current_user(), model=model, data=data
+                db_session=get_session(),
+                user=current_user(),
+                model=model,
+                data=data,
+                prepared=prepared,
             )
             headers = {
                 "ETag": _quoted(result.report),

@@ -1,8 +1,8 @@
 """Re-analysis of one patient after a write: a bounded window of reports in, alert changes out."""
 
 import uuid
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, func, literal, select, union_all
@@ -12,7 +12,7 @@ import analyzer
 from api import metrics
 from api.errors import NotFound
 from api.services import alerts
-from models import CheckIn, MassageSession, PatientSummary, User, utcnow
+from models import CheckIn, MassageSession, PatientProfile, PatientSummary, User, utcnow
 from models.base import conflict_insert
 from models.report import felt_column
 
@@ -27,6 +27,32 @@ class Window:
     reports: list[analyzer.Report]
     focus: datetime | None
     horizon: datetime | None  # last felt time re-evaluated; None: the whole history
+    after: dict = field(default_factory=dict)  # model -> reports felt at or after the focus
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the analyzer made of a patient's reports from a focus on."""
+
+    findings: list[analyzer.Finding]
+    horizon: datetime | None  # as Window.horizon
+    summary: analyzer.Summary
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The judgement of a report about to be written, made before the write's transaction
+    from the patient's history as it was then (on SQLite, outside the writer's lock).
+
+    The write uses it only when the patient's reports and profile are still as they were
+    (``state``) and the report was written as foreseen (``report``); otherwise the write
+    judges again in its own transaction. Either way the same judgement comes out.
+    """
+
+    patient_id: uuid.UUID
+    report: analyzer.Report
+    state: tuple
+    judgement: Judgement
 
 
 def config(db_session: Session) -> analyzer.AnalyzerConfig:
@@ -58,6 +84,13 @@ _COLUMNS = {
     ),
     CheckIn: ("id", "recorded_at", "pain", *_SYMPTOMS),
 }
+
+
+def foreseen(report) -> analyzer.Report:
+    """The analyzer's report of a session or check-in object as the database will give it
+    back: its felt time in UTC."""
+    found = to_report(report)
+    return replace(found, felt_at=found.felt_at.astimezone(UTC))
 
 
 def to_report(row, model: type[MassageSession] | type[CheckIn] | None = None) -> analyzer.Report:
@@ -131,6 +164,7 @@ def load_window(
         return Window(reports=reports, focus=None, horizon=None)
     rows: dict = {}
     horizon: datetime | None = None
+    counts = {}
     params = {"patient_id": patient.id, "focus": focus, "since": focus - cfg.lookback}
     for model in (MassageSession, CheckIn):
         after = []
@@ -138,6 +172,7 @@ def load_window(
             rows[row.id] = (row, model)
             if row.part == 2:
                 after.append(row[1])  # the felt time, second of the window columns
+        counts[model] = len(after)
         if len(after) == AFTER_LIMIT:
             last = max(after)
             horizon = last if horizon is None else min(horizon, last)
@@ -145,7 +180,7 @@ def load_window(
     if horizon is not None:
         # One kind was cut short: judge only up to where both kinds are complete.
         reports = [r for r in reports if r.felt_at <= horizon]
-    return Window(reports=reports, focus=focus, horizon=horizon)
+    return Window(reports=reports, focus=focus, horizon=horizon, after=counts)
 
 
 def recent_reports(
@@ -184,6 +219,17 @@ def save_summary(
 ) -> analyzer.Summary:
     """Compute the patient's summary from their reports and store it: one upsert."""
     summary = analyzer.summarize(reports, cfg)
+    store_summary(db_session=db_session, patient_id=patient_id, summary=summary, cfg=cfg)
+    return summary
+
+
+def store_summary(
+    *,
+    db_session: Session,
+    patient_id: uuid.UUID,
+    summary: analyzer.Summary,
+    cfg: analyzer.AnalyzerConfig,
+) -> None:
     values = {
         **asdict(summary),
         "basis": analyzer.summary_basis(cfg),
@@ -192,7 +238,6 @@ def save_summary(
     }
     statement = conflict_insert(PatientSummary, tuple(values), key="patient_id", update=True)
     db_session.execute(statement, values)
-    return summary
 
 
 def patients(*, db_session: Session, patient_id: uuid.UUID | None = None) -> list[User]:
@@ -237,13 +282,54 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
     locked.add(patient_id)
 
 
-def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> alerts.Changes:
-    """Re-judge the patient from `focus` on (None: everything) and apply it to their alerts.
+# What a prepared judgement rests on: the patient's reports (every committed change to one
+# has a higher change number than any before, deletions included; the report being
+# written counts 0 until the commit numbers it) and their profile. One statement, on
+# indexes.
+_STATE = select(
+    *(
+        select(func.coalesce(func.max(model.change_seq), 0))
+        .where(model.patient_id == bindparam("patient_id"))
+        .scalar_subquery()
+        for model in (MassageSession, CheckIn)
+    ),
+    select(PatientProfile.updated_at)
+    .where(PatientProfile.user_id == bindparam("patient_id"))
+    .scalar_subquery(),
+)
 
-    Runs inside the caller's transaction; the caller commits the write and the alerts together.
+
+def _state(db_session: Session, patient_id: uuid.UUID) -> tuple:
+    return tuple(db_session.execute(_STATE, {"patient_id": patient_id}).one())
+
+
+def prepare(
+    *, db_session: Session, patient: User, report: MassageSession | CheckIn
+) -> Prepared | None:
+    """Judge `report`, not yet written, against the patient's history as it is now.
+
+    None when the reports felt after it nearly fill the window (the write then judges
+    itself: which of them it re-judges depends on the report being there), or when its id
+    is one of theirs (the write judges as it always has).
     """
     cfg = config(db_session)
-    lock_patient(db_session=db_session, patient_id=patient.id)
+    state = _state(db_session, patient.id)
+    new = foreseen(report)
+    window = load_window(db_session=db_session, patient=patient, focus=new.felt_at, cfg=cfg)
+    if window.horizon is not None or window.after.get(type(report), 0) > AFTER_LIMIT - 2:
+        return None
+    if any(r.id == new.id for r in window.reports):  # a check-in's id sent for a session
+        return None
+    reports = [*window.reports, new]
+    with metrics.ANALYZER.time():
+        findings = analyzer.analyze(reports, _context(patient), config=cfg, focus_from=new.felt_at)
+    judgement = Judgement(findings, None, analyzer.summarize(reports, cfg))
+    return Prepared(patient_id=patient.id, report=new, state=state, judgement=judgement)
+
+
+def _judge(
+    db_session: Session, patient: User, focus: datetime | None, cfg: analyzer.AnalyzerConfig
+) -> Judgement:
     window = load_window(db_session=db_session, patient=patient, focus=focus, cfg=cfg)
     with metrics.ANALYZER.time():
         findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
@@ -252,11 +338,51 @@ def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> 
     if window.horizon is not None:
         found = recent_reports(db_session=db_session, patient_ids=[patient.id], cfg=cfg)
         latest = found[patient.id]
-    save_summary(db_session=db_session, patient_id=patient.id, reports=latest, cfg=cfg)
+    return Judgement(findings, window.horizon, analyzer.summarize(latest, cfg))
+
+
+def _still_holds(
+    db_session: Session,
+    prepared: Prepared | None,
+    patient: User,
+    focus: datetime | None,
+    written: MassageSession | CheckIn | None,
+) -> bool:
+    return (
+        prepared is not None
+        and written is not None
+        and prepared.patient_id == patient.id
+        and prepared.report == foreseen(written)
+        and focus == prepared.report.felt_at
+        and prepared.state == _state(db_session, patient.id)
+    )
+
+
+def reanalyze(
+    *,
+    db_session: Session,
+    patient: User,
+    focus: datetime | None,
+    prepared: Prepared | None = None,
+    written: MassageSession | CheckIn | None = None,
+) -> alerts.Changes:
+    """Re-judge the patient from `focus` on (None: everything) and apply it to their alerts.
+
+    `prepared`: the judgement of `written`, the report just inserted, made before this
+    transaction; used when it still holds, else the patient is judged here.
+    Runs inside the caller's transaction; the caller commits the write and the alerts together.
+    """
+    cfg = config(db_session)
+    lock_patient(db_session=db_session, patient_id=patient.id)
+    if _still_holds(db_session, prepared, patient, focus, written):
+        judgement = prepared.judgement
+    else:
+        judgement = _judge(db_session, patient, focus, cfg)
+    store_summary(db_session=db_session, patient_id=patient.id, summary=judgement.summary, cfg=cfg)
     return alerts.apply_findings(
         db_session=db_session,
         patient_id=patient.id,
-        findings=findings,
+        findings=judgement.findings,
         judged_from=focus,
-        judged_to=window.horizon,
+        judged_to=judgement.horizon,
     )

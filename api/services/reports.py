@@ -98,8 +98,9 @@ def _same_content(report: Report, data: dict) -> bool:
     return True
 
 
-def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -> WriteResult:
-    """Save a new report, or return the same one when a retry sends an existing id."""
+def _patient_and_data(
+    db_session: Session, user: User, model: ReportModel, data: dict
+) -> tuple[User, dict]:
     data = dict(data)
     patient = access.patient_named_in_body(
         db_session=db_session, user=user, patient_id=data.pop("patient_id", None)
@@ -108,6 +109,45 @@ def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -
         data["therapist_id"] = _therapist_for(
             db_session=db_session, user=user, patient=patient, therapist_id=data.get("therapist_id")
         )
+    return patient, data
+
+
+def _new_report(model: ReportModel, patient: User, report_id: uuid.UUID, data: dict) -> Report:
+    report = model(id=report_id, patient_id=patient.id)
+    data = dict(data)
+    report.symptoms = data.pop("symptoms")
+    _assign(report, data)
+    return report
+
+
+def prepare(
+    *, db_session: Session, user: User, model: ReportModel, data: dict
+) -> analysis.Prepared | None:
+    """The analysis of a report `create` is about to write, made from what is stored now:
+    the reads a write can make before it takes the writer's lock (see create). None for a
+    retry of a report already there."""
+    patient, data = _patient_and_data(db_session, user, model, data)
+    report_id = data.pop("id", None)
+    if report_id is not None and db_session.get(model, report_id) is not None:
+        return None
+    report = _new_report(model, patient, report_id or uuid.uuid4(), data)
+    return analysis.prepare(db_session=db_session, patient=patient, report=report)
+
+
+def create(
+    *,
+    db_session: Session,
+    user: User,
+    model: ReportModel,
+    data: dict,
+    prepared: analysis.Prepared | None = None,
+) -> WriteResult:
+    """Save a new report, or return the same one when a retry sends an existing id.
+
+    `prepared` (from ``prepare``, made before this transaction) spares the write its own
+    analysis when the patient's reports are still as they were then.
+    """
+    patient, data = _patient_and_data(db_session, user, model, data)
     # The patient's lock comes first: a retry with the same client id then waits for the
     # first write and finds it, and PostgreSQL never sees the lock after the insert's own.
     analysis.lock_patient(db_session=db_session, patient_id=patient.id)
@@ -116,9 +156,9 @@ def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -
         existing = db_session.get(model, report_id)
         if existing is not None:
             return _existing(existing, patient, data, model)
-    report = model(id=report_id or uuid.uuid4(), patient_id=patient.id)
-    report.symptoms = data.pop("symptoms")
-    _assign(report, data)
+    elif prepared is not None:
+        report_id = uuid.UUID(prepared.report.id)
+    report = _new_report(model, patient, report_id or uuid.uuid4(), data)
     db_session.add(report)
     try:
         db_session.flush()
@@ -127,7 +167,13 @@ def create(*, db_session: Session, user: User, model: ReportModel, data: dict) -
             raise
         db_session.rollback()
         raise Conflict(f"A {_noun(model)} with this id already exists.") from exc
-    changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=report.felt_at)
+    changes = analysis.reanalyze(
+        db_session=db_session,
+        patient=patient,
+        focus=report.felt_at,
+        prepared=prepared,
+        written=report,
+    )
     _audit_write(db_session, user, report, "create", 201)
     stamp(db_session)
     return WriteResult(report=report, alerts=changes.touched(), created=True)

@@ -1,0 +1,115 @@
+"""A write's analysis prepared before its transaction (api.services.analysis.prepare) is the
+analysis the write would make itself, and a write whose patient changed meanwhile judges
+again."""
+
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from api.services import analysis, reports
+from bench.cohort import REALISTIC, Simulator
+from models import Alert, CheckIn, MassageSession
+
+
+def _row(report, patient_id):
+    """The session or check-in row of a simulated report."""
+    symptoms = {
+        "numbness": report.symptoms.numbness,
+        "tingling": report.symptoms.tingling,
+        "weakness": report.symptoms.weakness,
+        "symptom_side": report.symptoms.side,
+        "bladder_bowel_change": report.symptoms.bladder_bowel_change,
+        "saddle_numbness": report.symptoms.saddle_numbness,
+    }
+    if report.kind == "checkin":
+        return CheckIn(
+            id=uuid.UUID(report.id),
+            patient_id=patient_id,
+            recorded_at=report.felt_at,
+            pain=report.pain,
+            **symptoms,
+        )
+    return MassageSession(
+        id=uuid.UUID(report.id),
+        patient_id=patient_id,
+        started_at=report.felt_at,
+        duration_minutes=50,
+        technique=report.technique or "swedish",
+        pressure=report.pressure or "moderate",
+        areas=list(report.areas),
+        acute_flare=report.acute_flare,
+        pain_before=report.pain_before,
+        pain_after=report.pain_after,
+        **symptoms,
+    )
+
+
+@pytest.mark.parametrize("group", ["stable", "drifting", "aggravated", "nerve_deficit", "red_flag"])
+def test_a_prepared_judgement_is_the_one_the_write_makes(db, make, group):
+    """Realistic patients (noise, check-ins, wobbling grades, late sync): before each report
+    is written its judgement is prepared from the stored history; once it is written, the
+    write's own judgement must be the same, findings and summary alike."""
+    sim = Simulator(random.Random(hash(group) % 1000), REALISTIC)
+    simulated = getattr(sim, group)()
+    patient = make.user("patient")
+    cfg = analysis.config(db)
+    prepared_count = 0
+    for report in simulated.arrival:
+        row = _row(report, patient.id)
+        prepared = analysis.prepare(db_session=db, patient=patient, report=row)
+        db.add(row)
+        db.flush()
+        judged = analysis._judge(db, patient, row.felt_at, cfg)
+        if prepared is not None:
+            prepared_count += 1
+            assert prepared.judgement == judged, report.id
+        analysis.reanalyze(db_session=db, patient=patient, focus=row.felt_at)
+    # Only a report with nearly a full window felt after it goes unprepared.
+    assert prepared_count == len(simulated.arrival)
+
+
+def test_a_write_whose_patient_changed_meanwhile_judges_again(db, make):
+    """Prepared for a session, then another write lands first (a session felt later that
+    worsened pain): the prepared judgement knew nothing of it. Used as it was, the later
+    session's alert would be withdrawn as corrected; the write must judge again instead."""
+    patient = make.user("patient")
+    base = analysis.utcnow() - timedelta(days=20)
+    for day in range(0, 12, 3):  # a calm history
+        body = {"started_at": base + timedelta(days=day), "pain_before": 4, "pain_after": 3}
+        reports.create(db_session=db, user=patient, model=MassageSession, data=_body(**body))
+    first = _body(started_at=base + timedelta(days=14), pain_before=4, pain_after=3)
+    prepared = reports.prepare(db_session=db, user=patient, model=MassageSession, data=first)
+    assert prepared is not None
+    later = _body(started_at=base + timedelta(days=16), pain_before=3, pain_after=8)
+    raised = reports.create(db_session=db, user=patient, model=MassageSession, data=later).alerts
+    assert "post_session_worsening" in {a.rule for a in raised}
+
+    reports.create(db_session=db, user=patient, model=MassageSession, data=first, prepared=prepared)
+    for alert in raised:
+        alert = db.get(Alert, alert.id)
+        assert alert.status == "open" and alert.resolution is None, alert.rule
+    live = db.scalars(select(MassageSession).where(MassageSession.patient_id == patient.id))
+    assert len(list(live)) == 6
+
+
+def _body(**fields) -> dict:
+    return {
+        "duration_minutes": 50,
+        "technique": "swedish",
+        "pressure": "light",
+        "areas": ["lower_back"],
+        "acute_flare": False,
+        "symptoms": {
+            "numbness": 0,
+            "tingling": 0,
+            "weakness": 0,
+            "symptom_side": None,
+            "bladder_bowel_change": False,
+            "saddle_numbness": False,
+        },
+        "notes": None,
+        **fields,
+    }
