@@ -172,9 +172,11 @@ def idempotent(func):
 
     The view runs inside the request's one transaction (api.db.transactional): the write
     and its stored response are committed together, so a crash at any point leaves either
-    both or neither, and a retry either replays or runs the write once. A concurrent
-    retry waits for the first (SQLite's writer lock, PostgreSQL's unique index) and
-    replays it.
+    both or neither, and a retry either replays or runs the write once. The stored
+    response is looked up before that transaction (on SQLite in a read of its own, so a
+    replay takes no writer's lock); a concurrent retry that found none yet meets the first
+    request's key when it stores its own (SQLite's writer lock, PostgreSQL's unique index
+    make it wait for that commit), is rolled back and replays the first.
     """
 
     @wraps(func)

@@ -96,10 +96,12 @@ def make_blueprint(
             responses={201: {"links": _item_links(name)}},
         )
         def post(self, data):
+            prepared = None
             with read_apart() as db_session:  # SQLite: analysed before the writer's lock
-                prepared = db_session and reports.prepare(
-                    db_session=db_session, user=current_user(), model=model, data=data
-                )
+                if db_session is not None:
+                    prepared = reports.prepare(
+                        db_session=db_session, user=current_user(), model=model, data=data
+                    )
             result = reports.create(
                 db_session=get_session(),
                 user=current_user(),
