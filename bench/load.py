@@ -273,11 +273,9 @@ def sign_up(base: str, patients: int) -> list[str]:
         return list(pool.map(one, range(patients)))
 
 
-filled: set[str] = set()  # ids of the sessions fill_pages wrote
-
-
-def fill_pages(tokens: list[str], base: str, sessions: int = 60) -> None:
-    """Record `sessions` sessions for each of these patients (before the reads)."""
+def fill_pages(tokens: list[str], base: str, sessions: int = 60) -> set[str]:
+    """Record `sessions` sessions for each of these patients (before the reads); their ids."""
+    filled = set()
     for token in tokens:
         http = requests.Session()
         http.headers["Authorization"] = f"Bearer {token}"
@@ -293,6 +291,7 @@ def fill_pages(tokens: list[str], base: str, sessions: int = 60) -> None:
             resp = http.post(base + "/v1/sessions", json=body, timeout=30)
             resp.raise_for_status()
             filled.add(resp.json()["id"])
+    return filled
 
 
 def run(clients: int, seconds: float, target, *args) -> tuple[Recorder, float]:
@@ -351,7 +350,7 @@ def main() -> None:
         writers = [(base, tokens) for _ in range(args.clients)]
         # Each reader reads one patient's pages: give those patients a page of 50 first.
         readers = [(base, tokens[i]) for i in range(args.clients)]
-        fill_pages([token for _, token in readers], base)
+        filled = fill_pages([token for _, token in readers], base)
         written, written_elapsed = run(args.clients, args.seconds, writing_client, *writers)
         mixed, mixed_elapsed = run(args.clients, args.seconds, mobile_client, *writers)
         reads = {

@@ -26,6 +26,7 @@ from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from sqlalchemy import event, insert, select, text, update  # noqa: E402
 
+import analyzer  # noqa: E402
 from api import create_app  # noqa: E402
 from api.auth import issue_access_token  # noqa: E402
 from api.db import analyzer_config, session_scope  # noqa: E402
@@ -92,8 +93,9 @@ def build(app, patients: int, sessions: int) -> User:
         cfg = analyzer_config(app.config.get("ANALYZER_OVERRIDES"))
         found = analysis.recent_reports(db_session=db_session, patient_ids=ids, cfg=cfg)
         for patient_id, reports in found.items():
-            analysis.save_summary(
-                db_session=db_session, patient_id=patient_id, reports=reports, cfg=cfg
+            summary = analyzer.summarize(reports, cfg)
+            analysis.store_summary(
+                db_session=db_session, patient_id=patient_id, summary=summary, cfg=cfg
             )
         db_session.commit()
         return therapist

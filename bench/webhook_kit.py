@@ -6,7 +6,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from api.services import events
-from models import Alert, CareLink, User, WebhookSubscription, utcnow
+from models import Alert, CareLink, PatientProfile, User, WebhookSubscription
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -83,16 +85,17 @@ class CountingReceiver:
         self.server.server_close()
 
 
-def clinic(db_session: Session, url: str, secret: str = SECRET) -> tuple[User, User]:
-    """A patient, their therapist, and the therapist's subscription to every alert event."""
-    now = utcnow()
-    stamp = now.strftime("%H%M%S%f")
+def clinic(db_session: Session, url: str | None, secret: str = SECRET) -> tuple[User, User]:
+    """A patient (medically cleared), their therapist, and, given a `url`, the therapist's
+    subscription to every alert event."""
+    stamp = uuid.uuid4().hex[:12]
     patient = User(
         email=f"fleet-patient-{stamp}@example.org",
         password_hash="!",  # noqa: S106 - never signs in
         role="patient",
         display_name="Fleet patient",
     )
+    patient.profile = PatientProfile(medically_cleared_at=date(2020, 1, 1))
     therapist = User(
         email=f"fleet-therapist-{stamp}@example.org",
         password_hash="!",  # noqa: S106
@@ -102,11 +105,12 @@ def clinic(db_session: Session, url: str, secret: str = SECRET) -> tuple[User, U
     db_session.add_all([patient, therapist])
     db_session.flush()
     db_session.add(CareLink(patient_id=patient.id, therapist_id=therapist.id, status="active"))
-    db_session.add(
-        WebhookSubscription(
-            owner_id=therapist.id, url=url, events=list(EVENTS_PER_ALERT), secret=secret
+    if url is not None:
+        db_session.add(
+            WebhookSubscription(
+                owner_id=therapist.id, url=url, events=list(EVENTS_PER_ALERT), secret=secret
+            )
         )
-    )
     db_session.flush()
     return patient, therapist
 

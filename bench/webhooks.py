@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -105,38 +104,14 @@ def write_cost(database_url: str, rounds: int, writes: int) -> None:
     from api import create_app
     from api.auth import issue_access_token
     from api.db import session_scope
-    from models import CareLink, PatientProfile, User, WebhookSubscription
 
     app = create_app({"RATELIMIT_ENABLED": False, "WEBHOOKS_ALLOW_PRIVATE": True})
     logging.getLogger("sciatica_care.requests").setLevel(logging.WARNING)  # quiet, same cost
     headers = {}
     with session_scope(app) as db_session:
         for case in ("with", "without"):
-            patient = User(
-                email=f"cost-{case}-{uuid.uuid4().hex[:6]}@example.org",
-                password_hash="!",  # noqa: S106
-                role="patient",
-                display_name=f"Patient {case}",
-            )
-            patient.profile = PatientProfile(medically_cleared_at=datetime(2020, 1, 1).date())
-            therapist = User(
-                email=f"cost-t-{case}-{uuid.uuid4().hex[:6]}@example.org",
-                password_hash="!",  # noqa: S106
-                role="therapist",
-                display_name="Therapist",
-            )
-            db_session.add_all([patient, therapist])
-            db_session.flush()
-            db_session.add(CareLink(patient_id=patient.id, therapist_id=therapist.id))
-            if case == "with":
-                db_session.add(
-                    WebhookSubscription(
-                        owner_id=therapist.id,
-                        url="http://127.0.0.1:9/alerts",
-                        events=list(kit.EVENTS_PER_ALERT),
-                        secret=kit.SECRET,
-                    )
-                )
+            url = "http://127.0.0.1:9/alerts" if case == "with" else None
+            patient, _ = kit.clinic(db_session, url)
             with app.app_context():
                 token, _ = issue_access_token(patient, family_id=None)
             headers[case] = {"Authorization": f"Bearer {token}"}

@@ -210,19 +210,6 @@ def recent_reports(
     return found
 
 
-def save_summary(
-    *,
-    db_session: Session,
-    patient_id: uuid.UUID,
-    reports: list[analyzer.Report],
-    cfg: analyzer.AnalyzerConfig,
-) -> analyzer.Summary:
-    """Compute the patient's summary from their reports and store it: one upsert."""
-    summary = analyzer.summarize(reports, cfg)
-    store_summary(db_session=db_session, patient_id=patient_id, summary=summary, cfg=cfg)
-    return summary
-
-
 def store_summary(
     *,
     db_session: Session,
@@ -230,6 +217,7 @@ def store_summary(
     summary: analyzer.Summary,
     cfg: analyzer.AnalyzerConfig,
 ) -> None:
+    """Store the patient's summary: one upsert."""
     values = {
         **asdict(summary),
         "basis": analyzer.summary_basis(cfg),
@@ -321,9 +309,7 @@ def prepare(
     if any(r.id == new.id for r in window.reports):  # a check-in's id sent for a session
         return None
     reports = [*window.reports, new]
-    with metrics.ANALYZER.time():
-        findings = analyzer.analyze(reports, _context(patient), config=cfg, focus_from=new.felt_at)
-    judgement = Judgement(findings, None, analyzer.summarize(reports, cfg))
+    judgement = _judgement(patient, reports, reports, new.felt_at, None, cfg)
     return Prepared(patient_id=patient.id, report=new, state=state, judgement=judgement)
 
 
@@ -331,14 +317,26 @@ def _judge(
     db_session: Session, patient: User, focus: datetime | None, cfg: analyzer.AnalyzerConfig
 ) -> Judgement:
     window = load_window(db_session=db_session, patient=patient, focus=focus, cfg=cfg)
-    with metrics.ANALYZER.time():
-        findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
     # The window holds the patient's latest reports unless a kind was cut short after focus.
     latest = window.reports
     if window.horizon is not None:
         found = recent_reports(db_session=db_session, patient_ids=[patient.id], cfg=cfg)
         latest = found[patient.id]
-    return Judgement(findings, window.horizon, analyzer.summarize(latest, cfg))
+    return _judgement(patient, window.reports, latest, focus, window.horizon, cfg)
+
+
+def _judgement(
+    patient: User,
+    reports: list[analyzer.Report],
+    latest: list[analyzer.Report],
+    focus: datetime | None,
+    horizon: datetime | None,
+    cfg: analyzer.AnalyzerConfig,
+) -> Judgement:
+    """The findings of `reports` from `focus` on, and the summary of the `latest` ones."""
+    with metrics.ANALYZER.time():
+        findings = analyzer.analyze(reports, _context(patient), config=cfg, focus_from=focus)
+    return Judgement(findings, horizon, analyzer.summarize(latest, cfg))
 
 
 def _still_holds(

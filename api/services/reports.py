@@ -147,6 +147,7 @@ def create(
     `prepared` (from ``prepare``, made before this transaction) spares the write its own
     analysis when the patient's reports are still as they were then.
     """
+    # Asked again if prepare asked already: the answer stands only under the write's lock.
     patient, data = _patient_and_data(db_session, user, model, data)
     # The patient's lock comes first: a retry with the same client id then waits for the
     # first write and finds it, and PostgreSQL never sees the lock after the insert's own.

@@ -232,19 +232,50 @@ def test_patients_cannot_use_clinician_reports(client, make, path):
     assert client.get(path, headers=make.headers(make.user("patient"))).status_code == 403
 
 
+# Statements that only begin or end a transaction or savepoint: not counted.
+_FRAMING = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")
+
+
 @contextmanager
-def count_statements(connection):
-    statements = []
+def _statements(connection, take):
+    """Call take(first word, statement) for each statement sent on the connection."""
 
     def before(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
-            statements.append(statement)
+        take(statement.lstrip().upper(), statement)
 
     event.listen(connection, "before_cursor_execute", before)
     try:
-        yield statements
+        yield
     finally:
         event.remove(connection, "before_cursor_execute", before)
+
+
+@contextmanager
+def count_statements(connection):
+    """The statements a request sends, as they are sent."""
+    statements: list[str] = []
+
+    def take(word: str, statement: str) -> None:
+        if not word.startswith(_FRAMING):
+            statements.append(statement)
+
+    with _statements(connection, take):
+        yield statements
+
+
+@contextmanager
+def transactions(connection):
+    """The statements a request sends, one list per transaction (savepoints, in tests)."""
+    blocks: list[list[str]] = [[]]
+
+    def take(word: str, statement: str) -> None:
+        if word.startswith("SAVEPOINT"):
+            blocks.append([])
+        elif not word.startswith(_FRAMING):
+            blocks[-1].append(statement)
+
+    with _statements(connection, take):
+        yield blocks
 
 
 @pytest.mark.parametrize("path", ["/v1/patients", "/v1/reports/caseload"])

@@ -6,13 +6,11 @@ the whole path: auth, Idempotency-Key, validation, the analysis window, alerts, 
 change sequence and the stored response.
 """
 
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
-from tests.api.test_patient_reports import count_statements
+from tests.api.test_patient_reports import count_statements, transactions
 from tests.conftest import checkin_body, session_body
 
 # Per dialect: PostgreSQL also takes the patient's row lock (SQLite's writer lock
@@ -28,25 +26,6 @@ WRITE = {"sqlite": 20, "postgresql": 19}
 # summary, the alerts with their triggers and event, the change numbers, the stored
 # response.
 UNDER_WRITER_LOCK = 14
-
-
-@contextmanager
-def transactions(connection):
-    """The statements a request sends, one list per transaction (savepoints, in tests)."""
-    blocks: list[list[str]] = [[]]
-
-    def before(conn, cursor, statement, *args):
-        word = statement.lstrip().upper()
-        if word.startswith("SAVEPOINT"):
-            blocks.append([])
-        elif not word.startswith(("RELEASE", "ROLLBACK", "BEGIN")):
-            blocks[-1].append(statement)
-
-    event.listen(connection, "before_cursor_execute", before)
-    try:
-        yield blocks
-    finally:
-        event.remove(connection, "before_cursor_execute", before)
 
 
 def _at(days: float) -> str:
