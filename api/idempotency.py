@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Response, current_app, g, request
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import get_session, read_first, transactional
@@ -58,6 +58,10 @@ _BY_KEY = select(IdempotencyRecord).where(
 )
 
 
+# A plain insert of the table, built once: nothing reads the record back in this request.
+_INSERT = insert(IdempotencyRecord.__table__)
+
+
 def _find(key: str) -> IdempotencyRecord | None:
     return get_session().scalar(_BY_KEY, {"owner": _owner(), "key": key})
 
@@ -89,22 +93,20 @@ def _store(key: str, request_hash: str, response: Response) -> Response:
     """
     db_session = get_session()
     now = utcnow()
-    db_session.add(
-        IdempotencyRecord(
-            owner=_owner(),
-            key=key,
-            request_hash=request_hash,
-            created_at=now,
-            expires_at=now + current_app.config["IDEMPOTENCY_TTL"],
-            response_status=response.status_code,
-            response_body=response.get_data(as_text=True),
-            response_headers={
-                name: response.headers[name] for name in KEPT_HEADERS if name in response.headers
-            },
-        )
-    )
+    record = {
+        "owner": _owner(),
+        "key": key,
+        "request_hash": request_hash,
+        "created_at": now,
+        "expires_at": now + current_app.config["IDEMPOTENCY_TTL"],
+        "response_status": response.status_code,
+        "response_body": response.get_data(as_text=True),
+        "response_headers": {
+            name: response.headers[name] for name in KEPT_HEADERS if name in response.headers
+        },
+    }
     try:
-        db_session.flush()
+        db_session.execute(_INSERT, record)
     except IntegrityError as exc:
         db_session.rollback()
         winner = _find(key)

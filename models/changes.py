@@ -5,7 +5,7 @@ commit ends, so change numbers become visible in the order they were assigned: a
 reading "everything after N" can never miss a change that commits later with a lower N.
 """
 
-from sqlalchemy import BigInteger, event, update
+from sqlalchemy import BigInteger, bindparam, event, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.alert import Alert
@@ -25,6 +25,15 @@ class ChangeCounter(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
     purged_through: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Built once: hands out `count` numbers and returns the last.
+_TAKE_NUMBERS = (
+    update(ChangeCounter)
+    .where(ChangeCounter.id == 1)
+    .values(value=ChangeCounter.value + bindparam("count", type_=BigInteger))
+    .returning(ChangeCounter.value)
+)
 
 
 def _changed(session: Session) -> list:
@@ -47,13 +56,7 @@ def _stamp(session: Session) -> None:
     rows = [o for o in pending.values() if o not in session.deleted]
     if not rows:
         return
-    connection = session.connection()
-    last = connection.execute(
-        update(ChangeCounter)
-        .where(ChangeCounter.id == 1)
-        .values(value=ChangeCounter.value + len(rows))
-        .returning(ChangeCounter.value)
-    ).scalar_one()
+    last = session.connection().execute(_TAKE_NUMBERS, {"count": len(rows)}).scalar_one()
     for number, row in enumerate(rows, start=last - len(rows) + 1):
         row.change_seq = number
 
@@ -63,10 +66,10 @@ def stamp(session: Session) -> None:
 
     A write calls this before it builds its response, so that the response (its version,
     ETag and change number) is what the commit will store; the counter's row lock is then
-    held until that commit, as the ordering above needs. Changes made afterwards are
+    held until that commit, as the ordering above needs. Rows not yet written are written
+    with their numbers (an insert, no update after it). Changes made afterwards are
     numbered at commit as usual.
     """
-    session.flush()
     _stamp(session)
     session.flush()
     # The numbering flush marked the rows changed again; they are numbered already.

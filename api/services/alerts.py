@@ -124,11 +124,35 @@ def apply_findings(
     judged_from: datetime | None,
     judged_to: datetime | None,
 ) -> Changes:
-    """Turn findings into alert changes; triggers judged again but gone are withdrawn."""
+    """Turn findings into alert changes, write them and announce them (plan_changes)."""
+    changes = plan_changes(
+        db_session=db_session,
+        patient_id=patient_id,
+        findings=findings,
+        judged_from=judged_from,
+        judged_to=judged_to,
+    )
+    db_session.flush()
+    announce(db_session, changes)
+    return changes
+
+
+def plan_changes(
+    *,
+    db_session: Session,
+    patient_id: uuid.UUID,
+    findings: list[analyzer.Finding],
+    judged_from: datetime | None,
+    judged_to: datetime | None,
+) -> Changes:
+    """Turn findings into alert changes in the session; triggers judged again but gone are
+    withdrawn. What is pending stays so (a new report with it) unless a withdrawal must be
+    written to refresh its alert; the caller flushes, then calls ``announce``."""
     now = utcnow()
     changes = Changes()
-    known = _known_triggers(db_session, patient_id, [f.key for f in findings])
-    active = _active_alerts(db_session, patient_id)
+    with db_session.no_autoflush:
+        known = _known_triggers(db_session, patient_id, [f.key for f in findings])
+        active = _active_alerts(db_session, patient_id)
     for finding in findings:
         trigger = known.get(finding.key)
         if trigger is not None and trigger.withdrawn_at is None:
@@ -147,14 +171,17 @@ def apply_findings(
             db_session.add(trigger)
         trigger.alert_id, trigger.felt_at, trigger.withdrawn_at = alert.id, finding.felt_at, None
         trigger.evidence, trigger.seen_at = _item(finding), now
-    db_session.flush()
     _withdraw_vanished(db_session, patient_id, findings, judged_from, judged_to, changes, now)
+    return changes
+
+
+def announce(db_session: Session, changes: Changes) -> None:
+    """Tell the changes of an analysis, once they are written (their events refer to them)."""
     for kind, touched in (("raised", changes.raised), ("updated", changes.updated)):
         for alert in touched:
             _announce(db_session, alert, f"alert.{kind}")
     for alert in changes.resolved:
         _announce(db_session, alert, "alert.resolved", audit_action="alert.resolve_data_corrected")
-    return changes
 
 
 def _announce(
@@ -188,10 +215,14 @@ def _withdraw_vanished(
     current = {f.key for f in findings}
     params = {"patient_id": patient_id, "judged_from": judged_from, "judged_to": judged_to}
     query = _live_triggers(judged_from is not None, judged_to is not None)
-    vanished = [t for t in db_session.scalars(query, params) if t.key not in current]
+    with db_session.no_autoflush:  # new triggers are current: the stored ones are asked
+        live = db_session.scalars(query, params).all()
+    vanished = [t for t in live if t.key not in current]
+    if not vanished:
+        return
     for trigger in vanished:
         trigger.withdrawn_at = now
-    db_session.flush()
+    db_session.flush()  # the alerts' live triggers are read back below
     for alert in {t.alert_id: t.alert for t in vanished}.values():
         _refresh_after_withdrawal(db_session, alert, changes, now)
 

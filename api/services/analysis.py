@@ -294,23 +294,38 @@ def _state(db_session: Session, patient_id: uuid.UUID) -> tuple:
 def prepare(
     *, db_session: Session, patient: User, report: MassageSession | CheckIn
 ) -> Prepared | None:
-    """Judge `report`, not yet written, against the patient's history as it is now.
-
-    None when the reports felt after it nearly fill the window (the write then judges
-    itself: which of them it re-judges depends on the report being there), or when its id
-    is one of theirs (the write judges as it always has).
-    """
-    cfg = config(db_session)
+    """Judge `report`, not yet written, against the patient's history as it is now, with
+    the state of that history (see analyze_new). None as for ``_foresee``."""
     state = _state(db_session, patient.id)
+    judgement = _foresee(db_session, patient, report, config(db_session))
+    if judgement is None:
+        return None
+    return Prepared(
+        patient_id=patient.id, report=foreseen(report), state=state, judgement=judgement
+    )
+
+
+def _foresee(
+    db_session: Session,
+    patient: User,
+    report: MassageSession | CheckIn,
+    cfg: analyzer.AnalyzerConfig,
+) -> Judgement | None:
+    """The judgement of `report`, not in the database, from the stored history and it.
+
+    None when the reports felt after it nearly fill the window (which of them are re-judged
+    depends on the report being there), or when its id is one of theirs (a check-in's id
+    sent for a session): the report is then judged once written, as an edit is.
+    """
     new = foreseen(report)
-    window = load_window(db_session=db_session, patient=patient, focus=new.felt_at, cfg=cfg)
-    if window.horizon is not None or window.after.get(type(report), 0) > AFTER_LIMIT - 2:
-        return None
-    if any(r.id == new.id for r in window.reports):  # a check-in's id sent for a session
-        return None
-    reports = [*window.reports, new]
-    judgement = _judgement(patient, reports, reports, new.felt_at, None, cfg)
-    return Prepared(patient_id=patient.id, report=new, state=state, judgement=judgement)
+    with db_session.no_autoflush:  # `report` may be pending: the history is what is stored
+        window = load_window(db_session=db_session, patient=patient, focus=new.felt_at, cfg=cfg)
+        if window.horizon is not None or window.after.get(type(report), 0) > AFTER_LIMIT - 2:
+            return None
+        if any(r.id == new.id for r in window.reports):
+            return None
+        reports = [*window.reports, new]
+        return _judgement(patient, reports, reports, new.felt_at, None, cfg)  # loads the profile
 
 
 def _judge(
@@ -340,42 +355,58 @@ def _judgement(
 
 
 def _still_holds(
-    db_session: Session,
-    prepared: Prepared | None,
-    patient: User,
-    focus: datetime | None,
-    written: MassageSession | CheckIn | None,
+    db_session: Session, prepared: Prepared | None, patient: User, report: MassageSession | CheckIn
 ) -> bool:
     return (
         prepared is not None
-        and written is not None
         and prepared.patient_id == patient.id
-        and prepared.report == foreseen(written)
-        and focus == prepared.report.felt_at
+        and prepared.report == foreseen(report)
         and prepared.state == _state(db_session, patient.id)
     )
 
 
-def reanalyze(
+def analyze_new(
     *,
     db_session: Session,
     patient: User,
-    focus: datetime | None,
+    report: MassageSession | CheckIn,
     prepared: Prepared | None = None,
-    written: MassageSession | CheckIn | None = None,
 ) -> alerts.Changes:
+    """Judge a new report, added to the session but not yet written, and plan the alert
+    changes: the report, the alerts and their triggers are then written by one flush (the
+    caller's ``stamp``), and the changes announced after it (``alerts.announce``).
+
+    `prepared` (made before the write's transaction) is used when the patient's history is
+    still as it was then; else the judgement is made here the same way, from the stored
+    history and the report. Where that cannot be (see ``_foresee``) the report is written
+    first and judged in place.
+    """
+    cfg = config(db_session)
+    lock_patient(db_session=db_session, patient_id=patient.id)
+    with db_session.no_autoflush:  # the report stays pending until the caller's flush
+        holds = _still_holds(db_session, prepared, patient, report)
+    judgement = prepared.judgement if holds else _foresee(db_session, patient, report, cfg)
+    if judgement is None:
+        db_session.flush()
+        judgement = _judge(db_session, patient, report.felt_at, cfg)
+    store_summary(db_session=db_session, patient_id=patient.id, summary=judgement.summary, cfg=cfg)
+    return alerts.plan_changes(
+        db_session=db_session,
+        patient_id=patient.id,
+        findings=judgement.findings,
+        judged_from=report.felt_at,
+        judged_to=judgement.horizon,
+    )
+
+
+def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> alerts.Changes:
     """Re-judge the patient from `focus` on (None: everything) and apply it to their alerts.
 
-    `prepared`: the judgement of `written`, the report just inserted, made before this
-    transaction; used when it still holds, else the patient is judged here.
     Runs inside the caller's transaction; the caller commits the write and the alerts together.
     """
     cfg = config(db_session)
     lock_patient(db_session=db_session, patient_id=patient.id)
-    if _still_holds(db_session, prepared, patient, focus, written):
-        judgement = prepared.judgement
-    else:
-        judgement = _judge(db_session, patient, focus, cfg)
+    judgement = _judge(db_session, patient, focus, cfg)
     store_summary(db_session=db_session, patient_id=patient.id, summary=judgement.summary, cfg=cfg)
     return alerts.apply_findings(
         db_session=db_session,

@@ -6,7 +6,8 @@ response at once.
 """
 
 import uuid
-from collections.abc import Container
+from collections.abc import Container, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
-from api.services import access, analysis, audit
+from api.services import access, alerts, analysis, audit
 from models import CareLink, CheckIn, MassageSession, User, utcnow
 from models.base import is_unique_violation
 from models.changes import stamp
@@ -161,23 +162,28 @@ def create(
         report_id = uuid.UUID(prepared.report.id)
     report = _new_report(model, patient, report_id or uuid.uuid4(), data)
     db_session.add(report)
+    with _refused_if_taken(db_session, model):
+        # Judged before it is written: the report, its alerts and its change numbers are
+        # then written by one flush (stamp), and the alert events after it.
+        changes = analysis.analyze_new(
+            db_session=db_session, patient=patient, report=report, prepared=prepared
+        )
+        _audit_write(db_session, user, report, "create", 201)
+        stamp(db_session)
+    alerts.announce(db_session, changes)
+    return WriteResult(report=report, alerts=changes.touched(), created=True)
+
+
+@contextmanager
+def _refused_if_taken(db_session: Session, model: ReportModel) -> Iterator[None]:
+    """A concurrent write that took the same id first (another patient's) gets 409."""
     try:
-        db_session.flush()
+        yield
     except IntegrityError as exc:
         if not is_unique_violation(exc):
             raise
         db_session.rollback()
         raise Conflict(f"A {_noun(model)} with this id already exists.") from exc
-    changes = analysis.reanalyze(
-        db_session=db_session,
-        patient=patient,
-        focus=report.felt_at,
-        prepared=prepared,
-        written=report,
-    )
-    _audit_write(db_session, user, report, "create", 201)
-    stamp(db_session)
-    return WriteResult(report=report, alerts=changes.touched(), created=True)
 
 
 def _existing(existing: Report, patient: User, data: dict, model: ReportModel) -> WriteResult:

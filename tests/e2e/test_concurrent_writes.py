@@ -89,3 +89,27 @@ def test_concurrent_retries_with_one_key_store_one_session(server):
     # And the key still replays afterwards.
     again = send()
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_one_client_id_sent_by_several_patients_at_once_is_stored_once(server):
+    """Phones of different patients that generated the same id (a copied database, a bad
+    random source) race: one write stores it, every other gets 409, none a server error
+    (on PostgreSQL the losers meet the primary key when their one flush writes the row)."""
+    auths = [_patient(server) for _ in range(8)]
+    shared = str(uuid.uuid4())
+
+    def send(auth):
+        body = _session(3) | {"id": shared}
+        return lambda: requests.post(
+            f"{server.base}/v1/sessions", json=body, headers=auth, timeout=30
+        )
+
+    answers = _burst([send(auth) for auth in auths])
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201] + [409] * (len(auths) - 1), [a.text for a in answers]
+    owners = [auth for auth, a in zip(auths, answers, strict=True) if a.status_code == 201]
+    assert [s["id"] for s in _sessions_of(server, owners[0])] == [shared]
+    for auth, answer in zip(auths, answers, strict=True):
+        if answer.status_code == 409:
+            assert answer.headers["Content-Type"] == "application/problem+json"
+            assert _sessions_of(server, auth) == []
