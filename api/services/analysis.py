@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, func, literal, select, union_all
+from sqlalchemy import Result, bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 import analyzer
@@ -123,6 +123,13 @@ def to_report(row, model: type[MassageSession] | type[CheckIn] | None = None) ->
     )
 
 
+def _rows(db_session: Session, statement, params: dict | None = None) -> Result:
+    """Rows of a select of columns, run on the session's connection: the ORM's execution
+    (for objects and autoflush, which these reads do not need: writers flush before they
+    judge) costs about as much again as the statement itself."""
+    return db_session.connection().execute(statement, params or {})
+
+
 def _live(model, patient_id):
     """The window columns of live reports of one kind: of a patient (an id or a bind), or,
     with None, of everyone."""
@@ -159,7 +166,7 @@ def load_window(
         reports = [
             to_report(row, model)
             for model in (MassageSession, CheckIn)
-            for row in db_session.execute(_live(model, patient.id))
+            for row in _rows(db_session, _live(model, patient.id))
         ]
         return Window(reports=reports, focus=None, horizon=None)
     rows: dict = {}
@@ -168,7 +175,7 @@ def load_window(
     params = {"patient_id": patient.id, "focus": focus, "since": focus - cfg.lookback}
     for model in (MassageSession, CheckIn):
         after = []
-        for row in db_session.execute(_window_statement(model, cfg.history_reports), params):
+        for row in _rows(db_session, _window_statement(model, cfg.history_reports), params):
             rows[row.id] = (row, model)
             if row.part == 2:
                 after.append(row[1])  # the felt time, second of the window columns
@@ -205,7 +212,7 @@ def recent_reports(
             .subquery()
         )
         query = select(ranked).where(ranked.c.rank <= cfg.history_reports)
-        for row in db_session.execute(query):
+        for row in _rows(db_session, query):
             found[row.patient_id].append(to_report(row, model))
     return found
 
@@ -288,7 +295,7 @@ _STATE = select(
 
 
 def _state(db_session: Session, patient_id: uuid.UUID) -> tuple:
-    return tuple(db_session.execute(_STATE, {"patient_id": patient_id}).one())
+    return tuple(_rows(db_session, _STATE, {"patient_id": patient_id}).one())
 
 
 def prepare(
@@ -318,14 +325,15 @@ def _foresee(
     sent for a session): the report is then judged once written, as an edit is.
     """
     new = foreseen(report)
-    with db_session.no_autoflush:  # `report` may be pending: the history is what is stored
-        window = load_window(db_session=db_session, patient=patient, focus=new.felt_at, cfg=cfg)
-        if window.horizon is not None or window.after.get(type(report), 0) > AFTER_LIMIT - 2:
-            return None
-        if any(r.id == new.id for r in window.reports):
-            return None
-        reports = [*window.reports, new]
-        return _judgement(patient, reports, reports, new.felt_at, None, cfg)  # loads the profile
+    window = load_window(db_session=db_session, patient=patient, focus=new.felt_at, cfg=cfg)
+    if window.horizon is not None or window.after.get(type(report), 0) > AFTER_LIMIT - 2:
+        return None
+    if any(r.id == new.id for r in window.reports):
+        return None
+    reports = [*window.reports, new]
+    # `report` may be pending: it stays so (the profile's lazy load would flush it).
+    with db_session.no_autoflush:
+        return _judgement(patient, reports, reports, new.felt_at, None, cfg)
 
 
 def _judge(
@@ -383,9 +391,10 @@ def analyze_new(
     """
     cfg = config(db_session)
     lock_patient(db_session=db_session, patient_id=patient.id)
-    with db_session.no_autoflush:  # the report stays pending until the caller's flush
-        holds = _still_holds(db_session, prepared, patient, report)
-    judgement = prepared.judgement if holds else _foresee(db_session, patient, report, cfg)
+    if _still_holds(db_session, prepared, patient, report):
+        judgement = prepared.judgement
+    else:
+        judgement = _foresee(db_session, patient, report, cfg)
     if judgement is None:
         db_session.flush()
         judgement = _judge(db_session, patient, report.felt_at, cfg)
