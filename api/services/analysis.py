@@ -159,20 +159,24 @@ def _window_statement(model, history_reports: int):
 
 
 def load_window(
-    *, db_session: Session, patient: User, focus: datetime | None, cfg: analyzer.AnalyzerConfig
+    *,
+    db_session: Session,
+    patient_id: uuid.UUID,
+    focus: datetime | None,
+    cfg: analyzer.AnalyzerConfig,
 ) -> Window:
     """The reports the analyzer needs to re-judge every trigger felt at or after `focus`."""
     if focus is None:
         reports = [
             to_report(row, model)
             for model in (MassageSession, CheckIn)
-            for row in _rows(db_session, _live(model, patient.id))
+            for row in _rows(db_session, _live(model, patient_id))
         ]
         return Window(reports=reports, focus=None, horizon=None)
     rows: dict = {}
     horizon: datetime | None = None
     counts = {}
-    params = {"patient_id": patient.id, "focus": focus, "since": focus - cfg.lookback}
+    params = {"patient_id": patient_id, "focus": focus, "since": focus - cfg.lookback}
     for model in (MassageSession, CheckIn):
         after = []
         for row in _rows(db_session, _window_statement(model, cfg.history_reports), params):
@@ -255,6 +259,14 @@ def _context(patient: User) -> analyzer.PatientContext:
     )
 
 
+def _context_in(state: tuple) -> analyzer.PatientContext:
+    """The analyzer's context from a state row (_STATE): no need to load the profile."""
+    _, _, _, affected_side, cleared_at = state
+    if affected_side is None:  # no profile
+        return analyzer.PatientContext()
+    return analyzer.PatientContext(medically_cleared_at=cleared_at, affected_side=affected_side)
+
+
 def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
     """One write and analysis per patient at a time, until the transaction ends.
 
@@ -279,8 +291,8 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
 
 # What a prepared judgement rests on: the patient's reports (every committed change to one
 # has a higher change number than any before, deletions included; the report being
-# written counts 0 until the commit numbers it) and their profile. One statement, on
-# indexes.
+# written counts 0 until the commit numbers it) and their profile, with what the analyzer
+# reads of it (none of the three when there is no profile). One statement, on indexes.
 _STATE = select(
     *(
         select(func.coalesce(func.max(model.change_seq), 0))
@@ -288,9 +300,14 @@ _STATE = select(
         .scalar_subquery()
         for model in (MassageSession, CheckIn)
     ),
-    select(PatientProfile.updated_at)
-    .where(PatientProfile.user_id == bindparam("patient_id"))
-    .scalar_subquery(),
+    *(
+        select(column).where(PatientProfile.user_id == bindparam("patient_id")).scalar_subquery()
+        for column in (
+            PatientProfile.updated_at,
+            PatientProfile.affected_side,
+            PatientProfile.medically_cleared_at,
+        )
+    ),
 )
 
 
@@ -304,7 +321,7 @@ def prepare(
     """Judge `report`, not yet written, against the patient's history as it is now, with
     the state of that history (see analyze_new). None as for ``_foresee``."""
     state = _state(db_session, patient.id)
-    judgement = _foresee(db_session, patient, report, config(db_session))
+    judgement = _foresee(db_session, _context_in(state), report, config(db_session))
     if judgement is None:
         return None
     return Prepared(
@@ -314,7 +331,7 @@ def prepare(
 
 def _foresee(
     db_session: Session,
-    patient: User,
+    context: analyzer.PatientContext,
     report: MassageSession | CheckIn,
     cfg: analyzer.AnalyzerConfig,
 ) -> Judgement | None:
@@ -325,31 +342,31 @@ def _foresee(
     sent for a session): the report is then judged once written, as an edit is.
     """
     new = foreseen(report)
-    window = load_window(db_session=db_session, patient=patient, focus=new.felt_at, cfg=cfg)
+    window = load_window(
+        db_session=db_session, patient_id=report.patient_id, focus=new.felt_at, cfg=cfg
+    )
     if window.horizon is not None or window.after.get(type(report), 0) > AFTER_LIMIT - 2:
         return None
     if any(r.id == new.id for r in window.reports):
         return None
     reports = [*window.reports, new]
-    # `report` may be pending: it stays so (the profile's lazy load would flush it).
-    with db_session.no_autoflush:
-        return _judgement(patient, reports, reports, new.felt_at, None, cfg)
+    return _judgement(context, reports, reports, new.felt_at, None, cfg)
 
 
 def _judge(
     db_session: Session, patient: User, focus: datetime | None, cfg: analyzer.AnalyzerConfig
 ) -> Judgement:
-    window = load_window(db_session=db_session, patient=patient, focus=focus, cfg=cfg)
+    window = load_window(db_session=db_session, patient_id=patient.id, focus=focus, cfg=cfg)
     # The window holds the patient's latest reports unless a kind was cut short after focus.
     latest = window.reports
     if window.horizon is not None:
         found = recent_reports(db_session=db_session, patient_ids=[patient.id], cfg=cfg)
         latest = found[patient.id]
-    return _judgement(patient, window.reports, latest, focus, window.horizon, cfg)
+    return _judgement(_context(patient), window.reports, latest, focus, window.horizon, cfg)
 
 
 def _judgement(
-    patient: User,
+    context: analyzer.PatientContext,
     reports: list[analyzer.Report],
     latest: list[analyzer.Report],
     focus: datetime | None,
@@ -358,7 +375,7 @@ def _judgement(
 ) -> Judgement:
     """The findings of `reports` from `focus` on, and the summary of the `latest` ones."""
     with metrics.ANALYZER.time():
-        findings = analyzer.analyze(reports, _context(patient), config=cfg, focus_from=focus)
+        findings = analyzer.analyze(reports, context, config=cfg, focus_from=focus)
     return Judgement(findings, horizon, analyzer.summarize(latest, cfg))
 
 
@@ -394,7 +411,8 @@ def analyze_new(
     if _still_holds(db_session, prepared, patient, report):
         judgement = prepared.judgement
     else:
-        judgement = _foresee(db_session, patient, report, cfg)
+        with db_session.no_autoflush:  # the report stays pending: the profile may load
+            judgement = _foresee(db_session, _context(patient), report, cfg)
     if judgement is None:
         db_session.flush()
         judgement = _judge(db_session, patient, report.felt_at, cfg)

@@ -95,6 +95,24 @@ def test_a_write_whose_patient_changed_meanwhile_judges_again(db, make):
     assert len(list(live)) == 6
 
 
+def test_a_write_whose_patient_was_cleared_meanwhile_judges_again(db, make):
+    """Prepared while the patient had no clearance on file (the judgement holds
+    not_medically_cleared); the therapist's clearance is recorded before the write: the
+    write must judge with it, and raise nothing."""
+    patient = make.user("patient", medically_cleared_at=None)
+    body = _body(started_at=analysis.utcnow() - timedelta(days=1), pain_before=4, pain_after=3)
+    prepared = reports.prepare(db_session=db, user=patient, model=MassageSession, data=body)
+    assert {f.rule for f in prepared.judgement.findings} == {"not_medically_cleared"}
+    patient.profile.medically_cleared_at = (analysis.utcnow() - timedelta(days=30)).date()
+    db.flush()
+
+    written = reports.create(
+        db_session=db, user=patient, model=MassageSession, data=body, prepared=prepared
+    )
+    assert written.alerts == []
+    assert db.scalars(select(Alert).where(Alert.patient_id == patient.id)).all() == []
+
+
 def _body(**fields) -> dict:
     return {
         "duration_minutes": 50,
