@@ -22,6 +22,8 @@ import analyzer
 # transaction in favour of another, and running the whole of it again is the remedy.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS = 3
+# Requests whose transaction only reads: it begins deferred on SQLite.
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def make_engine(
@@ -67,7 +69,7 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # (GET, and a write request's sign-in check: read_first) begin deferred and, in WAL
         # mode, never wait for a writer.
         reading = has_request_context() and (
-            request.method in ("GET", "HEAD") or g.get("reading_first", False)
+            request.method in READ_METHODS or g.get("reading_first", False)
         )
         if reading:
             connection.exec_driver_sql("BEGIN")
@@ -160,12 +162,18 @@ def read_apart() -> Iterator[Session | None]:
     """The request's session in a read-only transaction of its own, ended here, for reads a
     write request makes before its write (who is signing in, a stored response, the
     analysis of the report to write): on SQLite the writer's lock is then held only for
-    the write. None where they would share the write's transaction anyway (PostgreSQL,
-    where readers and writers do not block each other; a transaction already begun; or
-    changes pending)."""
+    the write. None where they would share the request's transaction anyway: PostgreSQL,
+    where readers and writers do not block each other; a GET or HEAD, whose transaction
+    only reads (the sign-in and the page are then read in one); a transaction already
+    begun; or changes pending."""
     db_session = get_session()
     pending = db_session.new or db_session.dirty or db_session.deleted
-    if db_session.get_bind().dialect.name != "sqlite" or db_session.in_transaction() or pending:
+    if (
+        db_session.get_bind().dialect.name != "sqlite"
+        or (has_request_context() and request.method in READ_METHODS)
+        or db_session.in_transaction()
+        or pending
+    ):
         yield None
         return
     g.reading_first = True
