@@ -116,27 +116,6 @@ def _record(alert: Alert, finding: analyzer.Finding, now: datetime) -> None:
     alert.evidence = _summary([*items, _item(finding)])
 
 
-def apply_findings(
-    *,
-    db_session: Session,
-    patient_id: uuid.UUID,
-    findings: list[analyzer.Finding],
-    judged_from: datetime | None,
-    judged_to: datetime | None,
-) -> Changes:
-    """Turn findings into alert changes, write them and announce them (plan_changes)."""
-    changes = plan_changes(
-        db_session=db_session,
-        patient_id=patient_id,
-        findings=findings,
-        judged_from=judged_from,
-        judged_to=judged_to,
-    )
-    db_session.flush()
-    announce(db_session, changes)
-    return changes
-
-
 def plan_changes(
     *,
     db_session: Session,

@@ -261,7 +261,7 @@ def _context(patient: User) -> analyzer.PatientContext:
 
 def _context_in(state: tuple) -> analyzer.PatientContext:
     """The analyzer's context from a state row (_STATE): no need to load the profile."""
-    _, _, _, affected_side, cleared_at = state
+    _, _, affected_side, cleared_at = state
     if affected_side is None:  # no profile
         return analyzer.PatientContext()
     return analyzer.PatientContext(medically_cleared_at=cleared_at, affected_side=affected_side)
@@ -291,8 +291,8 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
 
 # What a prepared judgement rests on: the patient's reports (every committed change to one
 # has a higher change number than any before, deletions included; the report being
-# written counts 0 until the commit numbers it) and their profile, with what the analyzer
-# reads of it (none of the three when there is no profile). One statement, on indexes.
+# written counts 0 until the commit numbers it) and what the analyzer reads of their
+# profile (None for both when there is no profile). One statement, on indexes.
 _STATE = select(
     *(
         select(func.coalesce(func.max(model.change_seq), 0))
@@ -302,11 +302,7 @@ _STATE = select(
     ),
     *(
         select(column).where(PatientProfile.user_id == bindparam("patient_id")).scalar_subquery()
-        for column in (
-            PatientProfile.updated_at,
-            PatientProfile.affected_side,
-            PatientProfile.medically_cleared_at,
-        )
+        for column in (PatientProfile.affected_side, PatientProfile.medically_cleared_at)
     ),
 )
 
@@ -416,14 +412,7 @@ def analyze_new(
     if judgement is None:
         db_session.flush()
         judgement = _judge(db_session, patient, report.felt_at, cfg)
-    store_summary(db_session=db_session, patient_id=patient.id, summary=judgement.summary, cfg=cfg)
-    return alerts.plan_changes(
-        db_session=db_session,
-        patient_id=patient.id,
-        findings=judgement.findings,
-        judged_from=report.felt_at,
-        judged_to=judgement.horizon,
-    )
+    return _plan(db_session, patient, judgement, report.felt_at, cfg)
 
 
 def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> alerts.Changes:
@@ -433,9 +422,22 @@ def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> 
     """
     cfg = config(db_session)
     lock_patient(db_session=db_session, patient_id=patient.id)
-    judgement = _judge(db_session, patient, focus, cfg)
+    changes = _plan(db_session, patient, _judge(db_session, patient, focus, cfg), focus, cfg)
+    db_session.flush()
+    alerts.announce(db_session, changes)
+    return changes
+
+
+def _plan(
+    db_session: Session,
+    patient: User,
+    judgement: Judgement,
+    focus: datetime | None,
+    cfg: analyzer.AnalyzerConfig,
+) -> alerts.Changes:
+    """Store the judgement's summary and plan its alert changes (written by the caller)."""
     store_summary(db_session=db_session, patient_id=patient.id, summary=judgement.summary, cfg=cfg)
-    return alerts.apply_findings(
+    return alerts.plan_changes(
         db_session=db_session,
         patient_id=patient.id,
         findings=judgement.findings,
