@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
 from api.services import access, alerts, analysis, audit
 from models import CareLink, CheckIn, MassageSession, User, utcnow
-from models.base import is_unique_violation
+from models.base import get_by_id, is_unique_violation
 from models.changes import stamp
 from models.report import felt_column
 
@@ -129,7 +129,7 @@ def prepare(
     retry of a report already there."""
     patient, data = _patient_and_data(db_session, user, model, data)
     report_id = data.pop("id", None)
-    if report_id is not None and db_session.get(model, report_id) is not None:
+    if report_id is not None and get_by_id(db_session, model, report_id) is not None:
         return None
     report = _new_report(model, patient, report_id or uuid.uuid4(), data)
     return analysis.prepare(db_session=db_session, patient=patient, report=report)
@@ -155,7 +155,7 @@ def create(
     analysis.lock_patient(db_session=db_session, patient_id=patient.id)
     report_id = data.pop("id", None)
     if report_id is not None:
-        existing = db_session.get(model, report_id)
+        existing = get_by_id(db_session, model, report_id)
         if existing is not None:
             return _existing(existing, patient, data, model)
     elif prepared is not None:
@@ -203,7 +203,7 @@ def _existing(existing: Report, patient: User, data: dict, model: ReportModel) -
 def get_or_raise(
     *, db_session: Session, user: User, model: ReportModel, report_id: uuid.UUID
 ) -> Report:
-    report = db_session.get(model, report_id)
+    report = get_by_id(db_session, model, report_id)
     if (
         report is None
         or report.deleted_at is not None
