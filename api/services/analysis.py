@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import Result, bindparam, func, literal, select, union_all
+from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 import analyzer
@@ -13,7 +13,7 @@ from api import metrics
 from api.errors import NotFound
 from api.services import alerts
 from models import CheckIn, MassageSession, PatientProfile, PatientSummary, User, utcnow
-from models.base import conflict_insert
+from models.base import column_rows, conflict_insert
 from models.report import felt_column
 
 # How many reports felt after the written one are re-evaluated (a late sync lands in the
@@ -123,13 +123,6 @@ def to_report(row, model: type[MassageSession] | type[CheckIn] | None = None) ->
     )
 
 
-def _rows(db_session: Session, statement, params: dict | None = None) -> Result:
-    """Rows of a select of columns, run on the session's connection: the ORM's execution
-    (for objects and autoflush, which these reads do not need: writers flush before they
-    judge) costs about as much again as the statement itself."""
-    return db_session.connection().execute(statement, params or {})
-
-
 def _live(model, patient_id):
     """The window columns of live reports of one kind: of a patient (an id or a bind), or,
     with None, of everyone."""
@@ -170,7 +163,7 @@ def load_window(
         reports = [
             to_report(row, model)
             for model in (MassageSession, CheckIn)
-            for row in _rows(db_session, _live(model, patient_id))
+            for row in column_rows(db_session, _live(model, patient_id))
         ]
         return Window(reports=reports, focus=None, horizon=None)
     rows: dict = {}
@@ -179,7 +172,7 @@ def load_window(
     params = {"patient_id": patient_id, "focus": focus, "since": focus - cfg.lookback}
     for model in (MassageSession, CheckIn):
         after = []
-        for row in _rows(db_session, _window_statement(model, cfg.history_reports), params):
+        for row in column_rows(db_session, _window_statement(model, cfg.history_reports), params):
             rows[row.id] = (row, model)
             if row.part == 2:
                 after.append(row[1])  # the felt time, second of the window columns
@@ -216,7 +209,7 @@ def recent_reports(
             .subquery()
         )
         query = select(ranked).where(ranked.c.rank <= cfg.history_reports)
-        for row in _rows(db_session, query):
+        for row in column_rows(db_session, query):
             found[row.patient_id].append(to_report(row, model))
     return found
 
@@ -308,7 +301,7 @@ _STATE = select(
 
 
 def _state(db_session: Session, patient_id: uuid.UUID) -> tuple:
-    return tuple(_rows(db_session, _STATE, {"patient_id": patient_id}).one())
+    return tuple(column_rows(db_session, _STATE, {"patient_id": patient_id}).one())
 
 
 def prepare(

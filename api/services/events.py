@@ -8,7 +8,7 @@ from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from models import Alert, CareLink, OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
-from models.base import conflict_insert
+from models.base import column_rows, conflict_insert
 from models.webhook import PING
 
 EVENTS_NAMESPACE = uuid.UUID("5b0f3c1e-8d2a-4f6b-9c7e-1a2b3c4d5e6f")
@@ -47,15 +47,16 @@ def payload(event: OutboxEvent, alert: Alert) -> dict:
 
 
 def _subscriptions_for() -> Select:
-    """Subscriptions not disabled whose owner may see the patient (bound as ``patient_id``)
-    now (admins see everyone); a paused one queues its deliveries until resumed."""
+    """Ids and events of the subscriptions not disabled whose owner may see the patient
+    (bound as ``patient_id``) now (admins see everyone); a paused one queues its
+    deliveries until resumed."""
     linked = exists().where(
         CareLink.patient_id == bindparam("patient_id"),
         CareLink.therapist_id == WebhookSubscription.owner_id,
         CareLink.status == "active",
     )
     return (
-        select(WebhookSubscription)
+        select(WebhookSubscription.id, WebhookSubscription.events)
         .join(User, User.id == WebhookSubscription.owner_id)
         .where(
             WebhookSubscription.status != "disabled",
@@ -92,11 +93,12 @@ def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent |
     if event_type == "alert.raised":
         # Counted by /metrics once the transaction commits (api.metrics).
         db_session.info.setdefault("alerts_raised", []).append((alert.rule, alert.severity))
-    for subscription in db_session.scalars(SUBSCRIPTIONS_FOR, {"patient_id": alert.patient_id}):
-        if event_type in subscription.events:
+    subscriptions = column_rows(db_session, SUBSCRIPTIONS_FOR, {"patient_id": alert.patient_id})
+    for subscription_id, subscribed in subscriptions:
+        if event_type in subscribed:
             db_session.add(
                 WebhookDelivery(
-                    subscription_id=subscription.id,
+                    subscription_id=subscription_id,
                     event_id=event.id,
                     next_attempt_at=event.created_at,
                 )
