@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 import analyzer
@@ -13,6 +13,7 @@ from api.errors import Conflict, NotFound
 from api.services import access, audit, events
 from models import Alert, AlertTrigger, User, utcnow
 from models.alert import ACTIVE_STATUSES
+from models.base import column_rows
 from models.changes import stamp
 
 EVIDENCE_ITEMS = 20
@@ -59,23 +60,70 @@ def _summary(items: list[dict]) -> dict:
     return {"report_ids": report_ids, "items": items}
 
 
-# Built once; each write binds its values.
-_TRIGGERS_BY_KEY = select(AlertTrigger).where(
-    AlertTrigger.patient_id == bindparam("patient_id"),
-    AlertTrigger.key.in_(bindparam("keys", expanding=True)),
-)
 _ACTIVE_ALERTS = select(Alert).where(
     Alert.patient_id == bindparam("patient_id"), Alert.status.in_(ACTIVE_STATUSES)
 )
 
 
-def _known_triggers(db_session: Session, patient_id: uuid.UUID, keys: list[str]) -> dict:
-    known: dict[str, AlertTrigger] = {}
-    for start in range(0, len(keys), KEY_CHUNK):
+@dataclass(frozen=True)
+class _Stored:
+    """A stored trigger as the planning weighs it, read without loading it as an object."""
+
+    id: uuid.UUID
+    key: str
+    withdrawn: bool
+
+
+@lru_cache
+def _weighed_triggers(bounded_from: bool, bounded_to: bool) -> Select:
+    """In one read: the patient's triggers of the keys found (bound as ``keys``), and the
+    live triggers of their active alerts felt in the span judged (bounds bound by the
+    caller), each with whether it is one of the latter."""
+    live = and_(AlertTrigger.withdrawn_at.is_(None), Alert.status.in_(ACTIVE_STATUSES))
+    if bounded_from:
+        live = and_(live, AlertTrigger.felt_at >= bindparam("judged_from"))
+    if bounded_to:
+        live = and_(live, AlertTrigger.felt_at <= bindparam("judged_to"))
+    return (
+        select(AlertTrigger.id, AlertTrigger.key, AlertTrigger.withdrawn_at, live.label("live"))
+        .join(Alert, Alert.id == AlertTrigger.alert_id)
+        .where(
+            AlertTrigger.patient_id == bindparam("patient_id"),
+            or_(AlertTrigger.key.in_(bindparam("keys", expanding=True)), live),
+        )
+    )
+
+
+def _stored_triggers(
+    db_session: Session,
+    patient_id: uuid.UUID,
+    keys: list[str],
+    judged_from: datetime | None,
+    judged_to: datetime | None,
+) -> tuple[dict[str, _Stored], list[_Stored]]:
+    """The stored triggers of `keys` by key, and the live ones in the judged span (what is
+    pending in the session is not asked: new triggers are current)."""
+    query = _weighed_triggers(judged_from is not None, judged_to is not None)
+    params = {"patient_id": patient_id, "judged_from": judged_from, "judged_to": judged_to}
+    wanted, known, live = set(keys), {}, {}
+    for start in range(0, max(len(keys), 1), KEY_CHUNK):
         chunk = keys[start : start + KEY_CHUNK]
-        triggers = db_session.scalars(_TRIGGERS_BY_KEY, {"patient_id": patient_id, "keys": chunk})
-        known.update({t.key: t for t in triggers})
-    return known
+        for row in column_rows(db_session, query, params | {"keys": chunk}):
+            stored = _Stored(row.id, row.key, row.withdrawn_at is not None)
+            if row.key in wanted:
+                known[row.key] = stored
+            if row.live:
+                live[row.id] = stored
+    return known, list(live.values())
+
+
+def _triggers(db_session: Session, ids: list[uuid.UUID]) -> list[AlertTrigger]:
+    """The triggers with these ids, as objects to change (a firing found again after its
+    withdrawal, or withdrawn now)."""
+    if not ids:
+        return []
+    with db_session.no_autoflush:
+        return list(db_session.scalars(select(AlertTrigger).where(AlertTrigger.id.in_(ids))))
 
 
 def _active_alerts(db_session: Session, patient_id: uuid.UUID) -> dict[str, Alert]:
@@ -129,13 +177,16 @@ def plan_changes(
     written to refresh its alert; the caller flushes, then calls ``announce``."""
     now = utcnow()
     changes = Changes()
+    keys = [f.key for f in findings]
+    known, live = _stored_triggers(db_session, patient_id, keys, judged_from, judged_to)
     with db_session.no_autoflush:
-        known = _known_triggers(db_session, patient_id, [f.key for f in findings])
         active = _active_alerts(db_session, patient_id)
+    # Found again after a correction had withdrawn it: the same trigger counts again.
+    again = {t.key: t for t in _triggers(db_session, [s.id for s in known.values() if s.withdrawn])}
     for finding in findings:
-        trigger = known.get(finding.key)
-        if trigger is not None and trigger.withdrawn_at is None:
+        if finding.key in known and finding.key not in again:
             continue  # seen before: re-analysis is idempotent, a resolved alert stays resolved
+        trigger = again.get(finding.key)
         alert = active.get(finding.rule)
         if alert is None:
             alert = _new_alert(patient_id, finding, now)
@@ -150,7 +201,9 @@ def plan_changes(
             db_session.add(trigger)
         trigger.alert_id, trigger.felt_at, trigger.withdrawn_at = alert.id, finding.felt_at, None
         trigger.evidence, trigger.seen_at = _item(finding), now
-    _withdraw_vanished(db_session, patient_id, findings, judged_from, judged_to, changes, now)
+    current = set(keys)
+    vanished = _triggers(db_session, [t.id for t in live if t.key not in current])
+    _withdraw(db_session, vanished, changes, now)
     return changes
 
 
@@ -181,22 +234,11 @@ def _announce(
     events.publish(db_session, event_type, alert)
 
 
-def _withdraw_vanished(
-    db_session: Session,
-    patient_id: uuid.UUID,
-    findings: list[analyzer.Finding],
-    judged_from: datetime | None,
-    judged_to: datetime | None,
-    changes: Changes,
-    now: datetime,
+def _withdraw(
+    db_session: Session, vanished: list[AlertTrigger], changes: Changes, now: datetime
 ) -> None:
-    """A live trigger in the judged span that the analysis no longer finds was corrected away."""
-    current = {f.key for f in findings}
-    params = {"patient_id": patient_id, "judged_from": judged_from, "judged_to": judged_to}
-    query = _live_triggers(judged_from is not None, judged_to is not None)
-    with db_session.no_autoflush:  # new triggers are current: the stored ones are asked
-        live = db_session.scalars(query, params).all()
-    vanished = [t for t in live if t.key not in current]
+    """Live triggers in the judged span that the analysis no longer finds were corrected
+    away: withdrawn, and their alerts' evidence refreshed (or the alert resolved)."""
     if not vanished:
         return
     for trigger in vanished:
@@ -204,25 +246,6 @@ def _withdraw_vanished(
     db_session.flush()  # the alerts' live triggers are read back below
     for alert in {t.alert_id: t.alert for t in vanished}.values():
         _refresh_after_withdrawal(db_session, alert, changes, now)
-
-
-@lru_cache
-def _live_triggers(bounded_from: bool, bounded_to: bool) -> Select:
-    """Live triggers of open alerts, felt in the span judged (bounds bound by the caller)."""
-    query = (
-        select(AlertTrigger)
-        .join(Alert, Alert.id == AlertTrigger.alert_id)
-        .where(
-            AlertTrigger.patient_id == bindparam("patient_id"),
-            AlertTrigger.withdrawn_at.is_(None),
-            Alert.status.in_(ACTIVE_STATUSES),
-        )
-    )
-    if bounded_from:
-        query = query.where(AlertTrigger.felt_at >= bindparam("judged_from"))
-    if bounded_to:
-        query = query.where(AlertTrigger.felt_at <= bindparam("judged_to"))
-    return query
 
 
 def _refresh_after_withdrawal(

@@ -143,6 +143,66 @@ def test_correcting_a_typo_resolves_the_alert_as_data_corrected(client, make, db
     assert {a.status for a in _alerts(db, patient)} == {"resolved"}
 
 
+def _triggers(db, patient) -> list[AlertTrigger]:
+    db.expire_all()
+    query = select(AlertTrigger).where(AlertTrigger.patient_id == patient.id)
+    return sorted(db.scalars(query), key=lambda t: t.key)
+
+
+def test_a_firing_corrected_away_and_back_counts_again_on_its_own_trigger(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post(
+        "/v1/sessions", json=session_body(pain_before=5, pain_after=9), headers=headers
+    ).get_json()
+    first = {a["rule"]: a["id"] for a in created["alerts"]}
+    before = [(t.id, t.key) for t in _triggers(db, patient)]
+    url = f"/v1/sessions/{created['id']}"
+    client.patch(url, json={"pain_after": 4}, headers=headers)
+    assert all(t.withdrawn_at is not None for t in _triggers(db, patient))
+    back = client.patch(url, json={"pain_after": 9}, headers=headers)
+    assert back.status_code == 200, back.get_json()
+    # The resolved alerts stay resolved: new ones are raised, on the same triggers.
+    again = {a["rule"]: a for a in back.get_json()["alerts"]}
+    assert set(again) == set(first) and not {a["id"] for a in again.values()} & {*first.values()}
+    assert all(a["status"] == "open" and a["occurrences"] == 1 for a in again.values())
+    triggers = _triggers(db, patient)
+    assert [(t.id, t.key) for t in triggers] == before
+    assert {str(t.alert_id) for t in triggers} == {a["id"] for a in again.values()}
+    assert all(t.withdrawn_at is None for t in triggers)
+
+
+def test_triggers_are_weighed_alike_when_their_keys_are_read_in_chunks(
+    client, make, db, monkeypatch
+):
+    from api.services import alerts
+
+    monkeypatch.setattr(alerts, "KEY_CHUNK", 1)  # one read per key found
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post(
+        "/v1/sessions", json=session_body(pain_before=5, pain_after=9), headers=headers
+    ).get_json()
+    assert len(created["alerts"]) == 2 and len(_triggers(db, patient)) == 2
+    url = f"/v1/sessions/{created['id']}"
+    # Judged again, found again: nothing changes, nothing is withdrawn.
+    same = client.patch(url, json={"notes": "felt it all day"}, headers=headers)
+    assert same.status_code == 200 and same.get_json()["alerts"] == []
+    assert all(t.withdrawn_at is None for t in _triggers(db, patient))
+    # One firing corrected away: only its trigger is withdrawn, its alert resolved.
+    fixed = client.patch(url, json={"pain_after": 7}, headers=headers)
+    [resolved] = fixed.get_json()["alerts"]
+    assert resolved["rule"] == "severe_pain" and resolved["resolution"] == "data_corrected"
+    triggers = _triggers(db, patient)
+    assert len(triggers) == 2 and sum(t.withdrawn_at is not None for t in triggers) == 1
+    # Back again: the withdrawn trigger (not live, so found only by its key) counts again.
+    back = client.patch(url, json={"pain_after": 9}, headers=headers)
+    [raised] = back.get_json()["alerts"]
+    assert raised["rule"] == "severe_pain" and raised["id"] != resolved["id"]
+    assert [t.id for t in _triggers(db, patient)] == [t.id for t in triggers]
+    assert all(t.withdrawn_at is None for t in _triggers(db, patient))
+
+
 def test_deleting_the_only_evidence_resolves_the_alert(client, make, db):
     patient = make.user("patient")
     headers = make.headers(patient)
