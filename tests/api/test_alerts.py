@@ -127,12 +127,18 @@ def test_resolved_alert_stays_resolved_and_a_later_trigger_opens_a_new_one(app, 
     assert len(_alerts(db, patient, rule="red_flag_bladder_bowel")) == 2
 
 
-def test_correcting_a_typo_resolves_the_alert_as_data_corrected(client, make, db):
+def _worsened_session(client, make):
+    """A patient's session with pain 5 -> 9: post_session_worsening and severe_pain."""
     patient = make.user("patient")
     headers = make.headers(patient)
     created = client.post(
         "/v1/sessions", json=session_body(pain_before=5, pain_after=9), headers=headers
     ).get_json()
+    return patient, headers, created
+
+
+def test_correcting_a_typo_resolves_the_alert_as_data_corrected(client, make, db):
+    patient, headers, created = _worsened_session(client, make)
     assert {a["rule"] for a in created["alerts"]} == {"post_session_worsening", "severe_pain"}
     fixed = client.patch(f"/v1/sessions/{created['id']}", json={"pain_after": 4}, headers=headers)
     rules = {a["rule"]: a for a in fixed.get_json()["alerts"]}
@@ -150,11 +156,7 @@ def _triggers(db, patient) -> list[AlertTrigger]:
 
 
 def test_a_firing_corrected_away_and_back_counts_again_on_its_own_trigger(client, make, db):
-    patient = make.user("patient")
-    headers = make.headers(patient)
-    created = client.post(
-        "/v1/sessions", json=session_body(pain_before=5, pain_after=9), headers=headers
-    ).get_json()
+    patient, headers, created = _worsened_session(client, make)
     first = {a["rule"]: a["id"] for a in created["alerts"]}
     before = [(t.id, t.key) for t in _triggers(db, patient)]
     url = f"/v1/sessions/{created['id']}"
@@ -178,11 +180,7 @@ def test_triggers_are_weighed_alike_when_their_keys_are_read_in_chunks(
     from api.services import alerts
 
     monkeypatch.setattr(alerts, "KEY_CHUNK", 1)  # one read per key found
-    patient = make.user("patient")
-    headers = make.headers(patient)
-    created = client.post(
-        "/v1/sessions", json=session_body(pain_before=5, pain_after=9), headers=headers
-    ).get_json()
+    patient, headers, created = _worsened_session(client, make)
     assert len(created["alerts"]) == 2 and len(_triggers(db, patient)) == 2
     url = f"/v1/sessions/{created['id']}"
     # Judged again, found again: nothing changes, nothing is withdrawn.
