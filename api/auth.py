@@ -156,8 +156,7 @@ def report_link_required(func: Callable) -> Callable:
     @wraps(func)
     def wrapper(*args, token: str, patient_id: uuid.UUID, **kwargs):
         user = _report_link_user(token, patient_id)
-        g.current_user = user
-        get_session().info["actor"] = user
+        _sign_in(user)
         resource = request.path.rsplit("/", 1)[-1]
         audit.record_link_use(get_session(), user=user, patient_id=patient_id, resource=resource)
         return func(*args, patient_id=patient_id, **kwargs)
@@ -167,6 +166,15 @@ def report_link_required(func: Callable) -> Callable:
 
 def current_user() -> User:
     return g.current_user
+
+
+def _sign_in(user: User) -> None:
+    """The request acts as `user`. Its id is kept apart: a rollback expires the user, and
+    what reads the id after one (the log line, a stored response's owner) must not load it
+    again."""
+    g.current_user = user
+    g.user_id = user.id
+    get_session().info["actor"] = user
 
 
 def auth_required(*roles: str) -> Callable:
@@ -181,8 +189,7 @@ def auth_required(*roles: str) -> Callable:
             user = _user_from_request()
             if roles and user.role not in roles:
                 raise AccessDenied("Your role cannot use this endpoint.")
-            g.current_user = user
-            get_session().info["actor"] = user
+            _sign_in(user)
             return view(*args, **kwargs)
 
         responses = {401: "UNAUTHORIZED"}

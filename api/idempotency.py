@@ -41,8 +41,8 @@ def _request_hash() -> str:
 
 
 def _owner() -> str:
-    user = g.get("current_user")
-    return f"user:{user.id}" if user is not None else "anonymous"
+    user_id = g.get("user_id")
+    return f"user:{user_id}" if user_id is not None else "anonymous"
 
 
 def _replay(record: IdempotencyRecord) -> Response:

@@ -113,7 +113,7 @@ def by_account_and_origin() -> str:
 
 
 def by_user() -> str:
-    return f"user:{g.current_user.id}"
+    return f"user:{g.user_id}"
 
 
 def _setting(name: str) -> Callable[[], str]:

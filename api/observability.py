@@ -70,7 +70,7 @@ def _record(response: Response) -> Response:
     method = request.method if request.method in METHODS else "OTHER"
     metrics.REQUESTS.labels(method, route, response.status_code).inc()
     metrics.LATENCY.labels(method, route).observe(took)
-    user = g.get("current_user")
+    user_id = g.get("user_id")
     request_log.info(
         "%s %s %s",
         method,
@@ -82,7 +82,7 @@ def _record(response: Response) -> Response:
             "route": route,
             "status": response.status_code,
             "duration_ms": round(took * 1000, 1),
-            "user_id": str(user.id) if user is not None else None,
+            "user_id": str(user_id) if user_id is not None else None,
         },
     )
     return response

@@ -83,3 +83,20 @@ def test_reads_send_a_pinned_number_of_statements(client, connection, history):
         read = client.get(f"/v1/sessions/{item['id']}", headers=headers)
     assert read.status_code == 200 and read.get_json()["id"] == item["id"]
     assert len(statements) == 2, "\n".join(statements)  # the user, the session
+
+
+def test_a_refused_request_does_not_load_the_user_again_for_its_log_line(
+    client, connection, history
+):
+    # The refusal rolls the request back, which expires the signed-in user: the log line
+    # (and anything else after it) takes the id kept at sign-in, without a select.
+    _, headers = history
+    missing = "/v1/sessions/00000000-0000-4000-8000-000000000000"
+    with count_statements(connection) as statements:
+        read = client.get(missing, headers=headers)
+    assert read.status_code == 404
+    assert len(statements) == 2, "\n".join(statements)  # the user, the session looked for
+    with count_statements(connection) as statements:
+        refused = client.post("/v1/sessions", json={"pain_before": 11}, headers=headers)
+    assert refused.status_code == 422
+    assert len(statements) == 1, "\n".join(statements)  # the user
