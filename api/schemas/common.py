@@ -63,7 +63,58 @@ def _holds_nul(value) -> bool:
 
 
 class OutSchema(ma.Schema):
-    """Output shapes: dumped from models, never loaded."""
+    """Output shapes: dumped from models, never loaded.
+
+    Dumped as marshmallow dumps them, with less work per field: each field's value is read
+    with one ``getattr`` or key lookup as marshmallow's own accessor would find it
+    (marshmallow passes every field through four calls to find it: half the time of a page
+    of sessions), then formatted by the field itself. Rows and dotted ``attribute`` paths
+    are read by marshmallow's accessor, and fields that read no attribute (Function,
+    Constant) are dumped by marshmallow as before.
+    """
+
+    def _serialize(self, obj, *, many: bool = False):
+        if many and obj is not None:
+            return [self._serialize(item) for item in obj]
+        plan = self.__dict__.get("_dump_plan")
+        if plan is None:
+            plan = self._dump_plan = _dump_plan(self)
+        plain = not hasattr(obj, "__getitem__")
+        mapping = type(obj) is dict
+        dumped = self.dict_class()
+        for key, attr_name, name, plain_name, field in plan:
+            if name is None:  # reads no attribute
+                value = field.serialize(attr_name, obj, accessor=self.get_attribute)
+                if value is not ma.missing:
+                    dumped[key] = value
+                continue
+            if plain_name is None or not (plain or mapping):
+                value = self.get_attribute(obj, name, ma.missing)
+            elif plain or plain_name not in obj:
+                value = getattr(obj, plain_name, ma.missing)
+            else:
+                value = obj[plain_name]
+            if value is ma.missing:
+                default = field.dump_default
+                value = default() if callable(default) else default
+                if value is ma.missing:
+                    continue
+            dumped[key] = field._serialize(value, attr_name, obj)
+        return dumped
+
+
+def _dump_plan(schema: ma.Schema) -> list[tuple]:
+    """Per field: its output key, its name in the schema, the attribute it reads (None: it
+    reads none), that attribute again when it is a plain name (None when dotted), the field."""
+    plan = []
+    for attr_name, field in schema.dump_fields.items():
+        key = field.data_key if field.data_key is not None else attr_name
+        if not field._CHECK_ATTRIBUTE:
+            plan.append((key, attr_name, None, None, field))
+            continue
+        name = attr_name if field.attribute is None else field.attribute
+        plan.append((key, attr_name, name, None if "." in name else name, field))
+    return plan
 
 
 def one_of(values: tuple[str, ...]) -> ma.validate.OneOf:
