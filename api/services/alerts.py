@@ -66,12 +66,38 @@ _ACTIVE_ALERTS = select(Alert).where(
 
 
 @dataclass(frozen=True)
-class _Stored:
+class _TriggerRow:
     """A stored trigger as the planning weighs it, read without loading it as an object."""
 
     id: uuid.UUID
     key: str
     withdrawn: bool
+
+
+@dataclass(frozen=True)
+class StoredAlerts:
+    """What planning reads of the patient's alerts before it changes any: the triggers of
+    the keys found (by key), the live triggers in the span judged, and the active alerts
+    by rule. Read by ``read_stored``, in the write's transaction or, on SQLite, before the
+    writer's lock with the prepared analysis (api.services.analysis.prepare)."""
+
+    known: dict[str, _TriggerRow]
+    live: list[_TriggerRow]
+    active: dict[str, Alert]
+
+
+def read_stored(
+    db_session: Session,
+    patient_id: uuid.UUID,
+    findings: list[analyzer.Finding],
+    judged_from: datetime | None,
+    judged_to: datetime | None,
+) -> StoredAlerts:
+    keys = [f.key for f in findings]
+    known, live = _stored_triggers(db_session, patient_id, keys, judged_from, judged_to)
+    with db_session.no_autoflush:
+        active = _active_alerts(db_session, patient_id)
+    return StoredAlerts(known, live, active)
 
 
 @lru_cache
@@ -100,7 +126,7 @@ def _stored_triggers(
     keys: list[str],
     judged_from: datetime | None,
     judged_to: datetime | None,
-) -> tuple[dict[str, _Stored], list[_Stored]]:
+) -> tuple[dict[str, _TriggerRow], list[_TriggerRow]]:
     """The stored triggers of `keys` by key, and the live ones in the judged span (what is
     pending in the session is not asked: new triggers are current)."""
     query = _weighed_triggers(judged_from is not None, judged_to is not None)
@@ -109,7 +135,7 @@ def _stored_triggers(
     for start in range(0, max(len(keys), 1), KEY_CHUNK):
         chunk = keys[start : start + KEY_CHUNK]
         for row in column_rows(db_session, query, params | {"keys": chunk}):
-            stored = _Stored(row.id, row.key, row.withdrawn_at is not None)
+            stored = _TriggerRow(row.id, row.key, row.withdrawn_at is not None)
             if row.key in wanted:
                 known[row.key] = stored
             if row.live:
@@ -171,16 +197,20 @@ def plan_changes(
     findings: list[analyzer.Finding],
     judged_from: datetime | None,
     judged_to: datetime | None,
+    stored: StoredAlerts | None = None,
 ) -> Changes:
     """Turn findings into alert changes in the session; triggers judged again but gone are
     withdrawn. What is pending stays so (a new report with it) unless a withdrawal must be
-    written to refresh its alert; the caller flushes, then calls ``announce``."""
+    written to refresh its alert; the caller flushes, then calls ``announce``.
+
+    `stored` is what ``read_stored`` returned for the same findings and span, when the
+    caller knows nothing changed since (else it is read here)."""
     now = utcnow()
     changes = Changes()
     keys = [f.key for f in findings]
-    known, live = _stored_triggers(db_session, patient_id, keys, judged_from, judged_to)
-    with db_session.no_autoflush:
-        active = _active_alerts(db_session, patient_id)
+    if stored is None:
+        stored = read_stored(db_session, patient_id, findings, judged_from, judged_to)
+    known, live, active = stored.known, stored.live, dict(stored.active)
     # Found again after a correction had withdrawn it: the same trigger counts again.
     again = {t.key: t for t in _triggers(db_session, [s.id for s in known.values() if s.withdrawn])}
     for finding in findings:

@@ -12,7 +12,7 @@ import analyzer
 from api import metrics
 from api.errors import NotFound
 from api.services import alerts
-from models import CheckIn, MassageSession, PatientProfile, PatientSummary, User, utcnow
+from models import Alert, CheckIn, MassageSession, PatientProfile, PatientSummary, User, utcnow
 from models.base import column_rows, conflict_insert
 from models.report import felt_column
 
@@ -44,15 +44,18 @@ class Prepared:
     """The judgement of a report about to be written, made before the write's transaction
     from the patient's history as it was then (on SQLite, outside the writer's lock).
 
-    The write uses it only when the patient's reports and profile are still as they were
-    (``state``) and the report was written as foreseen (``report``); otherwise the write
-    judges again in its own transaction. Either way the same judgement comes out.
+    The write uses it only when the patient's reports, alerts and profile are still as they
+    were (``state``) and the report was written as foreseen (``report``); otherwise the
+    write judges again in its own transaction. Either way the same judgement comes out.
+    What planning the alert changes reads (``stored``) was read with it, on the same
+    state.
     """
 
     patient_id: uuid.UUID
     report: analyzer.Report
     state: tuple
     judgement: Judgement
+    stored: alerts.StoredAlerts
 
 
 def config(db_session: Session) -> analyzer.AnalyzerConfig:
@@ -254,7 +257,7 @@ def _context(patient: User) -> analyzer.PatientContext:
 
 def _context_in(state: tuple) -> analyzer.PatientContext:
     """The analyzer's context from a state row (_STATE): no need to load the profile."""
-    _, _, affected_side, cleared_at = state
+    *_, affected_side, cleared_at = state
     if affected_side is None:  # no profile
         return analyzer.PatientContext()
     return analyzer.PatientContext(medically_cleared_at=cleared_at, affected_side=affected_side)
@@ -282,16 +285,17 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
     locked.add(patient_id)
 
 
-# What a prepared judgement rests on: the patient's reports (every committed change to one
-# has a higher change number than any before, deletions included; the report being
-# written counts 0 until the commit numbers it) and what the analyzer reads of their
-# profile (None for both when there is no profile). One statement, on indexes.
+# What a prepared judgement rests on: the patient's reports and alerts (every committed
+# change to one has a higher change number than any before, deletions included; the report
+# being written counts 0 until the commit numbers it; a trigger changes only with a report
+# or its alert) and what the analyzer reads of their profile (None for both when there is
+# no profile). One statement, on indexes.
 _STATE = select(
     *(
         select(func.coalesce(func.max(model.change_seq), 0))
         .where(model.patient_id == bindparam("patient_id"))
         .scalar_subquery()
-        for model in (MassageSession, CheckIn)
+        for model in (MassageSession, CheckIn, Alert)
     ),
     *(
         select(column).where(PatientProfile.user_id == bindparam("patient_id")).scalar_subquery()
@@ -313,8 +317,15 @@ def prepare(
     judgement = _foresee(db_session, _context_in(state), report, config(db_session))
     if judgement is None:
         return None
+    stored = alerts.read_stored(
+        db_session, patient.id, judgement.findings, report.felt_at, judgement.horizon
+    )
     return Prepared(
-        patient_id=patient.id, report=foreseen(report), state=state, judgement=judgement
+        patient_id=patient.id,
+        report=foreseen(report),
+        state=state,
+        judgement=judgement,
+        stored=stored,
     )
 
 
@@ -398,10 +409,9 @@ def analyze_new(
     cfg = config(db_session)
     lock_patient(db_session=db_session, patient_id=patient.id)
     if _still_holds(db_session, prepared, patient, report):
-        judgement = prepared.judgement
-    else:
-        with db_session.no_autoflush:  # the report stays pending: the profile may load
-            judgement = _foresee(db_session, _context(patient), report, cfg)
+        return _plan(db_session, patient, prepared.judgement, report.felt_at, cfg, prepared.stored)
+    with db_session.no_autoflush:  # the report stays pending: the profile may load
+        judgement = _foresee(db_session, _context(patient), report, cfg)
     if judgement is None:
         db_session.flush()
         judgement = _judge(db_session, patient, report.felt_at, cfg)
@@ -427,8 +437,10 @@ def _plan(
     judgement: Judgement,
     focus: datetime | None,
     cfg: analyzer.AnalyzerConfig,
+    stored: alerts.StoredAlerts | None = None,
 ) -> alerts.Changes:
-    """Store the judgement's summary and plan its alert changes (written by the caller)."""
+    """Store the judgement's summary and plan its alert changes (written by the caller), from
+    `stored` when it was read with a prepared judgement that still holds."""
     store_summary(db_session=db_session, patient_id=patient.id, summary=judgement.summary, cfg=cfg)
     return alerts.plan_changes(
         db_session=db_session,
@@ -436,4 +448,5 @@ def _plan(
         findings=judgement.findings,
         judged_from=focus,
         judged_to=judgement.horizon,
+        stored=stored,
     )

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from api.services import analysis, reports
+from api.services import alerts, analysis, reports
 from bench.cohort import REALISTIC, Simulator
 from models import Alert, CheckIn, MassageSession
 
@@ -111,6 +111,32 @@ def test_a_write_whose_patient_was_cleared_meanwhile_judges_again(db, make):
     )
     assert written.alerts == []
     assert db.scalars(select(Alert).where(Alert.patient_id == patient.id)).all() == []
+
+
+def test_a_write_whose_patient_alert_was_resolved_meanwhile_plans_again(db, make):
+    """Prepared while the patient's not_medically_cleared alert was open (the prepared
+    planning would add an occurrence to it); the therapist resolves it before the write.
+    A resolved alert stays resolved: the write must open a new one instead."""
+    patient = make.user("patient", medically_cleared_at=None)
+    therapist = make.user("therapist")
+    make.link(patient, therapist)
+    start = analysis.utcnow() - timedelta(days=3)
+    first = _body(started_at=start, pain_before=4, pain_after=3)
+    (opened,) = reports.create(db_session=db, user=patient, model=MassageSession, data=first).alerts
+    body = _body(started_at=start + timedelta(days=1), pain_before=4, pain_after=3)
+    prepared = reports.prepare(db_session=db, user=patient, model=MassageSession, data=body)
+    assert [a.id for a in prepared.stored.active.values()] == [opened.id]
+    alerts.resolve(db_session=db, user=therapist, alert_id=opened.id, note="Cleared by phone.")
+
+    written = reports.create(
+        db_session=db, user=patient, model=MassageSession, data=body, prepared=prepared
+    )
+    (raised,) = written.alerts
+    assert raised.id != opened.id and raised.rule == "not_medically_cleared"
+    db.expire_all()
+    stored = {a.id: a for a in db.scalars(select(Alert).where(Alert.patient_id == patient.id))}
+    assert stored[opened.id].status == "resolved" and stored[opened.id].occurrences == 1
+    assert stored[raised.id].status == "open" and stored[raised.id].occurrences == 1
 
 
 def _body(**fields) -> dict:
