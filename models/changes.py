@@ -15,6 +15,7 @@ from models.report import CheckIn, MassageSession
 
 SYNCED = (MassageSession, CheckIn, Alert, CareLink)
 _PENDING = "sync_changed"
+_NUMBERED = "sync_numbered"
 
 
 class ChangeCounter(Base):
@@ -46,6 +47,8 @@ def _changed(session: Session) -> list:
 
 @event.listens_for(Session, "before_flush")
 def _remember(session: Session, _context, _instances) -> None:
+    if session.info.get(_NUMBERED):
+        return  # stamp's own flush: what it writes is numbered already
     session.info.setdefault(_PENDING, {}).update({id(o): o for o in _changed(session)})
 
 
@@ -71,9 +74,11 @@ def stamp(session: Session) -> None:
     numbered at commit as usual.
     """
     _stamp(session)
-    session.flush()
-    # The numbering flush marked the rows changed again; they are numbered already.
-    session.info.pop(_PENDING, None)
+    session.info[_NUMBERED] = True
+    try:
+        session.flush()
+    finally:
+        del session.info[_NUMBERED]
 
 
 @event.listens_for(Session, "after_commit")
