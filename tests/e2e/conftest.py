@@ -21,6 +21,9 @@ from api.db import make_engine
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
+# Threads as well as workers: the concurrency tests need requests of one process running at
+# once (gunicorn.conf.py's default is one thread per worker).
+SERVED_BY = ("--workers", "2", "--threads", "4")
 METRICS_TOKEN = "e2e-metrics-" + "m" * 20
 
 
@@ -100,7 +103,7 @@ def server(tmp_path_factory):
     log_path = workdir / "gunicorn.log"
     log = log_path.open("w")
     process = subprocess.Popen(
-        [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "api:create_app()"],
+        [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", *SERVED_BY, "api:create_app()"],
         cwd=ROOT,
         env=env,
         stdout=log,
