@@ -31,7 +31,7 @@ def _cores() -> int:
 # (validation, the analysis), and the threads of one process take turns on its
 # interpreter lock: a write holding SQLite's writer lock, or PostgreSQL's change counter
 # until its commit, then waits behind other requests' work and every other writer waits
-# with it. Measured with bench/load.py's writes on 2 cores, 8 clients: 2 workers x 4
+# with it. Measured on 2 cores with bench/load.py's P1 writes, 8 clients: 2 workers x 4
 # threads gave 194-201 writes/s (p99 76-85 ms) on SQLite and 158-160 (p99 136-147 ms) on
 # PostgreSQL; 5 workers x 1 thread 248-268 (p99 73-78 ms) and 194-196 (p99 92-97 ms).
 # A worker serves one request at a time: where many long CSV exports run at once, raise
