@@ -36,9 +36,9 @@ def _cores() -> int:
 # PostgreSQL; 5 workers x 1 thread 248-268 (p99 73-78 ms) and 194-196 (p99 92-97 ms).
 # A worker serves one request at a time: where many long CSV exports run at once, raise
 # GUNICORN_THREADS or WEB_CONCURRENCY.
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cores() + 1))
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cores() + 1)
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+threads = int(os.environ.get("GUNICORN_THREADS") or 1)
 timeout = 30
 graceful_timeout = 30
 accesslog = None

@@ -2,7 +2,9 @@
 
 import fcntl
 import os
+import runpy
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -11,6 +13,8 @@ from sqlalchemy.exc import OperationalError
 from api import create_app
 from api.config import DEV_SECRET, ConfigError
 from api.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -260,3 +264,26 @@ def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(env):
         environ_base={"REMOTE_ADDR": "10.0.0.1"},
     )
     assert resp.get_json() == {"ip": "10.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "threads", "expected"),
+    [
+        (None, None, (2 * len(os.sched_getaffinity(0)) + 1, 1)),
+        ("", "", (2 * len(os.sched_getaffinity(0)) + 1, 1)),  # as a copied .env.example sets
+        ("3", "4", (3, 4)),
+    ],
+)
+def test_gunicorn_serves_with_processes_unless_told_otherwise(
+    monkeypatch, tmp_path, concurrency, threads, expected
+):
+    # Set, so that reading the settings neither makes a folder nor changes this process.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    for name, value in (("WEB_CONCURRENCY", concurrency), ("GUNICORN_THREADS", threads)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert (settings["workers"], settings["threads"]) == expected
+    assert settings["worker_class"] == "gthread"  # heartbeat kept during a long export
