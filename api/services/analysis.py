@@ -270,8 +270,8 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
     patient's row, taken ``FOR NO KEY UPDATE``: unlike ``FOR UPDATE`` it does not wait for
     the key-share locks that inserts referencing the patient hold, so a writer that takes
     it before its insert cannot deadlock with another (PostgreSQL; SQLite's writer lock
-    already serialises writes, so nothing is sent there). Taking it again in the same
-    transaction sends nothing.
+    already serialises writes, so nothing is sent there). It is sent without flushing what
+    is pending, and taking it again in the same transaction sends nothing.
     """
     if db_session.get_bind().dialect.name == "sqlite":
         return
@@ -281,8 +281,14 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
         db_session.info["patient_locks"] = (transaction, locked)
     if patient_id in locked:
         return
-    db_session.execute(select(User.id).where(User.id == patient_id).with_for_update(key_share=True))
+    column_rows(db_session, _LOCK_PATIENT, {"patient_id": patient_id}).all()
     locked.add(patient_id)
+
+
+# Built once (each write only binds its patient): building it anew cost as much as sending it.
+_LOCK_PATIENT = (
+    select(User.id).where(User.id == bindparam("patient_id")).with_for_update(key_share=True)
+)
 
 
 # What a prepared judgement rests on: the patient's reports and alerts (every committed
