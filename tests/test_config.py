@@ -268,15 +268,12 @@ def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(env):
 
 @pytest.mark.parametrize(
     ("concurrency", "threads", "expected"),
-    [
-        (None, None, (2 * len(os.sched_getaffinity(0)) + 1, 1)),
-        ("", "", (2 * len(os.sched_getaffinity(0)) + 1, 1)),  # as a copied .env.example sets
-        ("3", "4", (3, 4)),
-    ],
+    [(None, None, None), ("", "", None), ("3", "4", (3, 4))],  # None: the defaults
 )
 def test_gunicorn_serves_with_processes_unless_told_otherwise(
     monkeypatch, tmp_path, concurrency, threads, expected
 ):
+    expected = expected or (2 * len(os.sched_getaffinity(0)) + 1, 1)
     # Set, so that reading the settings neither makes a folder nor changes this process.
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     for name, value in (("WEB_CONCURRENCY", concurrency), ("GUNICORN_THREADS", threads)):

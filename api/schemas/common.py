@@ -76,9 +76,10 @@ class OutSchema(ma.Schema):
     def _serialize(self, obj, *, many: bool = False):
         if many and obj is not None:
             return [self._serialize(item) for item in obj]
-        plan = self.__dict__.get("_dump_plan")
-        if plan is None:
-            plan = self._dump_plan = _dump_plan(self)
+        fields, plan = self.__dict__.get("_dump_plan", (None, None))
+        if fields is not self.dump_fields:  # first dump, or fields set again (Nested's only)
+            plan = _dump_plan(self)
+            self._dump_plan = (self.dump_fields, plan)
         plain = not hasattr(obj, "__getitem__")
         mapping = type(obj) is dict
         dumped = self.dict_class()

@@ -60,8 +60,12 @@ def _summary(items: list[dict]) -> dict:
     return {"report_ids": report_ids, "items": items}
 
 
-_ACTIVE_ALERTS = select(Alert).where(
-    Alert.patient_id == bindparam("patient_id"), Alert.status.in_(ACTIVE_STATUSES)
+# populate_existing: alerts loaded earlier in the session (with a prepared analysis, in a read
+# transaction before the write's) are refreshed from the row, not planned from as they were.
+_ACTIVE_ALERTS = (
+    select(Alert)
+    .where(Alert.patient_id == bindparam("patient_id"), Alert.status.in_(ACTIVE_STATUSES))
+    .execution_options(populate_existing=True)
 )
 
 

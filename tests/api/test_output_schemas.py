@@ -105,3 +105,23 @@ def test_a_missing_attribute_takes_the_field_default_or_is_left_out():
         "kind": "thing",
     }
     assert Shape(many=True).dump([thing]) == [ma.Schema._serialize(Shape(), thing)]
+
+
+def test_a_schema_instance_nested_with_only_dumps_only_those_fields():
+    class Inner(OutSchema):
+        a = ma.fields.Integer()
+        b = ma.fields.Integer()
+
+    class Thing:
+        a, b = 1, 2
+
+    inner_schema = Inner()
+    assert inner_schema.dump(Thing()) == {"a": 1, "b": 2}  # a plan made for both fields
+
+    class Outer(OutSchema):  # Nested copies the instance and sets its fields again
+        inner = ma.fields.Nested(inner_schema, only=("a",))
+
+    class Holder:
+        inner = Thing()
+
+    assert Outer().dump(Holder()) == {"inner": {"a": 1}}

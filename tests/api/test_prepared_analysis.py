@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.services import alerts, analysis, reports
 from bench.cohort import REALISTIC, Simulator
@@ -137,6 +137,33 @@ def test_a_write_whose_patient_alert_was_resolved_meanwhile_plans_again(db, make
     stored = {a.id: a for a in db.scalars(select(Alert).where(Alert.patient_id == patient.id))}
     assert stored[opened.id].status == "resolved" and stored[opened.id].occurrences == 1
     assert stored[raised.id].status == "open" and stored[raised.id].occurrences == 1
+
+
+def test_a_write_whose_patient_alert_changed_elsewhere_plans_from_the_stored_row(db, make):
+    """Prepared while not_medically_cleared had 1 occurrence. Another writer then records 4
+    more and acknowledges it, in its own transaction: here, a statement that passes this
+    session's loaded objects by. The write plans again from the alert as stored, not from
+    the copy its preparation loaded: no firing is lost."""
+    patient = make.user("patient", medically_cleared_at=None)
+    start = analysis.utcnow() - timedelta(days=3)
+    first = _body(started_at=start, pain_before=4, pain_after=3)
+    (opened,) = reports.create(db_session=db, user=patient, model=MassageSession, data=first).alerts
+    body = _body(started_at=start + timedelta(days=1), pain_before=4, pain_after=3)
+    prepared = reports.prepare(db_session=db, user=patient, model=MassageSession, data=body)
+    assert prepared.stored.active["not_medically_cleared"].occurrences == 1
+    db.execute(
+        update(Alert)
+        .where(Alert.id == opened.id)
+        .values(occurrences=5, status="acknowledged", change_seq=Alert.change_seq + 1000)
+        .execution_options(synchronize_session=False)
+    )
+
+    written = reports.create(
+        db_session=db, user=patient, model=MassageSession, data=body, prepared=prepared
+    )
+    assert [a.id for a in written.alerts] == [opened.id]
+    stored = db.execute(select(Alert.occurrences, Alert.status).where(Alert.id == opened.id))
+    assert tuple(stored.one()) == (6, "acknowledged")
 
 
 def _body(**fields) -> dict:
