@@ -4,7 +4,6 @@ import fcntl
 import os
 import runpy
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -13,8 +12,7 @@ from sqlalchemy.exc import OperationalError
 from api import create_app
 from api.config import DEV_SECRET, ConfigError
 from api.db import make_engine
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -273,7 +271,6 @@ def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(env):
 def test_gunicorn_serves_with_processes_unless_told_otherwise(
     monkeypatch, tmp_path, concurrency, threads, expected
 ):
-    expected = expected or (2 * len(os.sched_getaffinity(0)) + 1, 1)
     # Set, so that reading the settings neither makes a folder nor changes this process.
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     for name, value in (("WEB_CONCURRENCY", concurrency), ("GUNICORN_THREADS", threads)):
@@ -282,5 +279,6 @@ def test_gunicorn_serves_with_processes_unless_told_otherwise(
         else:
             monkeypatch.setenv(name, value)
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    expected = expected or (2 * settings["_cores"]() + 1, 1)
     assert (settings["workers"], settings["threads"]) == expected
     assert settings["worker_class"] == "gthread"  # heartbeat kept during a long export

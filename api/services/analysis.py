@@ -263,6 +263,12 @@ def _context_in(state: tuple) -> analyzer.PatientContext:
     return analyzer.PatientContext(medically_cleared_at=cleared_at, affected_side=affected_side)
 
 
+# Built once (each write only binds its patient): building it anew cost as much as sending it.
+_LOCK_PATIENT = (
+    select(User.id).where(User.id == bindparam("patient_id")).with_for_update(key_share=True)
+)
+
+
 def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
     """One write and analysis per patient at a time, until the transaction ends.
 
@@ -283,12 +289,6 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
         return
     column_rows(db_session, _LOCK_PATIENT, {"patient_id": patient_id}).all()
     locked.add(patient_id)
-
-
-# Built once (each write only binds its patient): building it anew cost as much as sending it.
-_LOCK_PATIENT = (
-    select(User.id).where(User.id == bindparam("patient_id")).with_for_update(key_share=True)
-)
 
 
 # What a prepared judgement rests on: the patient's reports and alerts (every committed

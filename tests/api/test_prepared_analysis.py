@@ -120,11 +120,7 @@ def test_a_write_whose_patient_alert_was_resolved_meanwhile_plans_again(db, make
     patient = make.user("patient", medically_cleared_at=None)
     therapist = make.user("therapist")
     make.link(patient, therapist)
-    start = analysis.utcnow() - timedelta(days=3)
-    first = _body(started_at=start, pain_before=4, pain_after=3)
-    (opened,) = reports.create(db_session=db, user=patient, model=MassageSession, data=first).alerts
-    body = _body(started_at=start + timedelta(days=1), pain_before=4, pain_after=3)
-    prepared = reports.prepare(db_session=db, user=patient, model=MassageSession, data=body)
+    opened, body, prepared = _prepared_beside_an_open_alert(db, patient)
     assert [a.id for a in prepared.stored.active.values()] == [opened.id]
     alerts.resolve(db_session=db, user=therapist, alert_id=opened.id, note="Cleared by phone.")
 
@@ -145,11 +141,7 @@ def test_a_write_whose_patient_alert_changed_elsewhere_plans_from_the_stored_row
     session's loaded objects by. The write plans again from the alert as stored, not from
     the copy its preparation loaded: no firing is lost."""
     patient = make.user("patient", medically_cleared_at=None)
-    start = analysis.utcnow() - timedelta(days=3)
-    first = _body(started_at=start, pain_before=4, pain_after=3)
-    (opened,) = reports.create(db_session=db, user=patient, model=MassageSession, data=first).alerts
-    body = _body(started_at=start + timedelta(days=1), pain_before=4, pain_after=3)
-    prepared = reports.prepare(db_session=db, user=patient, model=MassageSession, data=body)
+    opened, body, prepared = _prepared_beside_an_open_alert(db, patient)
     assert prepared.stored.active["not_medically_cleared"].occurrences == 1
     db.execute(
         update(Alert)
@@ -164,6 +156,17 @@ def test_a_write_whose_patient_alert_changed_elsewhere_plans_from_the_stored_row
     assert [a.id for a in written.alerts] == [opened.id]
     stored = db.execute(select(Alert.occurrences, Alert.status).where(Alert.id == opened.id))
     assert tuple(stored.one()) == (6, "acknowledged")
+
+
+def _prepared_beside_an_open_alert(db, patient):
+    """A first session opens not_medically_cleared (the patient has no clearance on file);
+    a second is prepared: the alert, the second session's body and its preparation."""
+    start = analysis.utcnow() - timedelta(days=3)
+    first = _body(started_at=start, pain_before=4, pain_after=3)
+    (opened,) = reports.create(db_session=db, user=patient, model=MassageSession, data=first).alerts
+    body = _body(started_at=start + timedelta(days=1), pain_before=4, pain_after=3)
+    prepared = reports.prepare(db_session=db, user=patient, model=MassageSession, data=body)
+    return opened, body, prepared
 
 
 def _body(**fields) -> dict:
