@@ -99,15 +99,19 @@ def paginate(
     limit: int,
     cursor: str | None,
     ascending: bool = False,
+    rows: bool = False,
 ) -> Page:
-    """Run `query` ordered by `keys`, descending unless asked (the last key must be unique)."""
+    """Run `query` ordered by `keys`, descending unless asked (the last key must be unique).
+
+    Its items are objects, or with `rows`, rows of the query's columns (which must name the
+    keys)."""
     if cursor:
         query = query.where(_after(keys, _decode(cursor, keys), ascending))
     order = [key.asc() if ascending else key.desc() for key in keys]
     query = query.order_by(*order).limit(limit + 1)
-    rows = list(db_session.scalars(query))
-    if len(rows) <= limit:
-        return Page(items=rows, next_cursor=None)
-    rows = rows[:limit]
-    last = rows[-1]
-    return Page(items=rows, next_cursor=_encode([getattr(last, key.key) for key in keys]))
+    items = list(db_session.execute(query) if rows else db_session.scalars(query))
+    if len(items) <= limit:
+        return Page(items=items, next_cursor=None)
+    items = items[:limit]
+    last = items[-1]
+    return Page(items=items, next_cursor=_encode([getattr(last, key.key) for key in keys]))

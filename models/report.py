@@ -38,6 +38,15 @@ AREAS = (
     "sciatic_nerve_path",
 )
 SYMPTOM_SIDES = ("left", "right", "both")
+# A report's `symptoms` object: its keys and the columns that hold them.
+SYMPTOM_COLUMNS = {
+    "numbness": "numbness",
+    "tingling": "tingling",
+    "weakness": "weakness",
+    "side": "symptom_side",
+    "bladder_bowel_change": "bladder_bowel_change",
+    "saddle_numbness": "saddle_numbness",
+}
 
 
 class ReportMixin:
@@ -63,6 +72,10 @@ class ReportMixin:
     # Server change sequence (models.changes); what /v1/sync pages by.
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
+    # Attributes made of columns, for what renders rows without loading them
+    # (api/schemas/rendered.py).
+    JSON_COLUMNS = {"symptoms": SYMPTOM_COLUMNS}
+
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:
         # Optimistic locking: a concurrent write of the same row fails instead of winning.
@@ -70,14 +83,7 @@ class ReportMixin:
 
     @property
     def symptoms(self) -> dict:
-        return {
-            "numbness": self.numbness,
-            "tingling": self.tingling,
-            "weakness": self.weakness,
-            "side": self.symptom_side,
-            "bladder_bowel_change": self.bladder_bowel_change,
-            "saddle_numbness": self.saddle_numbness,
-        }
+        return {key: getattr(self, column) for key, column in SYMPTOM_COLUMNS.items()}
 
     @symptoms.setter
     def symptoms(self, value: dict) -> None:
