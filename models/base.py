@@ -3,7 +3,18 @@
 from datetime import UTC, datetime
 from functools import cache
 
-from sqlalchemy import DateTime, MetaData, Select, TextClause, bindparam, select, text
+from sqlalchemy import (
+    DateTime,
+    MetaData,
+    Select,
+    Text,
+    TextClause,
+    bindparam,
+    func,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
@@ -47,6 +58,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def utc_text(column, dialect: str):
+    """A UTCDateTime column as the API writes times, in SQL: ISO 8601 in UTC with a Z,
+    microseconds only when there are any (as ``isoformat`` leaves a zero fraction out).
+    SQLite holds the text SQLAlchemy wrote, "2026-11-20 08:00:00.000000", in UTC."""
+    if dialect == "postgresql":
+        utc = func.timezone("UTC", column)
+        stamped = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"', type_=Text)
+    else:
+        stamped = func.replace(type_coerce(column, Text), " ", "T", type_=Text).concat("Z")
+    return func.replace(stamped, ".000000Z", "Z", type_=Text)
 
 
 class Base(DeclarativeBase):

@@ -72,9 +72,9 @@ class ReportMixin:
     # Server change sequence (models.changes); what /v1/sync pages by.
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
-    # Attributes made of columns, for what renders rows without loading them
-    # (api/schemas/rendered.py).
-    JSON_COLUMNS = {"symptoms": SYMPTOM_COLUMNS}
+    # Attributes made of several columns ({attribute: {key: column}}), for what renders
+    # rows without loading them (api/schemas/rendered.py).
+    COMPOSITE_ATTRIBUTES = {"symptoms": SYMPTOM_COLUMNS}
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:

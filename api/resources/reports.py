@@ -12,7 +12,7 @@ from api.db import get_session, read_apart, transactional
 from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import Page, page_schema, paginate
-from api.schemas.rendered import item_json
+from api.schemas.rendered import DIALECTS, item_json
 from api.schemas.reports import ReportQuery
 from api.services import audit, reports
 
@@ -60,6 +60,9 @@ def make_blueprint(
     """One blueprint for a report resource: list, create, read, update, delete."""
     blp = Blueprint(name, __name__, url_prefix=f"/v1/{name}", description=f"{noun.capitalize()}s")
     page = page_schema(schemas["out"], f"{schemas['out'].__name__.removesuffix('Out')}Page")
+    # A page's items are rendered by the database, as the page's schema dumps them; built
+    # here, so that a field the database cannot render stops the app from starting.
+    rendered = {dialect: item_json(schemas["out"], model, dialect) for dialect in DIALECTS}
 
     @blp.route("")
     class Collection(MethodView):
@@ -75,13 +78,12 @@ def make_blueprint(
                 felt_from=args.get("from_"),
                 felt_to=args.get("to"),
             )
-            # Each item is rendered by the database, as the page's schema dumps it.
             db_session = get_session()
             keys = reports.sort_keys(model)
-            rendered = item_json(schemas["out"], model, db_session.get_bind().dialect.name)
+            item = rendered[db_session.get_bind().dialect.name]
             page = paginate(
                 db_session=db_session,
-                query=query.with_only_columns(rendered, model.patient_id, *keys),
+                query=query.with_only_columns(item, model.patient_id, *keys),
                 keys=keys,
                 limit=args["limit"],
                 cursor=args["cursor"],

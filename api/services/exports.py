@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from api.services import access, audit
 from models import Alert, CheckIn, MassageSession, User
+from models.base import utc_text
 
 # Cells starting with these are formulas (or become one) in spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -149,12 +150,6 @@ def _codes_sql(column):
     return func.nullif(func.replace(bare, ",", LIST_SEPARATOR, type_=Text), "")
 
 
-def _utc_sql(column):
-    """``iso_utc`` in SQL: microseconds only when there are any, as isoformat writes them."""
-    text = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"', type_=Text)
-    return func.replace(text, ".000000Z", "Z", type_=Text)
-
-
 def _stored(column):
     """The column as the driver returns it: SQLite's stored text, PostgreSQL's datetime or UUID.
 
@@ -165,7 +160,7 @@ def _stored(column):
 
 
 def _time(column) -> Column:
-    return Column(column.name, _stored(column), _time_cell, _utc_sql(column))
+    return Column(column.name, _stored(column), _time_cell, utc_text(column, "postgresql"))
 
 
 def _id(column) -> Column:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import marshmallow as ma
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from api.schemas.common import AwareDateTime
 from api.schemas.rendered import item_json
 from api.schemas.reports import CheckInOut, SessionOut
 from models import CheckIn, MassageSession
@@ -105,6 +106,9 @@ def _all_pages(client, path: str, headers: dict, limit: int) -> list[dict]:
 )
 def test_a_rendered_page_is_what_marshmallow_dumps(client, db, history, path, model, schema):
     patient, mine, theirs = history
+    if db.get_bind().dialect.name == "postgresql":
+        # Times are written in UTC whatever the connection's time zone (+13:45 here).
+        db.execute(text("SET LOCAL TimeZone = 'Pacific/Chatham'"))
     for headers in (mine, theirs):
         items = _all_pages(client, path, headers, limit=4)
         assert len(items) == len(NOTES) + 1
@@ -139,7 +143,13 @@ def test_a_field_the_database_cannot_render_is_refused_when_built():
         id = ma.fields.UUID()
         score = ma.fields.Float()
 
+    class Misnamed(ma.Schema):
+        id = ma.fields.UUID()
+        felt_at = AwareDateTime()  # a property of the model, not a column
+
     with pytest.raises(ValueError, match="no rendering"):
         item_json(Scored, MassageSession, "sqlite")
+    with pytest.raises(ValueError, match="sessions has no felt_at"):
+        item_json(Misnamed, MassageSession, "postgresql")
     with pytest.raises(ValueError, match="no rendering for mysql"):
         item_json(SessionOut, MassageSession, "mysql")
