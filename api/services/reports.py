@@ -10,17 +10,19 @@ from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.elements import ColumnElement
 
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
 from api.services import access, alerts, analysis, audit
 from models import CareLink, CheckIn, MassageSession, User, utcnow
-from models.base import get_by_id, is_unique_violation
+from models.base import column_rows, get_by_id, is_unique_violation
 from models.changes import stamp
 from models.report import felt_column
 
@@ -40,7 +42,7 @@ class WriteResult:
         return getattr(self.report, name)
 
 
-def etag(report: Report) -> str:
+def etag(report: Report | Row) -> str:
     return f"{report.id.hex[:12]}-{report.version}"
 
 
@@ -215,17 +217,37 @@ def get_or_raise(
     return report
 
 
-def read(*, db_session: Session, user: User, model: ReportModel, report_id: uuid.UUID) -> Report:
-    """A report for display; reading someone else's is audited."""
-    report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
+@cache
+def _one_row(model: ReportModel, item: ColumnElement) -> Select:
+    return select(item, model.id, model.patient_id, model.version).where(
+        model.id == bindparam("report_id"), model.deleted_at.is_(None)
+    )
+
+
+def read(
+    *,
+    db_session: Session,
+    user: User,
+    model: ReportModel,
+    report_id: uuid.UUID,
+    item: ColumnElement,
+) -> Row:
+    """A report for display, as a row of `item` (its JSON, as the database renders it: see
+    api/schemas/rendered.py) with its ``id``, ``patient_id`` and ``version``; no object is
+    loaded. Reading someone else's is audited."""
+    row = column_rows(db_session, _one_row(model, item), {"report_id": report_id}).first()
+    if row is None or not access.can_access_patient(
+        db_session=db_session, user=user, patient_id=row.patient_id
+    ):
+        raise NotFound(f"No such {_noun(model)}.")
     audit.record_read(
         db_session,
         user=user,
         resource_type=_kind(model),
-        resource_id=report.id,
-        patient_id=report.patient_id,
+        resource_id=row.id,
+        patient_id=row.patient_id,
     )
-    return report
+    return row
 
 
 def get_all(

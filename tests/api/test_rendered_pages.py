@@ -1,6 +1,6 @@
-"""Pages of sessions and check-ins are rendered by the database (api/schemas/rendered.py):
-each item must be what marshmallow's own dump of the same row gives, on SQLite and on
-PostgreSQL, for every kind of value a column can hold."""
+"""Pages of sessions and check-ins, and single reads of one, are rendered by the database
+(api/schemas/rendered.py): each item must be what marshmallow's own dump of the same row
+gives, on SQLite and on PostgreSQL, for every kind of value a column can hold."""
 
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -127,6 +127,29 @@ def test_a_rendered_page_is_what_marshmallow_dumps(client, db, history, path, mo
         assert [] in [item["areas"] for item in items]
     else:
         assert {item["symptoms"]["bladder_bowel_change"] for item in items} == {True, False}
+
+
+@pytest.mark.parametrize(
+    ("path", "model", "schema"),
+    [("/v1/sessions", MassageSession, SessionOut), ("/v1/checkins", CheckIn, CheckInOut)],
+)
+def test_a_single_read_is_what_marshmallow_dumps(client, db, history, path, model, schema):
+    patient, mine, theirs = history
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SET LOCAL TimeZone = 'Pacific/Chatham'"))
+    stored = list(db.scalars(select(model).where(model.patient_id == patient.id)))
+    assert len(stored) == len(NOTES) + 1
+    for headers in (mine, theirs):
+        for row in stored:
+            resp = client.get(f"{path}/{row.id}", headers=headers)
+            assert resp.status_code == 200, resp.get_json()
+            assert resp.mimetype == "application/json"
+            assert resp.get_json() == _stock_dump(schema, [row])[0]
+            assert resp.headers["ETag"] == f'"{row.id.hex[:12]}-{row.version}"'
+            again = client.get(
+                f"{path}/{row.id}", headers=headers | {"If-None-Match": resp.headers["ETag"]}
+            )
+            assert again.status_code == 304 and again.data == b""
 
 
 def test_a_page_is_the_same_read_whole_or_in_pieces(client, history):
