@@ -46,12 +46,16 @@ def _pain(**kwargs) -> ma.fields.Integer:
     return ma.fields.Integer(validate=PAIN, strict=True, **kwargs)
 
 
+# What an absent `symptoms` loads as: the defaults, from one instance made here.
+_NO_SYMPTOMS = SymptomsIn()
+
+
 class ReportIn(InSchema):
     id = ma.fields.UUID(metadata={"description": "Optional client-generated id (offline)"})
     patient_id = ma.fields.UUID(
         metadata={"description": "Required when a therapist or admin writes for a patient"}
     )
-    symptoms = ma.fields.Nested(SymptomsIn, load_default=lambda: SymptomsIn().load({}))
+    symptoms = ma.fields.Nested(SymptomsIn, load_default=lambda: _NO_SYMPTOMS.load({}))
     notes = ma.fields.String(load_default=None, allow_none=True, validate=NOTES)
 
 
