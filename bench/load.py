@@ -19,9 +19,13 @@ which every write re-reads. Three scenarios:
 Prints throughput, p50/p95/p99 latency and the duplicate rows found afterwards (must be
 0); then the same for a bare Flask + SQLAlchemy Core insert endpoint served the same way,
 and the P1 ratio of the write throughputs; then the read ratios against bare selects of
-the same rows. Each server first serves `--warmup` seconds of the traffic it is then timed
-on, untimed: a freshly started gunicorn serves the first seconds at half its later rate
-(seen on the bare select: about 330 pages/s in its first 2 s, then 700-850), and timing
+the same rows. With each run goes the CPU the server's processes spent per request (and
+the clients' own): on a shared machine the throughput of one run moves with the
+neighbours' load, while CPU per request moves less, and it says how far the API is from
+the CPU a goal ratio allows. Each server first serves `--warmup` seconds of the traffic
+it is then timed on, untimed: a freshly started gunicorn serves the first seconds at half
+its later rate (seen on the bare select: about 330 pages/s in its first 2 s, then
+700-850), and timing
 one server cold against another warm would flatter the warm one. Traffic goes to
 127.0.0.1 only and stops by itself.
 """
@@ -140,6 +144,8 @@ class Recorder:
         self.latencies: dict[str, list[float]] = {}
         self.created: set[str] = set()
         self.errors = 0
+        self.server_cpu: float | None = None
+        self.client_cpu = 0.0  # this process's CPU (all client threads) over the run
 
     def add(self, kind: str, seconds: float, ok: bool, created: str | None = None) -> None:
         with self.lock:
@@ -298,19 +304,55 @@ def fill_pages(tokens: list[str], base: str, sessions: int = 60) -> set[str]:
     return filled
 
 
-def run(clients: int, seconds: float, target, *args) -> tuple[Recorder, float]:
+def server_cpu(server: subprocess.Popen | None) -> float | None:
+    """CPU seconds used so far by a gunicorn master and its workers (Linux /proc; None
+    elsewhere)."""
+    if server is None:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        total = 0
+        for pid in [server.pid, *children]:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, ValueError):
+        return None
+    return total / ticks
+
+
+def run(
+    clients: int, seconds: float, target, *args, server: subprocess.Popen | None = None
+) -> tuple[Recorder, float]:
+    """Drive `target` from `clients` threads for `seconds`; with `server`, also record the
+    CPU its processes spent meanwhile (``recorder.server_cpu``)."""
     recorder = Recorder()
     deadline = time.monotonic() + seconds
     threads = [
         threading.Thread(target=target, args=(*args[i], deadline, recorder, i))
         for i in range(clients)
     ]
+    cpu_before, client_before = server_cpu(server), time.process_time()
     began = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return recorder, time.perf_counter() - began
+    elapsed = time.perf_counter() - began
+    cpu_after = server_cpu(server)
+    recorder.client_cpu = time.process_time() - client_before
+    if cpu_before is not None and cpu_after is not None:
+        recorder.server_cpu = cpu_after - cpu_before
+    return recorder, elapsed
+
+
+def cpu_per_request(recorder: Recorder, side: str = "server") -> float | None:
+    """Server (or client) CPU seconds per request of a run."""
+    count = sum(len(values) for values in recorder.latencies.values())
+    used = recorder.server_cpu if side == "server" else recorder.client_cpu
+    if used is None or not count:
+        return None
+    return used / count
 
 
 def report(name: str, recorder: Recorder, elapsed: float) -> float:
@@ -325,6 +367,9 @@ def report(name: str, recorder: Recorder, elapsed: float) -> float:
         f"(writes {writes / elapsed:.0f}/s); p50 {pct(0.5):.1f} ms, p95 {pct(0.95):.1f} ms, "
         f"p99 {pct(0.99):.1f} ms; errors {recorder.errors}"
     )
+    cpu = cpu_per_request(recorder)
+    if cpu is not None:
+        print(f"    server CPU {cpu * 1000:.2f} ms per request")
     for kind, values in sorted(recorder.latencies.items()):
         print(f"    {kind:<6} n={len(values):<6} median {statistics.median(values) * 1000:.1f} ms")
     return writes / elapsed
@@ -358,10 +403,12 @@ def main() -> None:
         filled = fill_pages([token for _, token in readers], base)
         # Untimed: what it writes is counted only in the check for duplicates.
         warmed, _ = run(args.clients, args.warmup, writing_client, *writers)
-        written, written_elapsed = run(args.clients, args.seconds, writing_client, *writers)
-        mixed, mixed_elapsed = run(args.clients, args.seconds, mobile_client, *writers)
+        written, written_elapsed = run(
+            args.clients, args.seconds, writing_client, *writers, server=api
+        )
+        mixed, mixed_elapsed = run(args.clients, args.seconds, mobile_client, *writers, server=api)
         reads = {
-            kind: run(args.clients, args.seconds, _reader(kind), *readers)
+            kind: run(args.clients, args.seconds, _reader(kind), *readers, server=api)
             for kind in ("list", "one")
         }
         # What the bare reader needs to select the same rows: each client's patient and ids.
@@ -407,7 +454,7 @@ def main() -> None:
     try:
         bare_writers = [(bare_base,) for _ in range(args.clients)]
         run(args.clients, args.warmup, bare_client, *bare_writers)
-        recorder, elapsed = run(args.clients, args.seconds, bare_client, *bare_writers)
+        recorder, elapsed = run(args.clients, args.seconds, bare_client, *bare_writers, server=bare)
     finally:
         bare.terminate()
         bare.wait(10)
@@ -415,6 +462,7 @@ def main() -> None:
     with bare_engine.begin() as conn:
         conn.execute(text("DROP TABLE items"))
     print(f"P1 write throughput ratio API / bare insert: {api_writes / bare_writes:.2f}")
+    _compare_cpu("P1 POST /v1/sessions", written, recorder, goal=0.5)
     _compare_reads(args, env, work, url, reads, bare_readers)
 
 
@@ -428,7 +476,7 @@ def _compare_reads(args, env, work, url, reads, bare_readers) -> None:
     try:
         run(args.clients, args.warmup, _bare_reader("list"), *readers)
         bare_reads = {
-            kind: run(args.clients, args.seconds, _bare_reader(kind), *readers)
+            kind: run(args.clients, args.seconds, _bare_reader(kind), *readers, server=bare)
             for kind in ("list", "one")
         }
     finally:
@@ -440,6 +488,25 @@ def _compare_reads(args, env, work, url, reads, bare_readers) -> None:
         report(f"API, {name}", *reads[kind])
         report("bare Flask + SQLAlchemy select of the same rows", *bare_reads[kind])
         print(f"read throughput ratio API / bare select, {name}: {api_rate / bare_rate:.2f}")
+        _compare_cpu(name, reads[kind][0], bare_reads[kind][0], goal=0.6)
+
+
+def _compare_cpu(name: str, api: Recorder, bare: Recorder, *, goal: float) -> None:
+    """Server CPU per request, API against bare: the steadier figure on a shared machine,
+    where throughput also moves with what the neighbours do. When the cores (shared with
+    the clients) are the limit, throughput goes as 1 / (server + client CPU per request),
+    so the `goal` ratio needs the API's server CPU per request within the budget printed."""
+    api_cpu, bare_cpu = cpu_per_request(api), cpu_per_request(bare)
+    if api_cpu is None or not bare_cpu:
+        return
+    api_client, bare_client_cpu = cpu_per_request(api, "client"), cpu_per_request(bare, "client")
+    budget = (bare_cpu + bare_client_cpu) / goal - api_client
+    print(
+        f"server CPU per request, {name}: API {api_cpu * 1000:.2f} ms, bare "
+        f"{bare_cpu * 1000:.2f} ms (x{api_cpu / bare_cpu:.1f}); clients' CPU per request "
+        f"{api_client * 1000:.2f} and {bare_client_cpu * 1000:.2f} ms; a ratio of {goal} "
+        f"would need the API within {budget * 1000:.2f} ms"
+    )
 
 
 def _rate(recorder: Recorder, elapsed: float) -> float:
