@@ -25,9 +25,8 @@ neighbours' load, while CPU per request moves less, and it says how far the API 
 the CPU a goal ratio allows. Each server first serves `--warmup` seconds of the traffic
 it is then timed on, untimed: a freshly started gunicorn serves the first seconds at half
 its later rate (seen on the bare select: about 330 pages/s in its first 2 s, then
-700-850), and timing
-one server cold against another warm would flatter the warm one. Traffic goes to
-127.0.0.1 only and stops by itself.
+700-850), and timing one server cold against another warm would flatter the warm one.
+Traffic goes to 127.0.0.1 only and stops by itself.
 """
 
 import argparse
