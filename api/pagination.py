@@ -6,10 +6,11 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import marshmallow as ma
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, bindparam, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api.errors import Invalid
@@ -82,13 +83,31 @@ def _typed(key: InstrumentedAttribute, value: str) -> Any:
     return python_type(value)
 
 
-def _after(keys: list[InstrumentedAttribute], values: list[Any], ascending: bool):
-    """Rows strictly after `values` in (k1, k2, ...) order."""
+def _after(keys: tuple[InstrumentedAttribute, ...], ascending: bool):
+    """Rows strictly after the cursor's values (bound as ``after_0``, ``after_1``, ...) in
+    (k1, k2, ...) order."""
+    values = [bindparam(f"after_{i}") for i in range(len(keys))]
     clauses = []
     for i, key in enumerate(keys):
         equal = [keys[j] == values[j] for j in range(i)]
         clauses.append(and_(*equal, key > values[i] if ascending else key < values[i]))
     return or_(*clauses)
+
+
+def _page_statement(
+    query: Select, keys: tuple[InstrumentedAttribute, ...], ascending: bool, after: bool
+) -> Select:
+    """`query` ordered by `keys`, after the cursor's values if `after`, limited to
+    ``page_limit`` rows: values bound at execution."""
+    if after:
+        query = query.where(_after(keys, ascending))
+    order = [key.asc() if ascending else key.desc() for key in keys]
+    return query.order_by(*order).limit(bindparam("page_limit"))
+
+
+# For a query built once (reports.get_all), its pages are built once too: a statement used
+# again keeps its cache key.
+_page_statement_once = lru_cache(maxsize=128)(_page_statement)
 
 
 def paginate(
@@ -100,16 +119,21 @@ def paginate(
     cursor: str | None,
     ascending: bool = False,
     rows: bool = False,
+    values: dict | None = None,
 ) -> Page:
     """Run `query` ordered by `keys`, descending unless asked (the last key must be unique).
 
     Its items are objects, or with `rows`, rows of the query's columns (which must name the
-    keys)."""
+    keys). With `values`, `query` is a statement built once whose bind parameters these
+    fill, and its page statements are built once as well."""
+    build = _page_statement if values is None else _page_statement_once
+    statement = build(query, tuple(keys), ascending, bool(cursor))
+    bound = (values or {}) | {"page_limit": limit + 1}
     if cursor:
-        query = query.where(_after(keys, _decode(cursor, keys), ascending))
-    order = [key.asc() if ascending else key.desc() for key in keys]
-    query = query.order_by(*order).limit(limit + 1)
-    items = list(db_session.execute(query) if rows else db_session.scalars(query))
+        bound |= {f"after_{i}": value for i, value in enumerate(_decode(cursor, keys))}
+    items = list(
+        db_session.execute(statement, bound) if rows else db_session.scalars(statement, bound)
+    )
     if len(items) <= limit:
         return Page(items=items, next_cursor=None)
     items = items[:limit]

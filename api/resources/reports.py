@@ -75,19 +75,21 @@ def make_blueprint(
         @blp.response(200, page)
         @blp.doc(summary=f"List {noun}s you may see, most recent first")
         def get(self, args):
-            query = reports.get_all(
+            db_session = get_session()
+            keys = reports.sort_keys(model)
+            item = rendered[db_session.get_bind().dialect.name]
+            query, values = reports.get_all(
                 user=current_user(),
                 model=model,
                 patient_id=args.get("patient_id"),
                 felt_from=args.get("from_"),
                 felt_to=args.get("to"),
+                columns=(item, model.patient_id, *keys),
             )
-            db_session = get_session()
-            keys = reports.sort_keys(model)
-            item = rendered[db_session.get_bind().dialect.name]
             page = paginate(
                 db_session=db_session,
-                query=query.with_only_columns(item, model.patient_id, *keys),
+                query=query,
+                values=values,
                 keys=keys,
                 limit=args["limit"],
                 cursor=args["cursor"],

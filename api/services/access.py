@@ -1,6 +1,7 @@
 """Who may see which patient: the one place that answers it."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
@@ -11,13 +12,19 @@ from models import CareLink, User
 
 def visible_patient_ids(user: User) -> Select | None:
     """A select of the patient ids the user may see, or None for 'everyone' (admin)."""
-    if user.role == "admin":
+    return visible_to(user.role, user.id)
+
+
+def visible_to(role: str, viewer: Any) -> Select | None:
+    """As visible_patient_ids, for a user of `role` whose id is `viewer`: a value, or a
+    bind parameter in a statement built once for every user of that role."""
+    if role == "admin":
         return None
-    if user.role == "therapist":
+    if role == "therapist":
         return select(CareLink.patient_id).where(
-            CareLink.therapist_id == user.id, CareLink.status == "active"
+            CareLink.therapist_id == viewer, CareLink.status == "active"
         )
-    return select(User.id).where(User.id == user.id)
+    return select(User.id).where(User.id == viewer)
 
 
 def can_access_patient(*, db_session: Session, user: User, patient_id: uuid.UUID) -> bool:

@@ -155,5 +155,5 @@ def seed(*, db_session: Session) -> list[tuple[str, str, str]]:
 
 
 def _has_history(db_session: Session, patient: User) -> bool:
-    query = reports.get_all(user=patient, model=MassageSession).limit(1)
-    return db_session.scalar(query) is not None
+    query, values = reports.get_all(user=patient, model=MassageSession)
+    return db_session.scalar(query.limit(1), values) is not None

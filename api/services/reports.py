@@ -257,18 +257,38 @@ def get_all(
     patient_id: uuid.UUID | None = None,
     felt_from: datetime | None = None,
     felt_to: datetime | None = None,
+    columns: tuple = (),
+) -> tuple[Select, dict]:
+    """The live reports `user` may see, narrowed to a patient and a span of felt times, as
+    `columns` (default: the report objects): a statement built once for each shape of the
+    question, its values bound by name, and the values to run it with. Building it and
+    its cache key anew cost a sixth of a page's request."""
+    values = {
+        "viewer_id": None if user.role == "admin" else user.id,
+        "patient_id": patient_id,
+        "felt_from": felt_from,
+        "felt_to": felt_to,
+    }
+    shape = (patient_id is not None, felt_from is not None, felt_to is not None)
+    query = _listing(model, user.role, columns, *shape)
+    return query, {name: value for name, value in values.items() if value is not None}
+
+
+@cache
+def _listing(
+    model: ReportModel, role: str, columns: tuple, narrowed: bool, since: bool, until: bool
 ) -> Select:
     felt = felt_column(model)
-    query = select(model).where(model.deleted_at.is_(None))
-    visible = access.visible_patient_ids(user)
+    query = (select(*columns) if columns else select(model)).where(model.deleted_at.is_(None))
+    visible = access.visible_to(role, bindparam("viewer_id"))
     if visible is not None:
         query = query.where(model.patient_id.in_(visible))
-    if patient_id is not None:
-        query = query.where(model.patient_id == patient_id)
-    if felt_from is not None:
-        query = query.where(felt >= felt_from)
-    if felt_to is not None:
-        query = query.where(felt < felt_to)
+    if narrowed:
+        query = query.where(model.patient_id == bindparam("patient_id"))
+    if since:
+        query = query.where(felt >= bindparam("felt_from"))
+    if until:
+        query = query.where(felt < bindparam("felt_to"))
     return query
 
 

@@ -243,6 +243,52 @@ def test_list_filters_by_time_window_and_patient(client, make):
     )
 
 
+def _listed(client, headers: dict, query: str) -> list[str]:
+    """Every id of a list, read two at a time through its cursors."""
+    ids, cursor = [], None
+    while True:
+        url = f"/v1/sessions?limit=2&{query}" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(url, headers=headers)
+        assert page.status_code == 200, page.get_json()
+        ids += [item["id"] for item in page.get_json()["items"]]
+        cursor = page.get_json()["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+def test_lists_of_users_of_one_role_in_turn_show_each_only_their_own(client, make):
+    # The statement of a list is built once per role and kind of question, and its values
+    # are bound per request: users asking the same question in turn must each get theirs.
+    patients = [make.user("patient") for _ in range(3)]
+    therapists = [make.user("therapist"), make.user("therapist")]
+    make.link(patients[0], therapists[0])
+    make.link(patients[1], therapists[0])
+    make.link(patients[2], therapists[1])
+    own: dict = {}
+    for i, patient in enumerate(patients):
+        for day in range(1, 4 + i):
+            body = session_body(started_at=f"2026-11-0{day}T10:00:00Z")
+            created = client.post("/v1/sessions", json=body, headers=make.headers(patient))
+            own.setdefault(patient.id, []).append(created.get_json()["id"])
+    span = "from=2026-11-02T00:00:00Z&to=2026-11-04T00:00:00Z"
+    in_span = {pid: ids[1:3] for pid, ids in own.items()}  # days 2 and 3
+    for _ in range(2):
+        for patient in patients:
+            headers = make.headers(patient)
+            assert sorted(_listed(client, headers, "")) == sorted(own[patient.id])
+            assert sorted(_listed(client, headers, span)) == sorted(in_span[patient.id])
+        for therapist, linked in ((therapists[0], patients[:2]), (therapists[1], patients[2:])):
+            headers = make.headers(therapist)
+            everyone = [i for p in linked for i in own[p.id]]
+            assert sorted(_listed(client, headers, "")) == sorted(everyone)
+            for patient in linked:
+                narrowed = _listed(client, headers, f"patient_id={patient.id}&{span}")
+                assert sorted(narrowed) == sorted(in_span[patient.id])
+            # A patient of the other therapist's: nothing, as for an unknown one.
+            stranger = (patients[2] if therapist is therapists[0] else patients[0]).id
+            assert _listed(client, headers, f"patient_id={stranger}") == []
+
+
 def test_patch_changes_only_given_fields_and_merges_symptoms(client, make, db):
     patient = make.user("patient")
     headers = make.headers(patient)
