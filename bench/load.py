@@ -17,16 +17,17 @@ which every write re-reads. Three scenarios:
 - reads: pages of 50 sessions, then single sessions.
 
 Prints throughput, p50/p95/p99 latency and the duplicate rows found afterwards (must be
-0); then the same for a bare Flask + SQLAlchemy Core insert endpoint served the same way,
-and the P1 ratio of the write throughputs; then the read ratios against bare selects of
-the same rows. With each run goes the CPU the server's processes spent per request (and
-the clients' own): on a shared machine the throughput of one run moves with the
-neighbours' load, while CPU per request moves less, and it says how far the API is from
-the CPU a goal ratio allows. Each server first serves `--warmup` seconds of the traffic
-it is then timed on, untimed: a freshly started gunicorn serves the first seconds at half
-its later rate (seen on the bare select: about 330 pages/s in its first 2 s, then
-700-850), and timing one server cold against another warm would flatter the warm one.
-Traffic goes to 127.0.0.1 only and stops by itself.
+0); then the same for a bare Flask + SQLAlchemy Core insert endpoint served the same
+way, and the P1 ratio of the write throughputs; then the read ratios against bare
+selects of the same rows. With each run goes the CPU the server's processes spent per
+request (with PostgreSQL's own processes on PostgreSQL, and the clients' own): on a
+shared machine the throughput of one run moves with the neighbours' load, while CPU per
+request moves less, and it says how far the API is from the CPU a goal ratio allows.
+Each server first serves `--warmup` seconds of the traffic it is then timed on, untimed:
+a freshly started gunicorn serves the first seconds at half its later rate (seen on the
+bare select: about 330 pages/s in its first 2 s, then 700-850), and timing one server
+cold against another warm would flatter the warm one. Traffic goes to 127.0.0.1 only and
+stops by itself.
 """
 
 import argparse
@@ -145,6 +146,7 @@ class Recorder:
         self.errors = 0
         self.server_cpu: float | None = None
         self.client_cpu = 0.0  # this process's CPU (all client threads) over the run
+        self.with_database = False  # server_cpu counts PostgreSQL's processes too
 
     def add(self, kind: str, seconds: float, ok: bool, created: str | None = None) -> None:
         with self.lock:
@@ -303,45 +305,75 @@ def fill_pages(tokens: list[str], base: str, sessions: int = 60) -> set[str]:
     return filled
 
 
-def server_cpu(server: subprocess.Popen | None) -> float | None:
-    """CPU seconds used so far by a gunicorn master and its workers (Linux /proc; None
-    elsewhere)."""
+def _ticks(stat: str, *, reaped: bool = False) -> int:
+    """CPU ticks of a /proc/<pid>/stat line; with `reaped`, those of the children it has
+    waited for too (a gunicorn worker or PostgreSQL backend that ended)."""
+    fields = stat.rsplit(")", 1)[1].split()
+    used = int(fields[11]) + int(fields[12])  # utime, stime
+    return used + (int(fields[13]) + int(fields[14]) if reaped else 0)  # cutime, cstime
+
+
+def _postgres_ticks() -> int:
+    """CPU ticks of this machine's PostgreSQL processes (none when the server is elsewhere)."""
+    total = 0
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = path.read_text()
+        except OSError:
+            continue  # ended meanwhile: its ticks are its parent's reaped ones
+        if stat.split("(", 1)[1].rsplit(")", 1)[0] == "postgres":
+            total += _ticks(stat, reaped=True)
+    return total
+
+
+def server_cpu(server: subprocess.Popen | None, *, database: bool = False) -> float | None:
+    """CPU seconds used so far by a gunicorn master and its workers (ended ones included),
+    and with `database`, by this machine's PostgreSQL: on SQLite the database's work runs
+    in the workers, on PostgreSQL in its own processes on the same cores (Linux /proc;
+    None elsewhere)."""
     if server is None:
         return None
-    ticks = os.sysconf("SC_CLK_TCK")
     try:
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        total = 0
-        for pid in [server.pid, *children]:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    except (OSError, ValueError):
+        total = _ticks(Path(f"/proc/{server.pid}/stat").read_text(), reaped=True)
+        for pid in children:
+            total += _ticks(Path(f"/proc/{pid}/stat").read_text())
+        if database:
+            total += _postgres_ticks()
+    except (OSError, ValueError, IndexError):
         return None
-    return total / ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run(
-    clients: int, seconds: float, target, *args, server: subprocess.Popen | None = None
+    clients: int,
+    seconds: float,
+    target,
+    *args,
+    server: subprocess.Popen | None = None,
+    database: bool = False,
 ) -> tuple[Recorder, float]:
     """Drive `target` from `clients` threads for `seconds`; with `server`, also record the
-    CPU its processes spent meanwhile (``recorder.server_cpu``)."""
+    CPU its processes (and with `database`, PostgreSQL's) spent meanwhile
+    (``recorder.server_cpu``)."""
     recorder = Recorder()
     deadline = time.monotonic() + seconds
     threads = [
         threading.Thread(target=target, args=(*args[i], deadline, recorder, i))
         for i in range(clients)
     ]
-    cpu_before, client_before = server_cpu(server), time.process_time()
+    cpu_before, client_before = server_cpu(server, database=database), time.process_time()
     began = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
-    cpu_after = server_cpu(server)
+    cpu_after = server_cpu(server, database=database)
     recorder.client_cpu = time.process_time() - client_before
     if cpu_before is not None and cpu_after is not None:
         recorder.server_cpu = cpu_after - cpu_before
+        recorder.with_database = database
     return recorder, elapsed
 
 
@@ -368,7 +400,8 @@ def report(name: str, recorder: Recorder, elapsed: float) -> float:
     )
     cpu = cpu_per_request(recorder)
     if cpu is not None:
-        print(f"    server CPU {cpu * 1000:.2f} ms per request")
+        label = "server and PostgreSQL CPU" if recorder.with_database else "server CPU"
+        print(f"    {label} {cpu * 1000:.2f} ms per request")
     for kind, values in sorted(recorder.latencies.items()):
         print(f"    {kind:<6} n={len(values):<6} median {statistics.median(values) * 1000:.1f} ms")
     return writes / elapsed
@@ -384,6 +417,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     url = args.database_url or f"sqlite:///{work}/load.sqlite3"
+    pg = url.startswith("postgresql")  # its processes' CPU counts with the server's
     env = os.environ | {
         "DATABASE_URL": url,
         "APP_ENV": "production",
@@ -403,11 +437,13 @@ def main() -> None:
         # Untimed: what it writes is counted only in the check for duplicates.
         warmed, _ = run(args.clients, args.warmup, writing_client, *writers)
         written, written_elapsed = run(
-            args.clients, args.seconds, writing_client, *writers, server=api
+            args.clients, args.seconds, writing_client, *writers, server=api, database=pg
         )
-        mixed, mixed_elapsed = run(args.clients, args.seconds, mobile_client, *writers, server=api)
+        mixed, mixed_elapsed = run(
+            args.clients, args.seconds, mobile_client, *writers, server=api, database=pg
+        )
         reads = {
-            kind: run(args.clients, args.seconds, _reader(kind), *readers, server=api)
+            kind: run(args.clients, args.seconds, _reader(kind), *readers, server=api, database=pg)
             for kind in ("list", "one")
         }
         # What the bare reader needs to select the same rows: each client's patient and ids.
@@ -453,7 +489,9 @@ def main() -> None:
     try:
         bare_writers = [(bare_base,) for _ in range(args.clients)]
         run(args.clients, args.warmup, bare_client, *bare_writers)
-        recorder, elapsed = run(args.clients, args.seconds, bare_client, *bare_writers, server=bare)
+        recorder, elapsed = run(
+            args.clients, args.seconds, bare_client, *bare_writers, server=bare, database=pg
+        )
     finally:
         bare.terminate()
         bare.wait(10)
@@ -468,6 +506,7 @@ def main() -> None:
 def _compare_reads(args, env, work, url, reads, bare_readers) -> None:
     """GET /v1/sessions?limit=50 and GET /v1/sessions/{id} against bare selects of the same
     rows from the same database, served the same way, one kind of read at a time."""
+    pg = url.startswith("postgresql")
     bare, bare_base = start(
         "bare_app:app", env | {"BARE_DATABASE_URL": url}, work, work / "bare-read.log"
     )
@@ -475,7 +514,9 @@ def _compare_reads(args, env, work, url, reads, bare_readers) -> None:
     try:
         run(args.clients, args.warmup, _bare_reader("list"), *readers)
         bare_reads = {
-            kind: run(args.clients, args.seconds, _bare_reader(kind), *readers, server=bare)
+            kind: run(
+                args.clients, args.seconds, _bare_reader(kind), *readers, server=bare, database=pg
+            )
             for kind in ("list", "one")
         }
     finally:
@@ -501,7 +542,8 @@ def _compare_cpu(name: str, api: Recorder, bare: Recorder, *, goal: float) -> No
     api_client, bare_client_cpu = cpu_per_request(api, "client"), cpu_per_request(bare, "client")
     budget = (bare_cpu + bare_client_cpu) / goal - api_client
     print(
-        f"server CPU per request, {name}: API {api_cpu * 1000:.2f} ms, bare "
+        f"{'server and PostgreSQL' if api.with_database else 'server'} CPU per request, "
+        f"{name}: API {api_cpu * 1000:.2f} ms, bare "
         f"{bare_cpu * 1000:.2f} ms (x{api_cpu / bare_cpu:.1f}); clients' CPU per request "
         f"{api_client * 1000:.2f} and {bare_client_cpu * 1000:.2f} ms; a ratio of {goal} "
         f"would need the API within {budget * 1000:.2f} ms"
