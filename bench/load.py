@@ -386,6 +386,10 @@ def cpu_per_request(recorder: Recorder, side: str = "server") -> float | None:
     return used / count
 
 
+def cpu_label(recorder: Recorder) -> str:
+    return "server and PostgreSQL CPU" if recorder.with_database else "server CPU"
+
+
 def report(name: str, recorder: Recorder, elapsed: float) -> float:
     every = sorted(v for values in recorder.latencies.values() for v in values)
     writes = len(recorder.latencies.get("write", []))
@@ -400,8 +404,7 @@ def report(name: str, recorder: Recorder, elapsed: float) -> float:
     )
     cpu = cpu_per_request(recorder)
     if cpu is not None:
-        label = "server and PostgreSQL CPU" if recorder.with_database else "server CPU"
-        print(f"    {label} {cpu * 1000:.2f} ms per request")
+        print(f"    {cpu_label(recorder)} {cpu * 1000:.2f} ms per request")
     for kind, values in sorted(recorder.latencies.items()):
         print(f"    {kind:<6} n={len(values):<6} median {statistics.median(values) * 1000:.1f} ms")
     return writes / elapsed
@@ -542,8 +545,7 @@ def _compare_cpu(name: str, api: Recorder, bare: Recorder, *, goal: float) -> No
     api_client, bare_client_cpu = cpu_per_request(api, "client"), cpu_per_request(bare, "client")
     budget = (bare_cpu + bare_client_cpu) / goal - api_client
     print(
-        f"{'server and PostgreSQL' if api.with_database else 'server'} CPU per request, "
-        f"{name}: API {api_cpu * 1000:.2f} ms, bare "
+        f"{cpu_label(api)} per request, {name}: API {api_cpu * 1000:.2f} ms, bare "
         f"{bare_cpu * 1000:.2f} ms (x{api_cpu / bare_cpu:.1f}); clients' CPU per request "
         f"{api_client * 1000:.2f} and {bare_client_cpu * 1000:.2f} ms; a ratio of {goal} "
         f"would need the API within {budget * 1000:.2f} ms"

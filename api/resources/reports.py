@@ -7,6 +7,7 @@ from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import Row
+from sqlalchemy.sql.elements import ColumnElement
 
 from api.auth import auth_required, current_user
 from api.db import get_session, read_apart, transactional
@@ -64,6 +65,10 @@ def make_blueprint(
     # A page's items and a single read are rendered by the database, as the schema dumps
     # them; built here, so that a field the database cannot render stops the app starting.
     rendered = {dialect: item_json(schemas["out"], model, dialect) for dialect in DIALECTS}
+
+    def rendered_for(db_session) -> ColumnElement[str]:
+        return rendered[db_session.get_bind().dialect.name]
+
     # Input schemas as instances: given a class, webargs makes an instance per request,
     # which cost about as much as loading the body with it.
     query_schema, in_schema = ReportQuery(), schemas["in"]()
@@ -77,14 +82,13 @@ def make_blueprint(
         def get(self, args):
             db_session = get_session()
             keys = reports.sort_keys(model)
-            item = rendered[db_session.get_bind().dialect.name]
             query, values = reports.get_all(
                 user=current_user(),
                 model=model,
                 patient_id=args.get("patient_id"),
                 felt_from=args.get("from_"),
                 felt_to=args.get("to"),
-                columns=(item, model.patient_id, *keys),
+                columns=(rendered_for(db_session), model.patient_id, *keys),
             )
             page = paginate(
                 db_session=db_session,
@@ -152,12 +156,13 @@ def make_blueprint(
                 user=current_user(),
                 model=model,
                 report_id=report_id,
-                item=rendered[db_session.get_bind().dialect.name],
+                item=rendered_for(db_session),
             )
+            headers = {"ETag": _quoted(report)}
             if request.if_none_match.contains(reports.etag(report)):
-                return Response(status=304, headers={"ETag": _quoted(report)})
+                return Response(status=304, headers=headers)
             return current_app.response_class(
-                f"{report.item}\n", mimetype="application/json", headers={"ETag": _quoted(report)}
+                f"{report.item}\n", mimetype="application/json", headers=headers
             )
 
         @auth_required(*ROLES)

@@ -85,6 +85,18 @@ def history(client, make, db):
     return patient, mine, theirs
 
 
+EACH_KIND = pytest.mark.parametrize(
+    ("path", "model", "schema"),
+    [("/v1/sessions", MassageSession, SessionOut), ("/v1/checkins", CheckIn, CheckInOut)],
+)
+
+
+def _far_from_utc(db) -> None:
+    """On PostgreSQL, a session time zone of +13:45: times must still be written in UTC."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SET LOCAL TimeZone = 'Pacific/Chatham'"))
+
+
 def _all_pages(client, path: str, headers: dict, limit: int) -> list[dict]:
     items, cursor = [], None
     while True:
@@ -100,15 +112,10 @@ def _all_pages(client, path: str, headers: dict, limit: int) -> list[dict]:
             return items
 
 
-@pytest.mark.parametrize(
-    ("path", "model", "schema"),
-    [("/v1/sessions", MassageSession, SessionOut), ("/v1/checkins", CheckIn, CheckInOut)],
-)
+@EACH_KIND
 def test_a_rendered_page_is_what_marshmallow_dumps(client, db, history, path, model, schema):
     patient, mine, theirs = history
-    if db.get_bind().dialect.name == "postgresql":
-        # Times are written in UTC whatever the connection's time zone (+13:45 here).
-        db.execute(text("SET LOCAL TimeZone = 'Pacific/Chatham'"))
+    _far_from_utc(db)
     for headers in (mine, theirs):
         items = _all_pages(client, path, headers, limit=4)
         assert len(items) == len(NOTES) + 1
@@ -129,14 +136,10 @@ def test_a_rendered_page_is_what_marshmallow_dumps(client, db, history, path, mo
         assert {item["symptoms"]["bladder_bowel_change"] for item in items} == {True, False}
 
 
-@pytest.mark.parametrize(
-    ("path", "model", "schema"),
-    [("/v1/sessions", MassageSession, SessionOut), ("/v1/checkins", CheckIn, CheckInOut)],
-)
+@EACH_KIND
 def test_a_single_read_is_what_marshmallow_dumps(client, db, history, path, model, schema):
     patient, mine, theirs = history
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SET LOCAL TimeZone = 'Pacific/Chatham'"))
+    _far_from_utc(db)
     stored = list(db.scalars(select(model).where(model.patient_id == patient.id)))
     assert len(stored) == len(NOTES) + 1
     for headers in (mine, theirs):
