@@ -1,7 +1,7 @@
 """Mixed mobile traffic against a real gunicorn on loopback, and a bare baseline.
 
     python bench/load.py [--seconds 15] [--warmup 3] [--clients 8] [--patients 200]
-                         [--database-url URL]
+                         [--rounds 1] [--workers 2] [--threads 4] [--database-url URL]
 
 Runs the API (gunicorn, SQLite by default or --database-url) and drives it with client
 threads, each a stream of phones: every request is sent for one of the `--patients`
@@ -18,11 +18,16 @@ which every write re-reads. Three scenarios:
 
 Prints throughput, p50/p95/p99 latency and the duplicate rows found afterwards (must be
 0); then the same for a bare Flask + SQLAlchemy Core insert endpoint served the same
-way, and the P1 ratio of the write throughputs; then the read ratios against bare
-selects of the same rows. With each run goes the CPU the server's processes spent per
-request (with PostgreSQL's own processes on PostgreSQL, and the clients' own): on a
-shared machine the throughput of one run moves with the neighbours' load, while CPU per
-request moves less, and it says how far the API is from the CPU a goal ratio allows.
+way (`--workers` x `--threads`, gthread, for both), and the P1 ratio of the write
+throughputs; then the read ratios against bare selects of the same rows. With
+`--rounds N`, P1 and each kind of read run N times on each server in turn (API, bare,
+API, bare, ...), each P1 round of the API for patients of its own, and the median ratios
+and p99s are printed: on a shared machine one pair of runs can differ by a fifth from
+the next. With each run goes
+the CPU the server's processes spent per request (with PostgreSQL's own processes on
+PostgreSQL, and the clients' own): on a shared machine the throughput of one run moves
+with the neighbours' load, while CPU per request moves less, and it says how far the
+API is from the CPU a goal ratio allows.
 Each server first serves `--warmup` seconds of the traffic it is then timed on, untimed:
 a freshly started gunicorn serves the first seconds at half its later rate (seen on the
 bare select: about 330 pages/s in its first 2 s, then 700-850), and timing one server
@@ -105,7 +110,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(app_spec: str, env: dict, cwd: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def start(
+    app_spec: str, env: dict, cwd: Path, log: Path, *, workers: int, threads: int
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -113,9 +120,9 @@ def start(app_spec: str, env: dict, cwd: Path, log: Path) -> tuple[subprocess.Po
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "2",
+            str(workers),
             "--threads",
-            "4",
+            str(threads),
             "--worker-class",
             "gthread",
             "--access-logfile",
@@ -390,12 +397,18 @@ def cpu_label(recorder: Recorder) -> str:
     return "server and PostgreSQL CPU" if recorder.with_database else "server CPU"
 
 
+def percentile(seconds: list[float], p: float) -> float:
+    """The `p` quantile of these latencies, in ms."""
+    ordered = sorted(seconds)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+
 def report(name: str, recorder: Recorder, elapsed: float) -> float:
-    every = sorted(v for values in recorder.latencies.values() for v in values)
+    every = [v for values in recorder.latencies.values() for v in values]
     writes = len(recorder.latencies.get("write", []))
 
     def pct(p):
-        return every[min(len(every) - 1, int(len(every) * p))] * 1000
+        return percentile(every, p)
 
     print(
         f"{name}: {len(every)} requests in {elapsed:.1f} s = {len(every) / elapsed:.0f} req/s "
@@ -416,6 +429,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3, help="untimed seconds per server")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--patients", type=int, default=200)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs of each server, in turn, per scenario compared"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both servers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker, both servers")
     parser.add_argument("--database-url")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -430,52 +448,7 @@ def main() -> None:
     subprocess.run(
         [BIN / "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True
     )
-    api, base = start("api:create_app()", env, ROOT, work / "api.log")
-    try:
-        tokens = sign_up(base, args.patients)
-        writers = [(base, tokens) for _ in range(args.clients)]
-        # Each reader reads one patient's pages: give those patients a page of 50 first.
-        readers = [(base, tokens[i]) for i in range(args.clients)]
-        filled = fill_pages([token for _, token in readers], base)
-        # Untimed: what it writes is counted only in the check for duplicates.
-        warmed, _ = run(args.clients, args.warmup, writing_client, *writers)
-        written, written_elapsed = run(
-            args.clients, args.seconds, writing_client, *writers, server=api, database=pg
-        )
-        mixed, mixed_elapsed = run(
-            args.clients, args.seconds, mobile_client, *writers, server=api, database=pg
-        )
-        reads = {
-            kind: run(args.clients, args.seconds, _reader(kind), *readers, server=api, database=pg)
-            for kind in ("list", "one")
-        }
-        # What the bare reader needs to select the same rows: each client's patient and ids.
-        bare_readers = []
-        for _, token in readers:
-            headers = {"Authorization": f"Bearer {token}"}
-            me = requests.get(base + "/v1/me", headers=headers, timeout=10).json()
-            page = requests.get(base + "/v1/sessions?limit=50", headers=headers, timeout=10)
-            ids = [item["id"] for item in page.json()["items"]]
-            bare_readers.append((me["id"], ids))
-    finally:
-        api.terminate()
-        api.wait(10)
-    api_writes = report("API, P1 POST /v1/sessions only", written, written_elapsed)
-    report("API, mixed mobile traffic", mixed, mixed_elapsed)
-    recorder = Recorder()
-    recorder.created = written.created | mixed.created | filled | warmed.created
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = sum(
-            conn.execute(select(func.count()).select_from(m)).scalar_one()
-            for m in (MassageSession, CheckIn)
-        )
-    engine.dispose()
-    print(
-        f"    rows written {rows}, distinct ids acknowledged {len(recorder.created)}, "
-        f"duplicate rows {rows - len(recorder.created)}"
-    )
-
+    serving = {"workers": args.workers, "threads": args.threads}
     bare_url = f"sqlite:///{work}/bare.sqlite3" if url.startswith("sqlite") else url
     bare_engine = create_engine(bare_url)
     with bare_engine.begin() as conn:
@@ -486,52 +459,128 @@ def main() -> None:
         if bare_url.startswith("sqlite"):
             conn.execute(text("PRAGMA journal_mode=WAL"))
     (work / "bare_app.py").write_text(BARE_APP)
+    api, base = start("api:create_app()", env, ROOT, work / "api.log", **serving)
+    # Both servers stay up, so that their P1 runs take turns; the one not driven idles.
     bare, bare_base = start(
-        "bare_app:app", env | {"BARE_DATABASE_URL": bare_url}, work, work / "bare.log"
+        "bare_app:app",
+        env | {"BARE_DATABASE_URL": bare_url},
+        work,
+        work / "bare.log",
+        **serving,
     )
+    servers = [api, bare]
+    acknowledged: set[str] = set()
+    rounds = []
     try:
+        tokens = sign_up(base, args.patients)
+        # Each reader reads one patient's pages: give those patients a page of 50 first.
+        readers = [(base, tokens[i]) for i in range(args.clients)]
+        acknowledged |= fill_pages([token for _, token in readers], base)
         bare_writers = [(bare_base,) for _ in range(args.clients)]
-        run(args.clients, args.warmup, bare_client, *bare_writers)
-        recorder, elapsed = run(
-            args.clients, args.seconds, bare_client, *bare_writers, server=bare, database=pg
+        for number in range(args.rounds):
+            if number:
+                # Phones of other patients: each round writes onto the same short histories
+                # (a write re-reads its patient's recent reports).
+                tokens = sign_up(base, args.patients)
+            writers = [(base, tokens) for _ in range(args.clients)]
+            # Untimed: what it writes is counted only in the check for duplicates.
+            warmed, _ = run(args.clients, args.warmup, writing_client, *writers)
+            written = run(
+                args.clients, args.seconds, writing_client, *writers, server=api, database=pg
+            )
+            acknowledged |= warmed.created | written[0].created
+            run(args.clients, args.warmup, bare_client, *bare_writers)
+            bare_written = run(
+                args.clients, args.seconds, bare_client, *bare_writers, server=bare, database=pg
+            )
+            rounds.append((written, bare_written))
+        mixed, mixed_elapsed = run(
+            args.clients, args.seconds, mobile_client, *writers, server=api, database=pg
         )
+        acknowledged |= mixed.created
+        # The reads: bare selects of the same rows from the API's database, by a server of
+        # its own, each kind of read in turn with the API's.
+        selecting, select_base = start(
+            "bare_app:app",
+            env | {"BARE_DATABASE_URL": url},
+            work,
+            work / "bare-read.log",
+            **serving,
+        )
+        servers.append(selecting)
+        bare_readers = [(select_base, *_rows_of(base, token)) for _, token in readers]
+        run(args.clients, args.warmup, _bare_reader("list"), *bare_readers)
+        reads: dict[str, list] = {"list": [], "one": []}
+        for _ in range(args.rounds):
+            for kind, pairs in reads.items():
+                api_run = run(
+                    args.clients, args.seconds, _reader(kind), *readers, server=api, database=pg
+                )
+                bare_run = run(
+                    args.clients,
+                    args.seconds,
+                    _bare_reader(kind),
+                    *bare_readers,
+                    server=selecting,
+                    database=pg,
+                )
+                pairs.append((api_run, bare_run))
     finally:
-        bare.terminate()
-        bare.wait(10)
-    bare_writes = report("bare Flask + SQLAlchemy insert", recorder, elapsed)
+        for server in servers:
+            server.terminate()
+            server.wait(10)
+    _report_pairs("P1 POST /v1/sessions", rounds, goal=0.5)
+    report("API, mixed mobile traffic", mixed, mixed_elapsed)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = sum(
+            conn.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in (MassageSession, CheckIn)
+        )
+    engine.dispose()
+    print(
+        f"    rows written {rows}, distinct ids acknowledged {len(acknowledged)}, "
+        f"duplicate rows {rows - len(acknowledged)}"
+    )
     with bare_engine.begin() as conn:
         conn.execute(text("DROP TABLE items"))
-    print(f"P1 write throughput ratio API / bare insert: {api_writes / bare_writes:.2f}")
-    _compare_cpu("P1 POST /v1/sessions", written, recorder, goal=0.5)
-    _compare_reads(args, env, work, url, reads, bare_readers)
-
-
-def _compare_reads(args, env, work, url, reads, bare_readers) -> None:
-    """GET /v1/sessions?limit=50 and GET /v1/sessions/{id} against bare selects of the same
-    rows from the same database, served the same way, one kind of read at a time."""
-    pg = url.startswith("postgresql")
-    bare, bare_base = start(
-        "bare_app:app", env | {"BARE_DATABASE_URL": url}, work, work / "bare-read.log"
-    )
-    readers = [(bare_base, *bare_readers[i % len(bare_readers)]) for i in range(args.clients)]
-    try:
-        run(args.clients, args.warmup, _bare_reader("list"), *readers)
-        bare_reads = {
-            kind: run(
-                args.clients, args.seconds, _bare_reader(kind), *readers, server=bare, database=pg
-            )
-            for kind in ("list", "one")
-        }
-    finally:
-        bare.terminate()
-        bare.wait(10)
     for kind, name in (("list", "GET /v1/sessions?limit=50"), ("one", "GET /v1/sessions/{id}")):
-        api_rate = _rate(*reads[kind])
-        bare_rate = _rate(*bare_reads[kind])
-        report(f"API, {name}", *reads[kind])
-        report("bare Flask + SQLAlchemy select of the same rows", *bare_reads[kind])
-        print(f"read throughput ratio API / bare select, {name}: {api_rate / bare_rate:.2f}")
-        _compare_cpu(name, reads[kind][0], bare_reads[kind][0], goal=0.6)
+        _report_pairs(name, reads[kind], goal=0.6)
+
+
+def _rows_of(base: str, token: str) -> tuple[str, list[str]]:
+    """What a bare reader needs to select the rows a patient's reader reads: the patient's
+    id and the ids of their first page of sessions."""
+    headers = {"Authorization": f"Bearer {token}"}
+    me = requests.get(base + "/v1/me", headers=headers, timeout=10).json()
+    page = requests.get(base + "/v1/sessions?limit=50", headers=headers, timeout=10)
+    return me["id"], [item["id"] for item in page.json()["items"]]
+
+
+def _report_pairs(name: str, pairs: list, *, goal: float) -> None:
+    """Each pair of runs, the API's then the bare server's, with their throughput ratio and
+    CPU; with several pairs (--rounds), the median ratio and the API's median p99."""
+    writes = name.startswith("P1")
+    api_name = f"API, {name}" + (" only" if writes else "")
+    bare_name = "bare Flask + SQLAlchemy " + ("insert" if writes else "select of the same rows")
+    ratios, p99s = [], []
+    for number, (api_run, bare_run) in enumerate(pairs, 1):
+        label = f" (round {number} of {len(pairs)})" if len(pairs) > 1 else ""
+        report(api_name + label, *api_run)
+        report(bare_name + label, *bare_run)
+        ratios.append(_rate(*api_run) / _rate(*bare_run))
+        p99s.append(percentile([v for vs in api_run[0].latencies.values() for v in vs], 0.99))
+        if writes:
+            print(f"P1 write throughput ratio API / bare insert{label}: {ratios[-1]:.2f}")
+        else:
+            print(f"read throughput ratio API / bare select, {name}{label}: {ratios[-1]:.2f}")
+        _compare_cpu(name, api_run[0], bare_run[0], goal=goal)
+    if len(pairs) > 1:
+        print(
+            f"{name} over {len(pairs)} rounds: ratio median {statistics.median(ratios):.2f} "
+            f"(each {', '.join(f'{r:.2f}' for r in ratios)}); API p99 median "
+            f"{statistics.median(p99s):.1f} ms (each {', '.join(f'{p:.1f}' for p in p99s)})"
+        )
 
 
 def _compare_cpu(name: str, api: Recorder, bare: Recorder, *, goal: float) -> None:
