@@ -4,6 +4,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -120,12 +121,14 @@ def paginate(
     ascending: bool = False,
     rows: bool = False,
     values: dict | None = None,
+    cursor_of: Callable[[Any], list] | None = None,
 ) -> Page:
     """Run `query` ordered by `keys`, descending unless asked (the last key must be unique).
 
     Its items are objects, or with `rows`, rows of the query's columns (which must name the
-    keys). With `values`, `query` is a statement built once whose bind parameters these
-    fill, and its page statements are built once as well."""
+    keys, unless `cursor_of` reads the keys' values from the page's last item). With
+    `values`, `query` is a statement built once whose bind parameters these fill, and its
+    page statements are built once as well."""
     build = _page_statement if values is None else _page_statement_once
     statement = build(query, tuple(keys), ascending, bool(cursor))
     bound = (values or {}) | {"page_limit": limit + 1}
@@ -138,4 +141,5 @@ def paginate(
         return Page(items=items, next_cursor=None)
     items = items[:limit]
     last = items[-1]
-    return Page(items=items, next_cursor=_encode([getattr(last, key.key) for key in keys]))
+    after = cursor_of(last) if cursor_of else [getattr(last, key.key) for key in keys]
+    return Page(items=items, next_cursor=_encode(after))

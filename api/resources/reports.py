@@ -14,7 +14,7 @@ from api.db import get_session, read_apart, transactional
 from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import Page, page_schema, paginate
-from api.schemas.rendered import DIALECTS, item_json
+from api.schemas.rendered import DIALECTS, item_json, sort_values
 from api.schemas.reports import ReportQuery
 from api.services import audit, reports
 
@@ -88,7 +88,7 @@ def make_blueprint(
                 patient_id=args.get("patient_id"),
                 felt_from=args.get("from_"),
                 felt_to=args.get("to"),
-                columns=(rendered_for(db_session), model.patient_id, *keys),
+                columns=(rendered_for(db_session), model.patient_id),
             )
             page = paginate(
                 db_session=db_session,
@@ -98,6 +98,7 @@ def make_blueprint(
                 limit=args["limit"],
                 cursor=args["cursor"],
                 rows=True,
+                cursor_of=lambda last: sort_values(last.item, keys),
             )
             audit.audited_page(db_session, user=current_user(), kind=noun, page=page)
             return _rendered(page)

@@ -9,6 +9,7 @@ the views build theirs when the app starts (api/resources/reports.py), and a tes
 every list and compares it with marshmallow's dump of the same rows.
 """
 
+import json
 import re
 from functools import cache
 
@@ -130,3 +131,12 @@ def item_json(schema: type[ma.Schema], model, dialect: str) -> ColumnElement[str
     if "%" in str(compiled):
         raise ValueError("a rendering must not hold '%'")
     return literal_column(str(compiled), Text).label("item")
+
+
+def sort_values(item: str, keys) -> list[str]:
+    """The values of a page's sort keys (columns named as the schema's fields) in the JSON
+    of its last item, for the next page's cursor: the page then need not select the keys
+    of every row, which cost about a tenth of a page of 50 on SQLite (their text turned
+    into times and uuids, row by row)."""
+    rendered = json.loads(item)
+    return [rendered[key.key] for key in keys]

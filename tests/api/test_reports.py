@@ -3,6 +3,7 @@
 import base64
 import json
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -448,3 +449,35 @@ def test_crafted_cursor_out_of_range_is_422(client, make, values):
     cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
     resp = client.get(f"/v1/sessions?cursor={cursor}", headers=make.headers(make.user("patient")))
     assert resp.status_code == 422 and "cursor" in resp.get_json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("path", "felt"), [("/v1/sessions", "started_at"), ("/v1/checkins", "recorded_at")]
+)
+def test_a_page_goes_on_from_its_cursor_and_from_one_written_with_an_offset(
+    client, make, path, felt
+):
+    """The next page starts right after the last item, with ties on the felt time broken
+    by id; a cursor holding that item's time as +00:00 (as cursors were first written)
+    or in another offset goes on from the same place."""
+    headers = make.headers(make.user("patient"))
+    body = session_body if path == "/v1/sessions" else checkin_body
+    for minute in (0, 0, 0, 1, 2):  # three at the same instant
+        at = f"2026-11-02T10:0{minute}:00.000250Z"
+        assert client.post(path, json=body(**{felt: at}), headers=headers).status_code == 201
+    whole = client.get(f"{path}?limit=10", headers=headers).get_json()["items"]
+    first = client.get(f"{path}?limit=3", headers=headers).get_json()
+    assert first["items"] == whole[:3]
+    last = first["items"][-1]
+    at = datetime.fromisoformat(last[felt])
+    elsewhere = at.astimezone(timezone(timedelta(hours=-4)))
+    cursors = [first["next_cursor"]] + [
+        _cursor([written.isoformat(), last["id"]]) for written in (at, elsewhere)
+    ]
+    for cursor in cursors:
+        rest = client.get(f"{path}?limit=10&cursor={cursor}", headers=headers).get_json()
+        assert rest == {"items": whole[3:], "next_cursor": None}
+
+
+def _cursor(values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
