@@ -451,19 +451,21 @@ def test_crafted_cursor_out_of_range_is_422(client, make, values):
     assert resp.status_code == 422 and "cursor" in resp.get_json()["errors"]
 
 
+@pytest.mark.parametrize("fraction", ["", ".000250"])
 @pytest.mark.parametrize(
     ("path", "felt"), [("/v1/sessions", "started_at"), ("/v1/checkins", "recorded_at")]
 )
 def test_a_page_goes_on_from_its_cursor_and_from_one_written_with_an_offset(
-    client, make, path, felt
+    client, make, path, felt, fraction
 ):
     """The next page starts right after the last item, with ties on the felt time broken
-    by id; a cursor holding that item's time as +00:00 (as cursors were first written)
-    or in another offset goes on from the same place."""
+    by id, for times in whole seconds and with microseconds; a cursor holding that item's
+    time as +00:00 (as cursors were first written) or in another offset goes on from the
+    same place."""
     headers = make.headers(make.user("patient"))
     body = session_body if path == "/v1/sessions" else checkin_body
     for minute in (0, 0, 0, 1, 2):  # three at the same instant
-        at = f"2026-11-02T10:0{minute}:00.000250Z"
+        at = f"2026-11-02T10:0{minute}:00{fraction}Z"
         assert client.post(path, json=body(**{felt: at}), headers=headers).status_code == 201
     whole = client.get(f"{path}?limit=10", headers=headers).get_json()["items"]
     first = client.get(f"{path}?limit=3", headers=headers).get_json()
