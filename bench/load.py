@@ -404,24 +404,24 @@ def percentile(seconds: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
 
 
-def report(name: str, recorder: Recorder, elapsed: float) -> float:
-    every = [v for values in recorder.latencies.values() for v in values]
+def every_latency(recorder: Recorder) -> list[float]:
+    return [v for values in recorder.latencies.values() for v in values]
+
+
+def report(name: str, recorder: Recorder, elapsed: float) -> None:
+    every = every_latency(recorder)
     writes = len(recorder.latencies.get("write", []))
-
-    def pct(p):
-        return percentile(every, p)
-
+    p50, p95, p99 = (percentile(every, p) for p in (0.5, 0.95, 0.99))
     print(
         f"{name}: {len(every)} requests in {elapsed:.1f} s = {len(every) / elapsed:.0f} req/s "
-        f"(writes {writes / elapsed:.0f}/s); p50 {pct(0.5):.1f} ms, p95 {pct(0.95):.1f} ms, "
-        f"p99 {pct(0.99):.1f} ms; errors {recorder.errors}"
+        f"(writes {writes / elapsed:.0f}/s); p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        f"p99 {p99:.1f} ms; errors {recorder.errors}"
     )
     cpu = cpu_per_request(recorder)
     if cpu is not None:
         print(f"    {cpu_label(recorder)} {cpu * 1000:.2f} ms per request")
     for kind, values in sorted(recorder.latencies.items()):
         print(f"    {kind:<6} n={len(values):<6} median {statistics.median(values) * 1000:.1f} ms")
-    return writes / elapsed
 
 
 def main() -> None:
@@ -463,20 +463,21 @@ def main() -> None:
         if bare_url.startswith("sqlite"):
             conn.execute(text("PRAGMA journal_mode=WAL"))
     (work / "bare_app.py").write_text(BARE_APP)
+
+    def start_bare(database_url: str, log: str) -> tuple[subprocess.Popen, str]:
+        server = start(
+            "bare_app:app", env | {"BARE_DATABASE_URL": database_url}, work, work / log, **serving
+        )
+        servers.append(server[0])
+        return server
+
     api, base = start("api:create_app()", env, ROOT, work / "api.log", **serving)
     servers = [api]
     acknowledged: set[str] = set()
     rounds = []
     try:
         # Both servers stay up, so that their P1 runs take turns; the one not driven idles.
-        bare, bare_base = start(
-            "bare_app:app",
-            env | {"BARE_DATABASE_URL": bare_url},
-            work,
-            work / "bare.log",
-            **serving,
-        )
-        servers.append(bare)
+        bare, bare_base = start_bare(bare_url, "bare.log")
         # Each reader reads the pages of a patient of its own, given a page of 50 first.
         readers = [(base, token) for token in sign_up(base, args.clients)]
         acknowledged |= fill_pages([token for _, token in readers], base)
@@ -503,14 +504,7 @@ def main() -> None:
         acknowledged |= mixed.created
         # The reads: bare selects of the same rows from the API's database, by a server of
         # its own, each kind of read in turn with the API's.
-        selecting, select_base = start(
-            "bare_app:app",
-            env | {"BARE_DATABASE_URL": url},
-            work,
-            work / "bare-read.log",
-            **serving,
-        )
-        servers.append(selecting)
+        selecting, select_base = start_bare(url, "bare-read.log")
         bare_readers = [(select_base, *_rows_of(base, token)) for _, token in readers]
         run(args.clients, args.warmup, _bare_reader("list"), *bare_readers)
         reads: dict[str, list] = {"list": [], "one": []}
@@ -589,7 +583,7 @@ def _report_pairs(name: str, pairs: list, *, goal: float) -> None:
         report(api_name + label, *api_run)
         report(bare_name + label, *bare_run)
         ratios.append(_rate(*api_run) / _rate(*bare_run))
-        p99s.append(percentile([v for vs in api_run[0].latencies.values() for v in vs], 0.99))
+        p99s.append(percentile(every_latency(api_run[0]), 0.99))
         if writes:
             print(f"P1 write throughput ratio API / bare insert{label}: {ratios[-1]:.2f}")
         else:
