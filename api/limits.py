@@ -12,7 +12,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db import get_session
+from api.db import get_session, read_first
 from api.openapi import document
 from api.services import auth
 from api.services.users import normalize_email
@@ -101,9 +101,11 @@ def by_account_and_origin() -> str:
     key = "account:" + hashlib.sha256(email.encode()).hexdigest()
     ip = get_remote_address()
     try:
-        known = auth.signed_in_from(
-            db_session=get_session(), email=email, ip=ip, since=utcnow() - KNOWN_ADDRESS_FOR
-        )
+        # Read apart on SQLite: the sign-in checks its password next, with no writer's lock.
+        with read_first() as db_session:
+            known = auth.signed_in_from(
+                db_session=db_session, email=email, ip=ip, since=utcnow() - KNOWN_ADDRESS_FOR
+            )
     except SQLAlchemyError:
         # Flask-Limiter would take any error here for its storage failing: count as unknown.
         log.warning("known-address lookup failed; counting the attempt against the account")

@@ -8,12 +8,14 @@ threads, each a stream of phones: every request is sent for one of the `--patien
 patients, drawn at random (a clinic's morning: many phones syncing, few at once for the
 same patient). `--patients 8` is the harsher shape of earlier runs: eight patients, each
 recording hundreds of reports within the analyzer's 7-day lookback during the run, all of
-which every write re-reads. Three scenarios:
+which every write re-reads. The scenarios:
 
 - P1, writes only: every client records sessions (`POST /v1/sessions` with an
   Idempotency-Key: auth, validation, analysis, alerts, audit, change sequence), 10 % of
   them sent twice with the same key, as a phone that lost the response would;
 - mixed mobile traffic: check-in and session writes as above, list reads and delta syncs;
+- P1 while a phone signs in: one client signs in again and again (argon2, a tenth of a
+  second of CPU on purpose) while the others write; their p99 against P1's alone;
 - reads: pages of 50 sessions, then single sessions.
 
 Prints throughput, p50/p95/p99 latency and the duplicate rows found afterwards (must be
@@ -233,6 +235,24 @@ def mobile_client(
                 cursors[token] = resp.json()["next_cursor"]
 
 
+def signing_in_client(base: str, account: dict, deadline: float, recorder: Recorder) -> None:
+    """A phone signing in again and again (a morning's phones, each signing in once)."""
+    http = requests.Session()
+    while time.monotonic() < deadline:
+        timed(recorder, "sign-in", lambda: http.post(base + "/v1/auth/token", json=account))
+
+
+def writing_while_signing_in(
+    base: str, tokens: list[str], account: dict, deadline: float, recorder: Recorder, seed: int
+) -> None:
+    """P1's writers, but the first client signs in instead: argon2's deliberate tenth of a
+    second of CPU must not hold back the writes."""
+    if seed == 0:
+        signing_in_client(base, account, deadline, recorder)
+    else:
+        writing_client(base, tokens, deadline, recorder, seed)
+
+
 def bare_client(base: str, deadline: float, recorder: Recorder, seed: int) -> None:
     rng = random.Random(seed)
     http = requests.Session()
@@ -276,14 +296,20 @@ def _bare_reader(kind: str):
     return client
 
 
+def register(base: str, name: str) -> dict:
+    """Sign a patient up through the API: their email and password."""
+    email = f"{name}-{uuid.uuid4().hex[:6]}@example.org"
+    account = {"email": email, "password": "load-test-password"}
+    body = account | {"display_name": name}
+    requests.post(base + "/v1/auth/register", json=body, timeout=30).raise_for_status()
+    return account
+
+
 def sign_up(base: str, patients: int) -> list[str]:
     """Register `patients` patients through the API and sign each in: their access tokens."""
-    run_id = uuid.uuid4().hex[:6]
 
     def one(i: int) -> str:
-        account = {"email": f"load{i}-{run_id}@example.org", "password": "load-test-password"}
-        body = account | {"display_name": f"Load {i}"}
-        requests.post(base + "/v1/auth/register", json=body, timeout=30).raise_for_status()
+        account = register(base, f"load{i}")
         resp = requests.post(base + "/v1/auth/token", json=account, timeout=30)
         resp.raise_for_status()
         return resp.json()["access_token"]
@@ -502,6 +528,16 @@ def main() -> None:
             args.clients, args.seconds, mobile_client, *writers, server=api, database=pg
         )
         acknowledged |= mixed.created
+        signer = register(base, "signer")
+        signing = run(
+            args.clients,
+            args.seconds,
+            writing_while_signing_in,
+            *[(base, tokens, signer) for _ in range(args.clients)],
+            server=api,
+            database=pg,
+        )
+        acknowledged |= signing[0].created
         # The reads: bare selects of the same rows from the API's database, by a server of
         # its own, each kind of read in turn with the API's.
         selecting, select_base = start_bare(url, "bare-read.log")
@@ -526,6 +562,7 @@ def main() -> None:
         _stop(servers)
     _report_pairs("P1 POST /v1/sessions", rounds, goal=0.5)
     report("API, mixed mobile traffic", mixed, mixed_elapsed)
+    _report_signing_in(signing, rounds, clients=args.clients)
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = sum(
@@ -595,6 +632,21 @@ def _report_pairs(name: str, pairs: list, *, goal: float) -> None:
             f"(each {', '.join(f'{r:.2f}' for r in ratios)}); API p99 median "
             f"{statistics.median(p99s):.1f} ms (each {', '.join(f'{p:.1f}' for p in p99s)})"
         )
+
+
+def _report_signing_in(signing: tuple, rounds: list, *, clients: int) -> None:
+    """The writes while one client signs in again and again, against P1's (all writing)."""
+    recorder, elapsed = signing
+    report(f"API, P1 with {clients - 1} clients writing and 1 signing in", recorder, elapsed)
+    writes = recorder.latencies.get("write", [])
+    if not writes:
+        return
+    alone = statistics.median(percentile(every_latency(r[0][0]), 0.99) for r in rounds)
+    print(
+        f"    writes while a phone signs in: p50 {percentile(writes, 0.5):.1f} ms, p99 "
+        f"{percentile(writes, 0.99):.1f} ms (P1 alone: p99 {alone:.1f} ms); sign-ins "
+        f"{len(recorder.latencies.get('sign-in', [])) / elapsed:.1f}/s"
+    )
 
 
 def _compare_cpu(name: str, api: Recorder, bare: Recorder, *, goal: float) -> None:

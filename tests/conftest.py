@@ -35,9 +35,8 @@ def _reset_postgres(engine) -> None:
         conn.execute(text("CREATE SCHEMA public"))
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
-    url = _database_url(tmp_path_factory)
+def migrate(url: str) -> str:
+    """The database at `url` with the schema of `migrations/` (PostgreSQL's emptied first)."""
     engine = make_engine(url)
     if engine.dialect.name == "postgresql":
         _reset_postgres(engine)
@@ -49,6 +48,11 @@ def database_url(tmp_path_factory):
         connection.commit()
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    return migrate(_database_url(tmp_path_factory))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from api import limits
 from api.auth import issue_access_token
-from api.db import get_session
+from api.db import get_session, read_first
 from api.idempotency import idempotent
 from api.openapi import document
 from api.schemas import examples
@@ -51,8 +51,13 @@ class Token(MethodView):
     @document(responses={401: "UNAUTHORIZED"})
     def post(self, data):
         """Exchange email and password for tokens"""
+        with read_first() as db_session:  # SQLite: the password is checked with no write lock
+            account = users.get_by_email(db_session=db_session, email=data["email"])
+        attempt = auth.check_password(account=account, password=data["password"])
         grant = auth.login(
-            db_session=get_session(), refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"], **data
+            db_session=get_session(),
+            attempt=attempt,
+            refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"],
         )
         return _token_body(grant)
 

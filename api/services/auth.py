@@ -63,17 +63,54 @@ def _store_refresh(
     return token
 
 
-def login(*, db_session: Session, email: str, password: str, refresh_ttl: timedelta) -> Grant:
-    user = users.get_by_email(db_session=db_session, email=email)
-    # A deactivated account is answered like a wrong password (after the same hashing work).
-    if not verify_password(user.password_hash if user else None, password) or not _active(user):
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in whose password was checked before its write (see check_password)."""
+
+    account: User | None
+    # The hash the password matched (None: it did not), and the stronger one to store when
+    # the hashing parameters have changed since.
+    matched_hash: str | None
+    rehashed: str | None = None
+
+
+def check_password(*, account: User | None, password: str) -> Attempt:
+    """Check a sign-in's password against `account` (None: unknown email, checked all the
+    same so that the answer takes as long).
+
+    argon2 takes a tenth of a second or more on purpose: this runs before the write's
+    transaction begins (the account read apart, api.db.read_first), since on SQLite the
+    one writer's lock held meanwhile would hold back every other write.
+    """
+    stored = account.password_hash if account is not None else None
+    if not verify_password(stored, password):
+        return Attempt(account=account, matched_hash=None)
+    rehashed = hash_password(password) if needs_rehash(stored) else None
+    return Attempt(account=account, matched_hash=stored, rehashed=rehashed)
+
+
+def login(*, db_session: Session, attempt: Attempt, refresh_ttl: timedelta) -> Grant:
+    """Issue a refresh token for a checked sign-in, or refuse it (audited either way).
+
+    The account is read again in the write, as it is now: a password changed or an account
+    deactivated since the check refuses the sign-in, as a wrong password would.
+    """
+    user = attempt.account
+    if user is not None:
+        # FOR SHARE on PostgreSQL: a password change or deactivation waits for this commit.
+        db_session.refresh(user, with_for_update={"read": True})
+    if (
+        attempt.matched_hash is None
+        or not _active(user)
+        or user.password_hash != attempt.matched_hash
+    ):
         _refused(db_session, "auth.login", user=user, status=401)
         raise Unauthorized(BAD_CREDENTIALS)
     audit.record(
         db_session, action="auth.login", resource_type="user", resource_id=user.id, actor=user
     )
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if attempt.rehashed is not None:
+        user.password_hash = attempt.rehashed
     family_id = uuid.uuid4()
     token = _store_refresh(
         db_session=db_session,

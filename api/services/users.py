@@ -40,10 +40,23 @@ def get_all(*, role: str | None = None) -> Select:
 def create(
     *, db_session: Session, email: str, password: str, display_name: str, role: str = "patient"
 ) -> User:
-    """Create an account (and the patient profile for a patient); the caller commits."""
+    """Create an account (and the patient profile for a patient); the caller commits. The
+    password is hashed first: call it before the request writes anything (see register)."""
+    return _create(
+        db_session=db_session,
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name,
+        role=role,
+    )
+
+
+def _create(
+    *, db_session: Session, email: str, password_hash: str, display_name: str, role: str
+) -> User:
     user = User(
         email=normalize_email(email),
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role=role,
         display_name=display_name.strip(),
     )
@@ -66,17 +79,25 @@ def create(
 def register(*, db_session: Session, email: str, password: str, display_name: str) -> User:
     """Sign a patient up. An email that already has an account gets the same answer as a new
     one (a user of the same shape, under an id no account holds) and that account is left
-    untouched: the answer never tells who has an account. The attempt is audited."""
+    untouched: the answer never tells who has an account. The attempt is audited.
+
+    The password is hashed first, whether or not the email is taken (the same work either
+    way: timing tells nothing either), and before anything is read or written: on SQLite a
+    sign-up hashing under the writer's lock would hold back every other write.
+    """
+    password_hash = hash_password(password)
     existing = get_by_email(db_session=db_session, email=email)
     if existing is None:
         try:
-            return create(
-                db_session=db_session, email=email, password=password, display_name=display_name
+            return _create(
+                db_session=db_session,
+                email=email,
+                password_hash=password_hash,
+                display_name=display_name,
+                role="patient",
             )
         except Conflict:  # a concurrent sign-up with the same email won
             existing = get_by_email(db_session=db_session, email=email)
-    else:
-        hash_password(password)  # the same work as a real sign-up: timing tells nothing either
     audit.record(
         db_session,
         action="auth.register_existing",

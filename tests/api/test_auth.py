@@ -1,17 +1,24 @@
 """Registration, tokens, refresh rotation and its grace window, logout, password change and
 bearer checks."""
 
+import fcntl
 import hashlib
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from api import create_app
+from api.db import session_scope
 from api.services import auth as auth_service
+from api.services import passwords
+from api.services import users as users_service
 from models import AuditEvent, RefreshToken, User
-from tests.conftest import PASSWORD, checkin_body, same_problem
+from tests.conftest import PASSWORD, checkin_body, migrate, same_problem
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -439,3 +446,183 @@ def test_only_admins_deactivate_and_unknown_accounts_are_404(client, make, db):
     assert db.get(User, patient.id).deactivated_at is None
     ghost = User(id=uuid.uuid4())
     assert _deactivate(client, make.headers(make.user("admin")), ghost).status_code == 404
+
+
+# ---- passwords are hashed with no write under way ------------------------------------------
+# Hashing or checking a password is argon2's deliberate tenth of a second or more of CPU. On
+# SQLite one writer at a time holds the database's lock: a sign-in or sign-up hashing under
+# it would hold back every write of the clinic (a recorded session, a check-in) meanwhile.
+
+
+@pytest.fixture
+def file_app(monkeypatch, tmp_path):
+    """The app on a SQLite file of its own, committing for real: other connections see its
+    locks and its commits. Rate limits are on, as in production: the sign-in's limit by
+    account reads the audit trail first."""
+    path = f"{tmp_path}/hashing.sqlite3"
+    monkeypatch.setenv("APP_ENV", "testing")
+    monkeypatch.setenv("DATABASE_URL", migrate(f"sqlite:///{path}"))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    app = create_app({"RATELIMIT_ENABLED": True})
+    app.config["DATABASE_PATH"] = path
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+def _writes_can_begin(path: str) -> bool:
+    """Whether another writer could begin at once: SQLite's own writer lock and the queue the
+    app's writers wait in (api.db) are both free."""
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+    with open(path + "-writers.lock", "a+b") as queue:
+        try:
+            fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(queue, fcntl.LOCK_UN)
+    return True
+
+
+class ProbedHasher(PasswordHasher):
+    """argon2 as the app uses it, calling `probe` before each hash or check (the real work
+    follows)."""
+
+    def __init__(self, probe) -> None:
+        super().__init__()
+        self.probe = probe
+
+    def hash(self, password, **kwargs):
+        self.probe("hash")
+        return super().hash(password, **kwargs)
+
+    def verify(self, hash, password):  # noqa: A002 - argon2's own parameter name
+        self.probe("verify")
+        return super().verify(hash, password)
+
+
+@pytest.fixture
+def probed(monkeypatch, file_app):
+    """Each hash or check of a password, with whether writes could begin while it ran."""
+    seen: list[tuple[str, bool]] = []
+    path = file_app.config["DATABASE_PATH"]
+    hasher = ProbedHasher(lambda what: seen.append((what, _writes_can_begin(path))))
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    return seen
+
+
+def _signed_in(client, email: str, password: str = PASSWORD) -> dict:
+    token = _login(client, email, password).get_json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _admin_headers(app, client) -> dict:
+    with session_scope(app) as db_session:
+        users_service.create(
+            db_session=db_session,
+            email="admin@example.org",
+            password=PASSWORD,
+            display_name="Admin",
+            role="admin",
+        )
+    return _signed_in(client, "admin@example.org")
+
+
+HASHING_REQUESTS = {
+    "sign-up": lambda client, _headers: (_register(client, email="other@example.org"), 201),
+    "sign-up with a taken email": lambda client, _headers: (
+        _register(client, email="known@example.org"),
+        201,
+    ),
+    "sign-in": lambda client, _headers: (_login(client, "known@example.org"), 200),
+    "sign-in with a wrong password": lambda client, _headers: (
+        _login(client, "known@example.org", "not the password"),
+        401,
+    ),
+    "sign-in with an unknown email": lambda client, _headers: (
+        _login(client, "nobody@example.org"),
+        401,
+    ),
+    "password change": lambda client, headers: (
+        client.post(
+            "/v1/me/password",
+            json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+            headers=headers["patient"],
+        ),
+        204,
+    ),
+    "an admin creates an account": lambda client, headers: (
+        client.post(
+            "/v1/users",
+            json={
+                "email": "therapist@example.org",
+                "password": PASSWORD,
+                "display_name": "Therapist",
+                "role": "therapist",
+            },
+            headers=headers["admin"],
+        ),
+        201,
+    ),
+}
+
+
+@pytest.mark.parametrize("request_name", HASHING_REQUESTS)
+def test_no_write_is_held_back_while_a_password_is_hashed_or_checked(
+    file_app, probed, request_name
+):
+    client = file_app.test_client()
+    assert _register(client, email="known@example.org", password=PASSWORD).status_code == 201
+    headers = {
+        "patient": _signed_in(client, "known@example.org"),
+        "admin": _admin_headers(file_app, client),
+    }
+    probed.clear()
+    resp, status = HASHING_REQUESTS[request_name](client, headers)
+    assert resp.status_code == status, resp.get_json()
+    assert probed, "the request hashed or checked no password"
+    assert all(free for _, free in probed), probed
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"},
+        {"deactivated_at": "2026-11-01 00:00:00.000000"},
+    ],
+    ids=["password changed", "account deactivated"],
+)
+def test_an_account_changed_while_its_sign_in_is_checked_is_refused(monkeypatch, file_app, change):
+    """The password is checked before the write; the write then finds the account as checked
+    or refuses: no tokens for a password that just stopped being the account's, or for an
+    account just deactivated."""
+    client = file_app.test_client()
+    assert _register(client, email="known@example.org", password=PASSWORD).status_code == 201
+    path = file_app.config["DATABASE_PATH"]
+
+    def change_the_account(what: str) -> None:
+        if what != "verify":
+            return
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        ((column, value),) = change.items()
+        other.execute(
+            f"UPDATE users SET {column} = ? WHERE email = 'known@example.org'",  # noqa: S608
+            (value,),
+        )
+        other.close()
+
+    monkeypatch.setattr(passwords, "_hasher", ProbedHasher(change_the_account))
+    resp = _login(client, "known@example.org")
+    assert resp.status_code == 401
+    assert same_problem(resp)["detail"] == auth_service.BAD_CREDENTIALS
+    with sqlite3.connect(path) as db:
+        ((tokens,),) = db.execute("SELECT count(*) FROM refresh_tokens").fetchall()
+        outcomes = db.execute(
+            "SELECT outcome FROM audit_events WHERE action = 'auth.login'"
+        ).fetchall()
+    assert tokens == 0 and outcomes == [("failure",)]
