@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Response, current_app, g, request
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import get_session, read_first, transactional
@@ -60,6 +60,7 @@ _BY_KEY = select(IdempotencyRecord).where(
 
 # A plain insert of the table, built once: nothing reads the record back in this request.
 _INSERT = insert(IdempotencyRecord.__table__)
+_DELETE = delete(IdempotencyRecord.__table__).where(IdempotencyRecord.id == bindparam("record_id"))
 
 
 def _find(key: str) -> IdempotencyRecord | None:
@@ -84,14 +85,22 @@ def _previous(key: str, request_hash: str) -> tuple[Response | None, Idempotency
     return None, record
 
 
-def _store(key: str, request_hash: str, response: Response) -> Response:
-    """Store ``response`` under the key, in the write's own transaction.
+def _store(
+    key: str, request_hash: str, response: Response, *, replacing: IdempotencyRecord | None
+) -> Response:
+    """Store ``response`` under the key, in the write's own transaction, in place of the
+    expired or abandoned record `replacing` (removed only now: before the view, on SQLite,
+    it would take the writer's lock for the whole view, a sign-up's hashing included).
 
     When a concurrent request with the same key committed first (PostgreSQL's unique
     index made this insert wait for it), this request's write is rolled back and the
     first one's response is replayed: the write happens once.
     """
     db_session = get_session()
+    if replacing is not None:
+        # By id, whatever it matches: a concurrent request that replaced it first then meets
+        # this one at the insert below, and its response is replayed.
+        db_session.execute(_DELETE, {"record_id": replacing.id})
     now = utcnow()
     record = {
         "owner": _owner(),
@@ -198,14 +207,10 @@ def idempotent(func):
             previous, replaced = _previous(key, request_hash)
         if previous is not None:
             return previous
-        if replaced is not None:
-            db_session = get_session()
-            db_session.delete(replaced)
-            db_session.flush()
         response = current_app.make_response(func(*args, **kwargs))
         if response.status_code >= 400:
             return response  # rolled back: the client may retry
-        return _store(key, request_hash, response)
+        return _store(key, request_hash, response, replacing=replaced)
 
     return document(
         headers=[

@@ -53,7 +53,7 @@ class Token(MethodView):
         """Exchange email and password for tokens"""
         with read_first() as db_session:  # SQLite: the password is checked with no write lock
             account = users.get_by_email(db_session=db_session, email=data["email"])
-        attempt = auth.check_password(account=account, password=data["password"])
+        attempt = auth.check_password(account=account, **data)
         grant = auth.login(
             db_session=get_session(),
             attempt=attempt,

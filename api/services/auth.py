@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from api.errors import Invalid, Unauthorized
@@ -67,50 +67,68 @@ def _store_refresh(
 class Attempt:
     """A sign-in whose password was checked before its write (see check_password)."""
 
-    account: User | None
-    # The hash the password matched (None: it did not), and the stronger one to store when
-    # the hashing parameters have changed since.
-    matched_hash: str | None
+    email: str
+    # The account as checked: when its password last changed (None: no account), whether
+    # the password matched, and the stronger hash to store when the hashing parameters
+    # have changed since the password was set.
+    password_changed_at: datetime | None
+    matched: bool
     rehashed: str | None = None
 
 
-def check_password(*, account: User | None, password: str) -> Attempt:
-    """Check a sign-in's password against `account` (None: unknown email, checked all the
-    same so that the answer takes as long).
+# The account of a sign-in, read again in its write. FOR NO KEY UPDATE on PostgreSQL: a
+# password change, a deactivation or another sign-in of the account waits for this commit
+# (two sign-ins that both store a rehash would deadlock with shared locks).
+_ACCOUNT_TO_SIGN_IN = (
+    select(User)
+    .where(User.email == bindparam("email"))
+    .with_for_update(key_share=True)
+    .execution_options(populate_existing=True)
+)
 
-    argon2 takes a tenth of a second or more on purpose: this runs before the write's
-    transaction begins (the account read apart, api.db.read_first), since on SQLite the
-    one writer's lock held meanwhile would hold back every other write.
+
+def check_password(*, account: User | None, email: str, password: str) -> Attempt:
+    """Check a sign-in's password against `account`, found by `email` (None: unknown, checked
+    all the same so that the answer takes as long).
+
+    argon2 takes a tenth of a second or more on purpose: call this before the request
+    writes anything (the account read apart, api.db.read_first). On SQLite the one
+    writer's lock held meanwhile would hold back every other write; on PostgreSQL the
+    request's transaction is open but has written and locked nothing yet.
     """
     stored = account.password_hash if account is not None else None
     if not verify_password(stored, password):
-        return Attempt(account=account, matched_hash=None)
-    rehashed = hash_password(password) if needs_rehash(stored) else None
-    return Attempt(account=account, matched_hash=stored, rehashed=rehashed)
+        return Attempt(email=normalize_email(email), password_changed_at=None, matched=False)
+    # A deactivated account is refused like a wrong password, after no more work either.
+    rehashed = hash_password(password) if _active(account) and needs_rehash(stored) else None
+    return Attempt(
+        email=normalize_email(email),
+        password_changed_at=account.password_changed_at,
+        matched=True,
+        rehashed=rehashed,
+    )
 
 
 def login(*, db_session: Session, attempt: Attempt, refresh_ttl: timedelta) -> Grant:
     """Issue a refresh token for a checked sign-in, or refuse it (audited either way).
 
-    The account is read again in the write, as it is now: a password changed or an account
-    deactivated since the check refuses the sign-in, as a wrong password would.
+    The account is read again in the write, as it is now (the same statement whether or not
+    the email has an account): a password changed or an account deactivated since the check
+    refuses the sign-in, as a wrong password would.
     """
-    user = attempt.account
-    if user is not None:
-        # FOR SHARE on PostgreSQL: a password change or deactivation waits for this commit.
-        db_session.refresh(user, with_for_update={"read": True})
+    user = db_session.scalar(_ACCOUNT_TO_SIGN_IN, {"email": attempt.email})
     if (
-        attempt.matched_hash is None
+        not attempt.matched
         or not _active(user)
-        or user.password_hash != attempt.matched_hash
+        or user.password_changed_at != attempt.password_changed_at
     ):
         _refused(db_session, "auth.login", user=user, status=401)
         raise Unauthorized(BAD_CREDENTIALS)
     audit.record(
         db_session, action="auth.login", resource_type="user", resource_id=user.id, actor=user
     )
-    if attempt.rehashed is not None:
-        user.password_hash = attempt.rehashed
+    if attempt.rehashed is not None and needs_rehash(user.password_hash):
+        user.password_hash = attempt.rehashed  # unless another sign-in stored one meanwhile
     family_id = uuid.uuid4()
     token = _store_refresh(
         db_session=db_session,

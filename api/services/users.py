@@ -82,7 +82,7 @@ def register(*, db_session: Session, email: str, password: str, display_name: st
     untouched: the answer never tells who has an account. The attempt is audited.
 
     The password is hashed first, whether or not the email is taken (the same work either
-    way: timing tells nothing either), and before anything is read or written: on SQLite a
+    way: timing tells nothing either), and before the sign-up writes anything: on SQLite a
     sign-up hashing under the writer's lock would hold back every other write.
     """
     password_hash = hash_password(password)

@@ -5,19 +5,20 @@ import fcntl
 import hashlib
 import sqlite3
 import uuid
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api import create_app
 from api.db import session_scope
 from api.services import auth as auth_service
 from api.services import passwords
 from api.services import users as users_service
-from models import AuditEvent, RefreshToken, User
+from models import AuditEvent, IdempotencyRecord, RefreshToken, User, utcnow
 from tests.conftest import PASSWORD, checkin_body, migrate, same_problem
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -533,30 +534,47 @@ def _admin_headers(app, client) -> dict:
     return _signed_in(client, "admin@example.org")
 
 
+def _sign_up_replacing_an_expired_key(client, context) -> tuple:
+    """A sign-up whose Idempotency-Key was used by one that has expired since."""
+    key = {"Idempotency-Key": "sign-up-key"}
+    first = client.post(
+        "/v1/auth/register",
+        json={"email": "first@example.org", "password": PASSWORD, "display_name": "First"},
+        headers=key,
+    )
+    assert first.status_code == 201
+    with session_scope(context["app"]) as db_session:
+        db_session.execute(update(IdempotencyRecord).values(expires_at=utcnow() - timedelta(1)))
+    context["probed"].clear()
+    body = {"email": "second@example.org", "password": PASSWORD, "display_name": "Second"}
+    return client.post("/v1/auth/register", json=body, headers=key), 201
+
+
 HASHING_REQUESTS = {
-    "sign-up": lambda client, _headers: (_register(client, email="other@example.org"), 201),
-    "sign-up with a taken email": lambda client, _headers: (
+    "sign-up": lambda client, _context: (_register(client, email="other@example.org"), 201),
+    "sign-up with a taken email": lambda client, _context: (
         _register(client, email="known@example.org"),
         201,
     ),
-    "sign-in": lambda client, _headers: (_login(client, "known@example.org"), 200),
-    "sign-in with a wrong password": lambda client, _headers: (
+    "sign-up replacing an expired Idempotency-Key": _sign_up_replacing_an_expired_key,
+    "sign-in": lambda client, _context: (_login(client, "known@example.org"), 200),
+    "sign-in with a wrong password": lambda client, _context: (
         _login(client, "known@example.org", "not the password"),
         401,
     ),
-    "sign-in with an unknown email": lambda client, _headers: (
+    "sign-in with an unknown email": lambda client, _context: (
         _login(client, "nobody@example.org"),
         401,
     ),
-    "password change": lambda client, headers: (
+    "password change": lambda client, context: (
         client.post(
             "/v1/me/password",
             json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-            headers=headers["patient"],
+            headers=context["patient"],
         ),
         204,
     ),
-    "an admin creates an account": lambda client, headers: (
+    "an admin creates an account": lambda client, context: (
         client.post(
             "/v1/users",
             json={
@@ -565,7 +583,7 @@ HASHING_REQUESTS = {
                 "display_name": "Therapist",
                 "role": "therapist",
             },
-            headers=headers["admin"],
+            headers=context["admin"],
         ),
         201,
     ),
@@ -578,21 +596,42 @@ def test_no_write_is_held_back_while_a_password_is_hashed_or_checked(
 ):
     client = file_app.test_client()
     assert _register(client, email="known@example.org", password=PASSWORD).status_code == 201
-    headers = {
+    context = {
+        "app": file_app,
+        "probed": probed,
         "patient": _signed_in(client, "known@example.org"),
         "admin": _admin_headers(file_app, client),
     }
     probed.clear()
-    resp, status = HASHING_REQUESTS[request_name](client, headers)
+    resp, status = HASHING_REQUESTS[request_name](client, context)
     assert resp.status_code == status, resp.get_json()
     assert probed, "the request hashed or checked no password"
     assert all(free for _, free in probed), probed
 
 
+def _set_account(path: str, **columns) -> None:
+    """Change the account from another connection (another request, the operator)."""
+    with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as other:
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        other.execute(
+            f"UPDATE users SET {assignments} WHERE email = 'known@example.org'",  # noqa: S608
+            tuple(columns.values()),
+        )
+
+
+def _stored_hash(path: str) -> str:
+    with closing(sqlite3.connect(path)) as db:
+        query = "SELECT password_hash FROM users WHERE email = 'known@example.org'"
+        return db.execute(query).fetchone()[0]
+
+
+A_NEW_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+
+
 @pytest.mark.parametrize(
     "change",
     [
-        {"password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"},
+        {"password_hash": A_NEW_HASH, "password_changed_at": "2026-11-02 00:00:00.000000"},
         {"deactivated_at": "2026-11-01 00:00:00.000000"},
     ],
     ids=["password changed", "account deactivated"],
@@ -606,23 +645,68 @@ def test_an_account_changed_while_its_sign_in_is_checked_is_refused(monkeypatch,
     path = file_app.config["DATABASE_PATH"]
 
     def change_the_account(what: str) -> None:
-        if what != "verify":
-            return
-        other = sqlite3.connect(path, timeout=0, isolation_level=None)
-        ((column, value),) = change.items()
-        other.execute(
-            f"UPDATE users SET {column} = ? WHERE email = 'known@example.org'",  # noqa: S608
-            (value,),
-        )
-        other.close()
+        if what == "verify":
+            _set_account(path, **change)
 
     monkeypatch.setattr(passwords, "_hasher", ProbedHasher(change_the_account))
     resp = _login(client, "known@example.org")
     assert resp.status_code == 401
     assert same_problem(resp)["detail"] == auth_service.BAD_CREDENTIALS
-    with sqlite3.connect(path) as db:
-        ((tokens,),) = db.execute("SELECT count(*) FROM refresh_tokens").fetchall()
+    with closing(sqlite3.connect(path)) as db:
+        tokens = db.execute("SELECT count(*) FROM refresh_tokens").fetchone()[0]
         outcomes = db.execute(
             "SELECT outcome FROM audit_events WHERE action = 'auth.login'"
         ).fetchall()
     assert tokens == 0 and outcomes == [("failure",)]
+
+
+WEAK = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+
+
+def test_a_sign_in_stores_a_stronger_hash_when_the_parameters_changed(file_app, probed):
+    client = file_app.test_client()
+    assert _register(client, email="known@example.org", password=PASSWORD).status_code == 201
+    path = file_app.config["DATABASE_PATH"]
+    _set_account(path, password_hash=WEAK.hash(PASSWORD))
+    probed.clear()
+    assert _login(client, "known@example.org").status_code == 200
+    assert [what for what, _ in probed] == ["verify", "hash"]
+    assert all(free for _, free in probed), probed
+    stored = _stored_hash(path)
+    assert not passwords.needs_rehash(stored) and passwords.verify_password(stored, PASSWORD)
+
+
+def test_a_deactivated_account_gets_no_rehash_and_no_more_work_than_a_wrong_password(
+    file_app, probed
+):
+    """Hashing again for a deactivated account would make its right password answer twice
+    as slowly as a wrong one: the account's existence, and its password, told by timing."""
+    client = file_app.test_client()
+    assert _register(client, email="known@example.org", password=PASSWORD).status_code == 201
+    path = file_app.config["DATABASE_PATH"]
+    weak = WEAK.hash(PASSWORD)
+    _set_account(path, password_hash=weak, deactivated_at="2026-11-01 00:00:00.000000")
+    probed.clear()
+    assert _login(client, "known@example.org").status_code == 401
+    assert [what for what, _ in probed] == ["verify"]
+    assert _stored_hash(path) == weak
+
+
+def test_a_rehash_stored_by_another_sign_in_meanwhile_is_kept_and_this_one_succeeds(
+    monkeypatch, file_app
+):
+    """Two sign-ins of one account whose hash is out of date: the second finds the first's
+    stronger hash (the password itself did not change) and signs in, keeping it."""
+    client = file_app.test_client()
+    assert _register(client, email="known@example.org", password=PASSWORD).status_code == 201
+    path = file_app.config["DATABASE_PATH"]
+    _set_account(path, password_hash=WEAK.hash(PASSWORD))
+    theirs = passwords.hash_password(PASSWORD)
+
+    def the_other_sign_in_stores_its_rehash(what: str) -> None:
+        if what == "verify":
+            _set_account(path, password_hash=theirs)
+
+    monkeypatch.setattr(passwords, "_hasher", ProbedHasher(the_other_sign_in_stores_its_rehash))
+    assert _login(client, "known@example.org").status_code == 200
+    assert _stored_hash(path) == theirs
