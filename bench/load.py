@@ -254,11 +254,10 @@ def writing_while_signing_in(
     """P1's writers, but the first client signs in instead (with no `account`, it idles:
     the same writers alone): argon2's deliberate tenth of a second of CPU must not hold
     back the writes."""
-    if seed == 0:
-        if account is not None:
-            signing_in_client(base, account, deadline, recorder)
-    else:
+    if seed:
         writing_client(base, tokens, deadline, recorder, seed)
+    elif account is not None:
+        signing_in_client(base, account, deadline, recorder)
 
 
 def bare_client(base: str, deadline: float, recorder: Recorder, seed: int) -> None:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, bindparam, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from api.errors import Invalid, Unauthorized
@@ -76,17 +76,6 @@ class Attempt:
     rehashed: str | None = None
 
 
-# The account of a sign-in, read again in its write. FOR NO KEY UPDATE on PostgreSQL: a
-# password change, a deactivation or another sign-in of the account waits for this commit
-# (two sign-ins that both store a rehash would deadlock with shared locks).
-_ACCOUNT_TO_SIGN_IN = (
-    select(User)
-    .where(User.email == bindparam("email"))
-    .with_for_update(key_share=True)
-    .execution_options(populate_existing=True)
-)
-
-
 def check_password(*, account: User | None, email: str, password: str) -> Attempt:
     """Check a sign-in's password against `account`, found by `email` (None: unknown, checked
     all the same so that the answer takes as long).
@@ -98,11 +87,11 @@ def check_password(*, account: User | None, email: str, password: str) -> Attemp
     """
     stored = account.password_hash if account is not None else None
     if not verify_password(stored, password):
-        return Attempt(email=normalize_email(email), password_changed_at=None, matched=False)
+        return Attempt(email=email, password_changed_at=None, matched=False)
     # A deactivated account is refused like a wrong password, after no more work either.
     rehashed = hash_password(password) if _active(account) and needs_rehash(stored) else None
     return Attempt(
-        email=normalize_email(email),
+        email=email,
         password_changed_at=account.password_changed_at,
         matched=True,
         rehashed=rehashed,
@@ -116,7 +105,10 @@ def login(*, db_session: Session, attempt: Attempt, refresh_ttl: timedelta) -> G
     the email has an account): a password changed or an account deactivated since the check
     refuses the sign-in, as a wrong password would.
     """
-    user = db_session.scalar(_ACCOUNT_TO_SIGN_IN, {"email": attempt.email})
+    # Locked (PostgreSQL): a password change, a deactivation or another sign-in of the
+    # account waits for this commit; two sign-ins that both store a rehash would deadlock
+    # with shared locks.
+    user = users.get_by_email(db_session=db_session, email=attempt.email, lock=True)
     if (
         not attempt.matched
         or not _active(user)

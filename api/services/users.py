@@ -20,8 +20,13 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def get_by_email(*, db_session: Session, email: str) -> User | None:
-    return db_session.scalar(select(User).where(User.email == normalize_email(email)))
+def get_by_email(*, db_session: Session, email: str, lock: bool = False) -> User | None:
+    """The account of `email`; with `lock`, read again as it is now and, on PostgreSQL,
+    locked FOR NO KEY UPDATE until the transaction ends."""
+    query = select(User).where(User.email == normalize_email(email))
+    if lock:
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return db_session.scalar(query)
 
 
 def get_or_raise(*, db_session: Session, user_id: uuid.UUID) -> User:
