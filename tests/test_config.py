@@ -4,14 +4,16 @@ import fcntl
 import os
 import runpy
 import threading
+import time
 
 import pytest
+from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from api import create_app
 from api.config import DEV_SECRET, ConfigError
-from api.db import make_engine
+from api.db import TURN_WAIT_SECONDS, make_engine
 from tests.conftest import ROOT
 
 
@@ -160,6 +162,56 @@ def test_sqlite_writers_queue_for_their_turn_and_the_turn_passes_at_commit(tmp_p
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM t ORDER BY rowid")).scalars().all() == [1, 2]
     engine.dispose()
+
+
+def _read_during_a_write(tmp_path, *, hold: float, same_thread: bool = False):
+    """A write holds SQLite's writer lock for `hold` seconds while a read of the same
+    process (a GET) runs, on another thread or on the writer's own: the count the read
+    saw and how long it took."""
+    tmp_path.mkdir(exist_ok=True)
+    engine = make_engine(f"sqlite:///{tmp_path}/turn.sqlite3")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    app = Flask(__name__)
+    writing, seen = threading.Event(), {}
+
+    def read():
+        with app.test_request_context(method="GET"), engine.connect() as conn:
+            began = time.perf_counter()
+            seen["count"] = conn.execute(text("SELECT count(*) FROM t")).scalar()
+            seen["took"] = time.perf_counter() - began
+
+    def reader():
+        writing.wait(10)
+        read()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        if same_thread:
+            read()
+        writing.set()
+        time.sleep(hold)
+    thread.join(10)
+    engine.dispose()
+    return seen
+
+
+def test_a_read_waits_while_another_thread_of_its_process_holds_the_writer_lock(tmp_path):
+    """The writer's work goes first: the read's statement waits for the commit (so it sees
+    the row), instead of taking the interpreter's turns from the write."""
+    seen = _read_during_a_write(tmp_path, hold=0.1)
+    assert seen["count"] == 1
+    assert seen["took"] >= 0.05
+
+
+def test_the_wait_for_the_writer_is_bounded_and_the_writer_itself_never_waits(tmp_path):
+    seen = _read_during_a_write(tmp_path, hold=1.5)
+    assert seen["count"] == 0  # went ahead before the commit: WAL's snapshot
+    assert TURN_WAIT_SECONDS * 0.8 <= seen["took"] < 1.0
+    seen = _read_during_a_write(tmp_path / "own", hold=0, same_thread=True)
+    assert seen["count"] == 0 and seen["took"] < TURN_WAIT_SECONDS * 0.8
 
 
 def test_analyzer_overrides_come_from_environment_and_are_validated(env):
