@@ -71,7 +71,7 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         # Writers take the lock up front so they queue instead of failing on upgrade; reads
         # (GET, and a write request's sign-in check: read_first) begin deferred and, in WAL
-        # mode, never wait for a writer.
+        # mode, never wait for SQLite's lock (only for their turn: _WriterQueue).
         reading = has_request_context() and (
             request.method in READ_METHODS or g.get("reading_first", False)
         )
@@ -93,6 +93,9 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         event.listen(engine, "commit", queue.leave)
         event.listen(engine, "rollback", queue.leave)
         event.listen(engine, "close", queue.forget)
+        # A connection back in the pool without a commit or rollback event (dropped
+        # unclosed, then reset by the pool) gives back the lock and turn it held.
+        event.listen(engine, "checkin", queue.release)
         event.listen(engine, "before_cursor_execute", queue.wait_turn)
 
 
@@ -104,11 +107,15 @@ class _WriterQueue:
     others (a p99 of seconds). A blocking ``flock`` hands the turn over at once. Each
     connection holds its own open file, so threads of one process queue as well.
 
-    While one of a worker's threads holds the lock, the worker's other threads wait at
-    their next statement (for at most TURN_WAIT_SECONDS): the threads of one process take
-    turns on its interpreter lock, and every other writer waits for this one's commit, so
-    its work goes first. Without this, under load each statement of the write gave
-    another thread a turn, and the lock was held twice as long as the write's own work.
+    While one of a worker's threads holds the lock, the worker's other threads wait before
+    each of their reads (a ``SELECT``) for its end, at most TURN_WAIT_SECONDS at each:
+    the threads of one process take turns on its interpreter lock, and every other writer
+    waits for this one's commit, so its work should go first. Without this, each statement
+    of the write let another thread run until it gave the interpreter back, and under
+    load the lock was held longer (bench/load.py's P1 wrote 10-15 % fewer sessions a
+    second with 2 workers x 4 threads). Their other work (validation, analysis, JSON)
+    still shares the interpreter with the write. Their writes (a GET's audit entry,
+    which does not queue) never wait: they may hold SQLite's own lock meanwhile.
     """
 
     def __init__(self, path: str) -> None:
@@ -127,18 +134,27 @@ class _WriterQueue:
         self._free.clear()
 
     def leave(self, connection) -> None:  # type: ignore[no-untyped-def]
-        if connection.info.pop("writer_queue_held", False):
+        if not connection.invalidated:  # else its record is gone: forget released it
+            self._release(connection.info)
+
+    def release(self, _dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        """A connection is back in the pool: whatever it still held is given back."""
+        self._release(record.info)
+
+    def _release(self, info: dict) -> None:
+        """Give back the turn and the lock if held (twice is harmless)."""
+        if info.pop("writer_queue_held", False):
             self._give_turn()
-            fcntl.flock(connection.info["writer_queue"], fcntl.LOCK_UN)
+            fcntl.flock(info["writer_queue"], fcntl.LOCK_UN)
 
     def _give_turn(self) -> None:
         self._holder = None
         self._free.set()
 
-    def wait_turn(self, *_args) -> None:  # type: ignore[no-untyped-def]
-        """Before a statement: wait while another thread of this process holds the lock."""
+    def wait_turn(self, _connection, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        """Before a read: wait while another thread of this process holds the lock."""
         holder = self._holder
-        if holder is not None and holder != threading.get_ident():
+        if holder is not None and holder != threading.get_ident() and statement[:6] == "SELECT":
             self._free.wait(TURN_WAIT_SECONDS)
 
     def forget(self, _dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
