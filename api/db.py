@@ -1,7 +1,6 @@
 """Engine and per-request SQLAlchemy session for the app."""
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache, wraps
@@ -23,9 +22,6 @@ import analyzer
 # transaction in favour of another, and running the whole of it again is the remedy.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS = 3
-# The longest a worker's thread waits for its turn while another of its threads holds
-# SQLite's writer lock (see _WriterQueue): a bound, so that no wait can turn into a hang.
-TURN_WAIT_SECONDS = 0.25
 # Requests whose transaction only reads: it begins deferred on SQLite.
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -71,7 +67,7 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         # Writers take the lock up front so they queue instead of failing on upgrade; reads
         # (GET, and a write request's sign-in check: read_first) begin deferred and, in WAL
-        # mode, never wait for SQLite's lock (only for their turn: _WriterQueue).
+        # mode, never wait for a writer.
         reading = has_request_context() and (
             request.method in READ_METHODS or g.get("reading_first", False)
         )
@@ -94,9 +90,8 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         event.listen(engine, "rollback", queue.leave)
         event.listen(engine, "close", queue.forget)
         # A connection back in the pool without a commit or rollback event (dropped
-        # unclosed, then reset by the pool) gives back the lock and turn it held.
+        # unclosed, then reset by the pool) gives back the lock it held.
         event.listen(engine, "checkin", queue.release)
-        event.listen(engine, "before_cursor_execute", queue.wait_turn)
 
 
 class _WriterQueue:
@@ -106,23 +101,10 @@ class _WriterQueue:
     back-off (up to 100 ms a sleep), and under load some writes wait far longer than the
     others (a p99 of seconds). A blocking ``flock`` hands the turn over at once. Each
     connection holds its own open file, so threads of one process queue as well.
-
-    While one of a worker's threads holds the lock, the worker's other threads wait before
-    each of their reads (a ``SELECT``) for its end, at most TURN_WAIT_SECONDS at each:
-    the threads of one process take turns on its interpreter lock, and every other writer
-    waits for this one's commit, so its work should go first. Without this, each statement
-    of the write let another thread run until it gave the interpreter back, and under
-    load the lock was held longer (bench/load.py's P1 wrote 10-15 % fewer sessions a
-    second with 2 workers x 4 threads). Their other work (validation, analysis, JSON)
-    still shares the interpreter with the write. Their writes (a GET's audit entry,
-    which does not queue) never wait: they may hold SQLite's own lock meanwhile.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._holder: int | None = None  # the thread of this process holding the lock
-        self._free = threading.Event()
-        self._free.set()
 
     def enter(self, connection) -> None:  # type: ignore[no-untyped-def]
         handle = connection.info.get("writer_queue")
@@ -130,8 +112,6 @@ class _WriterQueue:
             handle = connection.info["writer_queue"] = open(self.path, "a+b")  # noqa: SIM115
         fcntl.flock(handle, fcntl.LOCK_EX)
         connection.info["writer_queue_held"] = True
-        self._holder = threading.get_ident()
-        self._free.clear()
 
     def leave(self, connection) -> None:  # type: ignore[no-untyped-def]
         if not connection.invalidated:  # else its record is gone: forget released it
@@ -142,25 +122,13 @@ class _WriterQueue:
         self._release(record.info)
 
     def _release(self, info: dict) -> None:
-        """Give back the turn and the lock if held (twice is harmless)."""
+        """Give back the lock if held (twice is harmless)."""
         if info.pop("writer_queue_held", False):
-            self._give_turn()
             fcntl.flock(info["writer_queue"], fcntl.LOCK_UN)
-
-    def _give_turn(self) -> None:
-        self._holder = None
-        self._free.set()
-
-    def wait_turn(self, _connection, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
-        """Before a read: wait while another thread of this process holds the lock."""
-        holder = self._holder
-        if holder is not None and holder != threading.get_ident() and statement[:6] == "SELECT":
-            self._free.wait(TURN_WAIT_SECONDS)
 
     def forget(self, _dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
         """The database connection closes: so does its lock file (and any lock it held)."""
-        if record.info.pop("writer_queue_held", None):
-            self._give_turn()
+        record.info.pop("writer_queue_held", None)
         handle = record.info.pop("writer_queue", None)
         if handle is not None:
             handle.close()
