@@ -1,6 +1,7 @@
 """Fixtures: an app on SQLite or PostgreSQL (TEST_DATABASE_URL), each test in a rolled-back
 transaction, users and tokens made directly in the database."""
 
+import fcntl
 import os
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -48,6 +49,18 @@ def migrate(url: str) -> str:
         connection.commit()
     engine.dispose()
     return url
+
+
+def writer_queue_is_free(database: str) -> bool:
+    """Whether the queue the app's writers of SQLite file `database` wait in (api.db) is
+    free: no writer holds it."""
+    with open(database + "-writers.lock", "a+b") as queue:
+        try:
+            fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(queue, fcntl.LOCK_UN)
+    return True
 
 
 @pytest.fixture(scope="session")

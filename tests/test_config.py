@@ -1,6 +1,5 @@
 """Configuration from the environment: safe defaults, refusal of unsafe production setups."""
 
-import fcntl
 import gc
 import os
 import runpy
@@ -13,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from api import create_app
 from api.config import DEV_SECRET, ConfigError
 from api.db import make_engine
-from tests.conftest import ROOT
+from tests.conftest import ROOT, writer_queue_is_free
 
 
 @pytest.fixture
@@ -149,27 +148,13 @@ def test_sqlite_writers_queue_for_their_turn_and_the_turn_passes_at_commit(tmp_p
         # The second writer is queued behind this transaction: it has not begun, and the
         # queue's lock is taken.
         assert not second_began.wait(0.5)
-        with (
-            open(f"{tmp_path}/q.sqlite3-writers.lock", "rb") as other,
-            pytest.raises(BlockingIOError),
-        ):
-            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert not writer_queue_is_free(f"{tmp_path}/q.sqlite3")
     thread.join(10)
-    with open(f"{tmp_path}/q.sqlite3-writers.lock", "rb") as other:
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once every writer is done
+    assert writer_queue_is_free(f"{tmp_path}/q.sqlite3")  # once every writer is done
     assert seen == [1]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM t ORDER BY rowid")).scalars().all() == [1, 2]
     engine.dispose()
-
-
-def _writer_lock_is_free(path) -> bool:
-    with open(path, "rb") as other:
-        try:
-            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
 
 
 @pytest.mark.parametrize("how", ["dropped unclosed", "invalidated"])
@@ -177,22 +162,22 @@ def test_a_writer_connection_lost_mid_write_gives_back_the_writers_lock(tmp_path
     """A write whose connection is dropped without closing it (the pool resets it) or
     invalidated (a broken connection) does not leave the writers' lock behind: the next
     writer goes on at once, instead of waiting until that connection writes again."""
-    engine = make_engine(f"sqlite:///{tmp_path}/lost.sqlite3", busy_timeout_ms=60_000)
-    lock = f"{tmp_path}/lost.sqlite3-writers.lock"
+    database = f"{tmp_path}/lost.sqlite3"
+    engine = make_engine(f"sqlite:///{database}", busy_timeout_ms=60_000)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (n INTEGER)"))
 
     def write_and_lose():
         conn = engine.connect()
         conn.execute(text("INSERT INTO t VALUES (1)"))
-        assert not _writer_lock_is_free(lock)
+        assert not writer_queue_is_free(database)
         if how == "invalidated":
             conn.invalidate()
             conn.close()  # raised PendingRollbackError before
 
     write_and_lose()
     gc.collect()
-    assert _writer_lock_is_free(lock)
+    assert writer_queue_is_free(database)
     with engine.begin() as conn:  # the next writer, which the lost write did not commit
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
         conn.execute(text("INSERT INTO t VALUES (2)"))

@@ -1,7 +1,6 @@
 """Registration, tokens, refresh rotation and its grace window, logout, password change and
 bearer checks."""
 
-import fcntl
 import hashlib
 import sqlite3
 import uuid
@@ -19,7 +18,7 @@ from api.services import auth as auth_service
 from api.services import passwords
 from api.services import users as users_service
 from models import AuditEvent, IdempotencyRecord, RefreshToken, User, utcnow
-from tests.conftest import PASSWORD, checkin_body, migrate, same_problem
+from tests.conftest import PASSWORD, checkin_body, migrate, same_problem, writer_queue_is_free
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -481,13 +480,7 @@ def _writes_can_begin(path: str) -> bool:
         return False
     finally:
         other.close()
-    with open(path + "-writers.lock", "a+b") as queue:
-        try:
-            fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(queue, fcntl.LOCK_UN)
-    return True
+    return writer_queue_is_free(path)
 
 
 class ProbedHasher(PasswordHasher):
