@@ -242,12 +242,20 @@ def plan_changes(
 
 
 def announce(db_session: Session, changes: Changes) -> None:
-    """Tell the changes of an analysis, once they are written (their events refer to them)."""
+    """Tell the changes of an analysis, once they are written (their events refer to them).
+    The subscribers of the patient are found once for all of them."""
+    found: dict = {}
     for kind, touched in (("raised", changes.raised), ("updated", changes.updated)):
         for alert in touched:
-            _announce(db_session, alert, f"alert.{kind}")
+            _announce(db_session, alert, f"alert.{kind}", found=found)
     for alert in changes.resolved:
-        _announce(db_session, alert, "alert.resolved", audit_action="alert.resolve_data_corrected")
+        _announce(
+            db_session,
+            alert,
+            "alert.resolved",
+            audit_action="alert.resolve_data_corrected",
+            found=found,
+        )
 
 
 def _announce(
@@ -257,6 +265,7 @@ def _announce(
     *,
     audit_action: str | None = None,
     actor: User | None = None,
+    found: dict | None = None,
 ) -> None:
     """The one place an alert change is told: its event (outbox, then webhooks) and, for a
     change someone or a correction made, its audit entry. Sync numbers the same rows when
@@ -265,7 +274,7 @@ def _announce(
         audit.record_change(
             db_session, action=audit_action, resource_type="alert", record_=alert, actor=actor
         )
-    events.publish(db_session, event_type, alert)
+    events.publish(db_session, event_type, alert, found)
 
 
 def _withdraw(

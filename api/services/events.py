@@ -70,9 +70,12 @@ def _subscriptions_for() -> Select:
 SUBSCRIPTIONS_FOR = _subscriptions_for()  # built once; each event binds its patient
 
 
-def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent | None:
+def publish(
+    db_session: Session, event_type: str, alert: Alert, found: dict | None = None
+) -> OutboxEvent | None:
     """Write the event of an alert change and one delivery per subscriber (nothing when the
-    same change was published before)."""
+    same change was published before). `found` keeps the subscribers found by patient for
+    the events of one change set (alerts.announce): they are looked up once."""
     event = OutboxEvent(
         id=_event_id(event_type, alert),
         type=event_type,
@@ -93,8 +96,11 @@ def publish(db_session: Session, event_type: str, alert: Alert) -> OutboxEvent |
     if event_type == "alert.raised":
         # Counted by /metrics once the transaction commits (api.metrics).
         db_session.info.setdefault("alerts_raised", []).append((alert.rule, alert.severity))
-    subscriptions = column_rows(db_session, SUBSCRIPTIONS_FOR, {"patient_id": alert.patient_id})
-    for subscription_id, subscribed in subscriptions:
+    found = {} if found is None else found
+    if alert.patient_id not in found:
+        rows = column_rows(db_session, SUBSCRIPTIONS_FOR, {"patient_id": alert.patient_id})
+        found[alert.patient_id] = rows.all()
+    for subscription_id, subscribed in found[alert.patient_id]:
         if event_type in subscribed:
             db_session.add(
                 WebhookDelivery(

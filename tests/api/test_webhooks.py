@@ -27,6 +27,7 @@ from models import (
     WebhookSubscription,
     utcnow,
 )
+from tests.api.test_patient_reports import count_statements
 from tests.conftest import ROOT, session_body
 
 
@@ -241,6 +242,35 @@ def test_an_ended_care_link_stops_that_patients_events_at_once(
     assert _drain(app)["dropped"] == 1
     assert receiver.requests == []
     assert db.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+
+
+def test_a_write_that_changes_two_alerts_finds_the_subscribers_once_and_delivers_both(
+    app, client, make, receiver, connection, db
+):
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    patient = make.user("patient", medically_cleared_at=None)  # not cleared: a second alert
+    therapist = make.user("therapist")
+    make.link(patient, therapist)
+    created = client.post(
+        "/v1/webhooks",
+        json={"url": receiver.url, "events": ["alert.raised"]},
+        headers=make.headers(therapist),
+    )
+    assert created.status_code == 201
+    body = session_body(symptoms={"bladder_bowel_change": True})
+    with count_statements(connection) as statements:
+        written = client.post("/v1/sessions", json=body, headers=make.headers(patient))
+    assert written.status_code == 201
+    raised = {alert["rule"] for alert in written.get_json()["alerts"]}
+    assert raised == {"red_flag_bladder_bowel", "not_medically_cleared"}
+    lookups = [s for s in statements if "FROM webhook_subscriptions" in s]
+    assert len(lookups) == 1, statements
+    deliveries = db.scalars(
+        select(OutboxEvent.type).join(WebhookDelivery, WebhookDelivery.event_id == OutboxEvent.id)
+    ).all()
+    assert deliveries == ["alert.raised", "alert.raised"]
+    assert _drain(app)["delivered"] == 2
+    assert sorted(e["data"]["rule"] for e in receiver.events()) == sorted(raised)
 
 
 def test_events_of_one_alert_arrive_in_order(app, client, make, clinic, receiver):
