@@ -108,6 +108,19 @@ BARE_APP = textwrap.dedent(
 )
 
 
+def make_items_table(url: str):
+    """The bare app's table at `url`, made afresh (WAL on SQLite, as the API's): its engine."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS items"))
+        conn.execute(
+            text("CREATE TABLE items (id VARCHAR(36) PRIMARY KEY, pain INTEGER, notes TEXT)")
+        )
+        if url.startswith("sqlite"):
+            conn.execute(text("PRAGMA journal_mode=WAL"))
+    return engine
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -487,14 +500,7 @@ def main() -> None:
     )
     serving = {"workers": args.workers, "threads": args.threads}
     bare_url = f"sqlite:///{work}/bare.sqlite3" if url.startswith("sqlite") else url
-    bare_engine = create_engine(bare_url)
-    with bare_engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS items"))
-        conn.execute(
-            text("CREATE TABLE items (id VARCHAR(36) PRIMARY KEY, pain INTEGER, notes TEXT)")
-        )
-        if bare_url.startswith("sqlite"):
-            conn.execute(text("PRAGMA journal_mode=WAL"))
+    bare_engine = make_items_table(bare_url)
     (work / "bare_app.py").write_text(BARE_APP)
 
     def start_bare(database_url: str, log: str) -> tuple[subprocess.Popen, str]:

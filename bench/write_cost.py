@@ -1,0 +1,186 @@
+"""CPU per request in this process, without HTTP or client threads: P1's write against the
+bare insert, and the stack's own floors, to compare two versions of the write path.
+
+    python bench/write_cost.py [--patients 200] [--requests 300] [--rounds 5]
+                               [--database-url URL]
+
+bench/load.py's P1 runs the servers and their clients on the same cores, and on a shared
+machine one of its runs differs from the next by about a sixth. The CPU one request costs
+here (Flask's test client, ``time.process_time``) moves much less, and it is what P1's
+throughput follows when the cores are full. The kinds of request, timed in turn, round
+after round:
+
+- bare insert: bench/load.py's bare app (Flask and one SQLAlchemy Core insert) on a SQLite
+  file of its own in WAL mode (on PostgreSQL, a table in the same database);
+- floor: ``GET /healthz``, Flask and the app's request hooks without a database;
+- signed-in read: ``GET /v1/me``, the access token, the user and the profile;
+- write: ``POST /v1/sessions`` with an Idempotency-Key for one of `--patients` patients, as
+  P1 sends it (10 % sent again with the same key, counted as requests of their own).
+
+Prints the lowest and the median CPU per request of each kind over `--rounds` rounds of
+`--requests` requests, the statements a new write sends, and the bare insert's CPU over
+the write's (P1's ratio is about that when the cores are full and HTTP and the clients
+cost nothing).
+"""
+
+import argparse
+import logging
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import types
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import event  # noqa: E402
+
+from api import create_app  # noqa: E402
+from api.auth import issue_access_token  # noqa: E402
+from api.db import session_scope  # noqa: E402
+from bench.load import BARE_APP, make_items_table  # noqa: E402
+from models import User  # noqa: E402
+from tests.conftest import migrate  # noqa: E402
+
+
+def bare_client(url: str):
+    """bench/load.py's bare app, in this process, on an `items` table made afresh."""
+    make_items_table(url).dispose()
+    os.environ["BARE_DATABASE_URL"] = url
+    module = types.ModuleType("bare_app")
+    exec(compile(BARE_APP, "bare_app.py", "exec"), module.__dict__)  # noqa: S102 - our own
+    return module.app.test_client()
+
+
+def sign_up(app, patients: int) -> list[str]:
+    """Patients as P1's sign up (no profile), made directly (argon2 would take a minute),
+    and an access token for each."""
+    with session_scope(app) as db_session:
+        users = [
+            User(
+                email=f"cost{i}-{uuid.uuid4().hex[:6]}@example.org",
+                password_hash="!",
+                role="patient",
+                display_name=f"Patient {i}",
+            )
+            for i in range(patients)
+        ]
+        db_session.add_all(users)
+    with app.app_context():
+        return [issue_access_token(user, family_id=None)[0] for user in users]
+
+
+def session_body(rng: random.Random) -> dict:
+    return {
+        "started_at": datetime.now(UTC).isoformat(),
+        "duration_minutes": 50,
+        "technique": "swedish",
+        "pressure": "light",
+        "pain_before": rng.randint(3, 6),
+        "pain_after": rng.randint(2, 5),
+    }
+
+
+def writer(client, tokens: list[str], seed: int):
+    """P1's request: a session now, for a patient drawn at random; a tenth sent twice."""
+    rng = random.Random(seed)
+
+    def write() -> int:
+        headers = {
+            "Authorization": f"Bearer {rng.choice(tokens)}",
+            "Idempotency-Key": uuid.uuid4().hex,
+        }
+        body = session_body(rng)
+        assert client.post("/v1/sessions", json=body, headers=headers).status_code == 201
+        if rng.random() < 0.10:
+            replayed = client.post("/v1/sessions", json=body, headers=headers)
+            assert replayed.headers["Idempotent-Replayed"] == "true"
+            return 2
+        return 1
+
+    return write
+
+
+def answered(client, method: str, path: str, status: int, **kwargs):
+    def call() -> int:
+        assert client.open(path, method=method, **kwargs).status_code == status
+        return 1
+
+    return call
+
+
+def cpu_per_request(call, requests: int) -> float:
+    """Milliseconds of this process's CPU per request, over at least `requests` requests."""
+    sent, started = 0, time.process_time()
+    while sent < requests:
+        sent += call()
+    return (time.process_time() - started) * 1000 / sent
+
+
+def statements_of_a_write(app, client, token: str) -> int:
+    """The statements a new session with an Idempotency-Key sends."""
+    sent = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+        body = session_body(random.Random(9))
+        assert client.post("/v1/sessions", json=body, headers=headers).status_code == 201
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(sent)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=300, help="per kind and round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-cost-"))
+    url = migrate(args.database_url or f"sqlite:///{work}/cost.sqlite3")
+    os.environ.update(APP_ENV="production", DATABASE_URL=url, SECRET_KEY="bench-" + "k" * 40)
+    app = create_app({"RATELIMIT_ENABLED": False})
+    logging.disable(logging.CRITICAL)  # the access log line is built, not printed
+    client = app.test_client()
+    tokens = sign_up(app, args.patients)
+    me = {"Authorization": f"Bearer {tokens[0]}"}
+    bare = bare_client(f"sqlite:///{work}/bare.sqlite3" if url.startswith("sqlite") else url)
+    kinds = {
+        "bare insert": answered(bare, "POST", "/items", 201, json={"pain": 3}),
+        "floor: GET /healthz": answered(client, "GET", "/healthz", 200),
+        "signed-in read: GET /v1/me": answered(client, "GET", "/v1/me", 200, headers=me),
+        "write: POST /v1/sessions": writer(client, tokens, seed=7),
+    }
+    for call in kinds.values():  # warm: caches, compiled statements, the first histories
+        cpu_per_request(call, args.requests)
+    costs: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for _ in range(args.rounds):
+        for kind, call in kinds.items():
+            costs[kind].append(cpu_per_request(call, args.requests))
+    database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    print(f"CPU per request in process, ms ({database}; {args.rounds} rounds, lowest / median)")
+    for kind, values in costs.items():
+        print(f"  {kind:30s} {min(values):6.3f} / {statistics.median(values):6.3f}")
+    write, floor = costs["write: POST /v1/sessions"], costs["bare insert"]
+    print(f"  statements of a new write: {statements_of_a_write(app, client, tokens[1])}")
+    print(
+        "  bare insert over write: "
+        f"{min(floor) / min(write):.2f} (lowest), "
+        f"{statistics.median(floor) / statistics.median(write):.2f} (median)"
+    )
+
+
+if __name__ == "__main__":
+    main()
