@@ -4,11 +4,12 @@ bare insert, and the stack's own floors, to compare two versions of the write pa
     python bench/write_cost.py [--patients 200] [--requests 300] [--rounds 5]
                                [--database-url URL]
 
-bench/load.py's P1 runs the servers and their clients on the same cores, and on a shared
-machine one of its runs differs from the next by about a sixth. The CPU one request costs
-here (Flask's test client, ``time.process_time``) moves much less, and it is what P1's
-throughput follows when the cores are full. The kinds of request, timed in turn, round
-after round:
+bench/load.py's P1 runs the servers and their clients on the same cores, over HTTP. Here
+a request's cost is this process's CPU alone (Flask's test client, ``time.process_time``):
+no HTTP, no client threads, no interpreter lock shared with them, and on PostgreSQL
+without the database's own processes. It is what P1's throughput follows when the cores
+are full. On a shared machine, compare two versions in turn, several times each. The
+kinds of request, timed in turn, round after round:
 
 - bare insert: bench/load.py's bare app (Flask and one SQLAlchemy Core insert) on a SQLite
   file of its own in WAL mode (on PostgreSQL, a table in the same database);
