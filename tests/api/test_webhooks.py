@@ -75,18 +75,22 @@ def receiver():
     server.close()
 
 
-@pytest.fixture
-def clinic(app, client, make, receiver):
-    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True  # the receiver is on loopback
-    patient, therapist = make.user("patient"), make.user("therapist")
+def _subscribed(client, make, url: str, events: list[str], patient=None):
+    """A patient (given, or a new one) linked to a new therapist who subscribes `url` to
+    `events`: the patient, the therapist and the subscription as created."""
+    patient, therapist = patient or make.user("patient"), make.user("therapist")
     make.link(patient, therapist)
     created = client.post(
-        "/v1/webhooks",
-        json={"url": receiver.url, "events": ["alert.raised", "alert.acknowledged"]},
-        headers=make.headers(therapist),
+        "/v1/webhooks", json={"url": url, "events": events}, headers=make.headers(therapist)
     )
     assert created.status_code == 201, created.get_json()
     return patient, therapist, created.get_json()
+
+
+@pytest.fixture
+def clinic(app, client, make, receiver):
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True  # the receiver is on loopback
+    return _subscribed(client, make, receiver.url, ["alert.raised", "alert.acknowledged"])
 
 
 def _drain(app):
@@ -248,15 +252,8 @@ def test_a_write_that_changes_two_alerts_finds_the_subscribers_once_and_delivers
     app, client, make, receiver, connection, db
 ):
     app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
-    patient = make.user("patient", medically_cleared_at=None)  # not cleared: a second alert
-    therapist = make.user("therapist")
-    make.link(patient, therapist)
-    created = client.post(
-        "/v1/webhooks",
-        json={"url": receiver.url, "events": ["alert.raised"]},
-        headers=make.headers(therapist),
-    )
-    assert created.status_code == 201
+    not_cleared = make.user("patient", medically_cleared_at=None)  # a second alert
+    patient, _, _ = _subscribed(client, make, receiver.url, ["alert.raised"], not_cleared)
     body = session_body(symptoms={"bladder_bowel_change": True})
     with count_statements(connection) as statements:
         written = client.post("/v1/sessions", json=body, headers=make.headers(patient))
@@ -742,14 +739,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_attempt_deadline(
 ):
     monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.6)  # 10 s for real
     trickler = Trickler()
-    patient, therapist = make.user("patient"), make.user("therapist")
-    make.link(patient, therapist)
-    created = client.post(
-        "/v1/webhooks",
-        json={"url": trickler.url, "events": ["alert.raised"]},
-        headers=make.headers(therapist),
-    )
-    assert created.status_code == 201
+    patient, _, _ = _subscribed(client, make, trickler.url, ["alert.raised"])
     _red_flag(client, make, patient)
     began = time.monotonic()
     assert _drain(app)["retry"] == 1
