@@ -1,5 +1,6 @@
 """CPU per request in this process, without HTTP or client threads: P1's write against the
-bare insert, and the stack's own floors, to compare two versions of the write path.
+bare insert, the single read against its bare select, and the stack's own floors, to
+compare two versions of the write or the read path.
 
     python bench/write_cost.py [--patients 200] [--requests 300] [--rounds 5]
                                [--database-url URL]
@@ -16,12 +17,15 @@ kinds of request, timed in turn, round after round:
 - floor: ``GET /healthz``, Flask and the app's request hooks without a database;
 - signed-in read: ``GET /v1/me``, the access token, the user and the profile;
 - write: ``POST /v1/sessions`` with an Idempotency-Key for one of `--patients` patients, as
-  P1 sends it (10 % sent again with the same key, counted as requests of their own).
+  P1 sends it (10 % sent again with the same key, counted as requests of their own);
+- single read: ``GET /v1/sessions/{id}`` of one of a patient's 60 sessions, as
+  bench/load.py's readers send it, and bench/load.py's bare select of the same row from the
+  same database.
 
 Prints the lowest and the median CPU per request of each kind over `--rounds` rounds of
-`--requests` requests, the statements a new write sends, and the bare insert's CPU over
-the write's (P1's ratio is about that when the cores are full and HTTP and the clients
-cost nothing).
+`--requests` requests, the statements a new write and a single read send, and the bare
+request's CPU over the API's for each (bench/load.py's ratio is about that when the cores
+are full and HTTP and the clients cost nothing).
 """
 
 import argparse
@@ -51,8 +55,7 @@ from tests.conftest import migrate  # noqa: E402
 
 
 def bare_client(url: str):
-    """bench/load.py's bare app, in this process, on an `items` table made afresh."""
-    make_items_table(url).dispose()
+    """bench/load.py's bare app, in this process, on the database at `url`."""
     os.environ["BARE_DATABASE_URL"] = url
     module = types.ModuleType("bare_app")
     exec(compile(BARE_APP, "bare_app.py", "exec"), module.__dict__)  # noqa: S102 - our own
@@ -108,6 +111,32 @@ def writer(client, tokens: list[str], seed: int):
     return write
 
 
+def single_reads(client, bare, token: str, seed: int):
+    """The single read of bench/load.py's readers, by the API and bare: a patient's 60
+    sessions written first, then one of them drawn at random per request."""
+    headers = {"Authorization": f"Bearer {token}"}
+    body = session_body(random.Random(seed))
+    ids = [
+        client.post("/v1/sessions", json=body, headers=headers).get_json()["id"]
+        for _ in range(60)
+    ]
+    patient_id = client.get("/v1/me", headers=headers).get_json()["id"]
+    # The bare app selects by the id as the database holds it (SQLite: 32 hex digits).
+    query = {"patient_id": patient_id}
+    rng = random.Random(seed)
+
+    def api() -> int:
+        path = f"/v1/sessions/{rng.choice(ids)}"
+        assert client.get(path, headers=headers).status_code == 200
+        return 1
+
+    def select() -> int:
+        assert bare.get(f"/sessions/{rng.choice(ids)}", query_string=query).status_code == 200
+        return 1
+
+    return api, select
+
+
 def answered(client, method: str, path: str, status: int, **kwargs):
     def call() -> int:
         assert client.open(path, method=method, **kwargs).status_code == status
@@ -124,8 +153,8 @@ def cpu_per_request(call, requests: int) -> float:
     return (time.process_time() - started) * 1000 / sent
 
 
-def statements_of_a_write(app, client, token: str) -> int:
-    """The statements a new session with an Idempotency-Key sends."""
+def statements_of(app, request) -> int:
+    """The statements `request` (a call returning the number of requests made) sends."""
     sent = []
 
     def count(_conn, _cursor, statement, *_args) -> None:
@@ -134,12 +163,22 @@ def statements_of_a_write(app, client, token: str) -> int:
     engine = app.extensions["db_engine"]
     event.listen(engine, "before_cursor_execute", count)
     try:
-        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
-        body = session_body(random.Random(9))
-        assert client.post("/v1/sessions", json=body, headers=headers).status_code == 201
+        assert request() == 1
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return len(sent)
+
+
+def a_new_write(client, token: str):
+    """A new session with an Idempotency-Key, as one request."""
+
+    def write() -> int:
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+        body = session_body(random.Random(9))
+        assert client.post("/v1/sessions", json=body, headers=headers).status_code == 201
+        return 1
+
+    return write
 
 
 def main() -> None:
@@ -157,12 +196,17 @@ def main() -> None:
     client = app.test_client()
     tokens = sign_up(app, args.patients)
     me = {"Authorization": f"Bearer {tokens[0]}"}
-    bare = bare_client(f"sqlite:///{work}/bare.sqlite3" if url.startswith("sqlite") else url)
+    bare_url = f"sqlite:///{work}/bare.sqlite3" if url.startswith("sqlite") else url
+    make_items_table(bare_url).dispose()
+    bare = bare_client(bare_url)
+    single_read, bare_select = single_reads(client, bare_client(url), tokens[2], seed=5)
     kinds = {
         "bare insert": answered(bare, "POST", "/items", 201, json={"pain": 3}),
         "floor: GET /healthz": answered(client, "GET", "/healthz", 200),
         "signed-in read: GET /v1/me": answered(client, "GET", "/v1/me", 200, headers=me),
         "write: POST /v1/sessions": writer(client, tokens, seed=7),
+        "bare select of one session": bare_select,
+        "single read: GET /v1/sessions/{id}": single_read,
     }
     for call in kinds.values():  # warm: caches, compiled statements, the first histories
         cpu_per_request(call, args.requests)
@@ -173,14 +217,19 @@ def main() -> None:
     database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(f"CPU per request in process, ms ({database}; {args.rounds} rounds, lowest / median)")
     for kind, values in costs.items():
-        print(f"  {kind:30s} {min(values):6.3f} / {statistics.median(values):6.3f}")
-    write, floor = costs["write: POST /v1/sessions"], costs["bare insert"]
-    print(f"  statements of a new write: {statements_of_a_write(app, client, tokens[1])}")
-    print(
-        "  bare insert over write: "
-        f"{min(floor) / min(write):.2f} (lowest), "
-        f"{statistics.median(floor) / statistics.median(write):.2f} (median)"
-    )
+        print(f"  {kind:36s} {min(values):6.3f} / {statistics.median(values):6.3f}")
+    print(f"  statements of a new write: {statements_of(app, a_new_write(client, tokens[1]))}")
+    print(f"  statements of a single read: {statements_of(app, single_read)}")
+    for bare_kind, kind in (
+        ("bare insert", "write: POST /v1/sessions"),
+        ("bare select of one session", "single read: GET /v1/sessions/{id}"),
+    ):
+        floor, cost = costs[bare_kind], costs[kind]
+        print(
+            f"  {bare_kind} over {kind.split(':')[0]}: "
+            f"{min(floor) / min(cost):.2f} (lowest), "
+            f"{statistics.median(floor) / statistics.median(cost):.2f} (median)"
+        )
 
 
 if __name__ == "__main__":
