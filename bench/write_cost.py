@@ -117,8 +117,7 @@ def single_reads(client, bare, token: str, seed: int):
     headers = {"Authorization": f"Bearer {token}"}
     body = session_body(random.Random(seed))
     ids = [
-        client.post("/v1/sessions", json=body, headers=headers).get_json()["id"]
-        for _ in range(60)
+        client.post("/v1/sessions", json=body, headers=headers).get_json()["id"] for _ in range(60)
     ]
     patient_id = client.get("/v1/me", headers=headers).get_json()["id"]
     # The bare app selects by the id as the database holds it (SQLite: 32 hex digits).
