@@ -31,9 +31,10 @@ def _cores() -> int:
 # (validation, the analysis), and the threads of one process take turns on its
 # interpreter lock: a write holding SQLite's writer lock, or PostgreSQL's change counter
 # until its commit, then waits behind other requests' work and every other writer waits
-# with it. Measured on 2 cores with bench/load.py's P1 writes, 8 clients: 2 workers x 4
-# threads gave 194-201 writes/s (p99 76-85 ms) on SQLite and 158-160 (p99 136-147 ms) on
-# PostgreSQL; 5 workers x 1 thread 248-268 (p99 73-78 ms) and 194-196 (p99 92-97 ms).
+# with it. Measured on 2 cores with bench/load.py's P1 writes, 8 clients, three runs of
+# each taking turns: 2 workers x 4 threads gave 164-166 writes/s (p99 80-93 ms) on SQLite
+# and 102-129 (p99 190-199 ms) on PostgreSQL; 5 workers x 1 thread 181-218 (p99 76-90 ms)
+# and 111-155 (p99 139-198 ms).
 # A worker serves one request at a time: where many long CSV exports run at once, raise
 # GUNICORN_THREADS or WEB_CONCURRENCY.
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cores() + 1)
