@@ -32,9 +32,11 @@ def _cores() -> int:
 # interpreter lock: a write holding SQLite's writer lock, or PostgreSQL's change counter
 # until its commit, then waits behind other requests' work and every other writer waits
 # with it. Measured on 2 cores with bench/load.py's P1 writes, 8 clients, three runs of
-# each taking turns: 2 workers x 4 threads gave 164-166 writes/s (p99 80-93 ms) on SQLite
-# and 102-129 (p99 190-199 ms) on PostgreSQL; 5 workers x 1 thread 181-218 (p99 76-90 ms)
-# and 111-155 (p99 139-198 ms).
+# each taking turns (writes/s, median and range; p99 range):
+#   SQLite:     2 workers x 4 threads 165 (164-166), p99 80-93 ms;
+#               5 workers x 1 thread  186 (181-218), p99 76-90 ms.
+#   PostgreSQL: 2 workers x 4 threads 105 (102-129), p99 190-199 ms;
+#               5 workers x 1 thread  138 (111-155), p99 139-198 ms.
 # A worker serves one request at a time: where many long CSV exports run at once, raise
 # GUNICORN_THREADS or WEB_CONCURRENCY.
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cores() + 1)

@@ -18,9 +18,9 @@ kinds of request, timed in turn, round after round:
 - signed-in read: ``GET /v1/me``, the access token, the user and the profile;
 - write: ``POST /v1/sessions`` with an Idempotency-Key for one of `--patients` patients, as
   P1 sends it (10 % sent again with the same key, counted as requests of their own);
-- single read: ``GET /v1/sessions/{id}`` of one of a patient's 60 sessions, as
-  bench/load.py's readers send it, and bench/load.py's bare select of the same row from the
-  same database.
+- single read: ``GET /v1/sessions/{id}`` of one of a patient's 60 sessions drawn at random
+  (bench/load.py's readers draw from their first page of 50), and bench/load.py's bare
+  select of the same row from the same database.
 
 Prints the lowest and the median CPU per request of each kind over `--rounds` rounds of
 `--requests` requests, the statements a new write and a single read send, and the bare

@@ -230,16 +230,18 @@ def test_no_state_rides_on_cookies(app, client, make):
     from flask.sessions import SecureCookieSessionInterface
 
     patient = make.user("patient")
-    # A cookie signed with the app's own key, as Flask's session would set it, signs no one in.
+    # Nothing can store state in a cookie session: writing to Flask's session is refused.
+    with app.test_request_context("/v1/me"):
+        assert dict(session) == {}
+        with pytest.raises(RuntimeError, match="keeps no cookie session"):
+            session["user_id"] = str(patient.id)
+    # Guards that held before the session was closed too: a cookie signed with the app's
+    # own key, as Flask's session would set it, signs no one in, and none is ever set.
     forged = SecureCookieSessionInterface().get_signing_serializer(app)
     client.set_cookie("session", forged.dumps({"user_id": str(patient.id)}))
-    resp = client.get("/v1/me")
-    assert resp.status_code == 401
+    assert client.get("/v1/me").status_code == 401
     signed_in = client.get("/v1/me", headers=make.headers(patient))
     assert signed_in.status_code == 200 and "Set-Cookie" not in signed_in.headers
-    # Nothing can store state in one either: Flask's session is the null one.
-    with app.test_request_context("/v1/me"), pytest.raises(RuntimeError):
-        session["user_id"] = str(patient.id)
 
 
 def test_a_database_error_anywhere_in_an_exceptions_chain_is_logged_without_its_message(
