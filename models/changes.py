@@ -3,10 +3,22 @@
 The counter row is incremented just before commit and its row lock is held until the
 commit ends, so change numbers become visible in the order they were assigned: a client
 reading "everything after N" can never miss a change that commits later with a lower N.
+
+That lock makes every writer wait for the one holding it, so it is taken as late as the
+database allows. On PostgreSQL, where writers otherwise run side by side, a write's rows
+are written first and numbered at commit: the lock then covers the counter's update, the
+numbers and the commit, not the rest of the write (its alerts' events, its response and
+stored Idempotency-Key record). On SQLite the writer's lock serialises whole write
+transactions anyway, so a write takes its numbers before its rows are written and they
+ride on the inserts (stamp), with no statement of their own.
 """
 
-from sqlalchemy import BigInteger, bindparam, event, update
+from collections import defaultdict
+from functools import cache
+
+from sqlalchemy import BigInteger, Table, Update, bindparam, event, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.alert import Alert
 from models.base import Base
@@ -52,6 +64,18 @@ def _remember(session: Session, _context, _instances) -> None:
     session.info.setdefault(_PENDING, {}).update({id(o): o for o in _changed(session)})
 
 
+@cache
+def _number_written(table: Table) -> Update:
+    """Sets the change number of one row already written in this transaction, and nothing
+    else: its version and its update time (``onupdate``) stay as written."""
+    kept = {column.name: column for column in table.c if column.onupdate is not None}
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(change_seq=bindparam("number"), **kept)
+    )
+
+
 @event.listens_for(Session, "before_commit")
 def _stamp(session: Session) -> None:
     pending = session.info.pop(_PENDING, {})
@@ -60,19 +84,30 @@ def _stamp(session: Session) -> None:
     if not rows:
         return
     last = session.connection().execute(_TAKE_NUMBERS, {"count": len(rows)}).scalar_one()
+    written = defaultdict(list)
     for number, row in enumerate(rows, start=last - len(rows) + 1):
-        row.change_seq = number
+        if row in session.new or session.is_modified(row):
+            row.change_seq = number  # written with its changes by the commit's flush
+        else:  # written earlier in this transaction, unchanged since
+            written[type(row).__table__].append((row, number))
+    for table, numbered in written.items():
+        numbers = [{"row_id": row.id, "number": number} for row, number in numbered]
+        session.connection().execute(_number_written(table), numbers)
+        for row, number in numbered:
+            set_committed_value(row, "change_seq", number)
 
 
 def stamp(session: Session) -> None:
-    """Number the changes made so far and write everything, without committing.
+    """Write everything changed so far, without committing, numbered as the database
+    wants (see above): on SQLite numbered now, on PostgreSQL at commit.
 
-    A write calls this before it builds its response, so that the response (its version,
-    ETag and change number) is what the commit will store; the counter's row lock is then
-    held until that commit, as the ordering above needs. Rows not yet written are written
-    with their numbers (an insert, no update after it). Changes made afterwards are
-    numbered at commit as usual.
+    A write calls this before it builds its response, so that the response (its version
+    and ETag) is what the commit will store. Changes made afterwards are numbered at commit
+    as usual.
     """
+    if session.get_bind().dialect.name != "sqlite":
+        session.flush()  # remembered by _remember, numbered by _stamp at commit
+        return
     _stamp(session)
     session.info[_NUMBERED] = True
     try:

@@ -123,6 +123,7 @@ def test_a_write_whose_patient_alert_was_resolved_meanwhile_plans_again(db, make
     opened, body, prepared = _prepared_beside_an_open_alert(db, patient)
     assert [a.id for a in prepared.stored.active.values()] == [opened.id]
     alerts.resolve(db_session=db, user=therapist, alert_id=opened.id, note="Cleared by phone.")
+    db.commit()  # the therapist's request ends (and numbers its change) before the write
 
     written = reports.create(
         db_session=db, user=patient, model=MassageSession, data=body, prepared=prepared

@@ -103,6 +103,32 @@ def test_changes_come_in_change_order(client, make):
     assert [c["id"] for c in delta] == [ids[1], ids[2], ids[0]]
 
 
+def test_a_write_is_stored_as_its_response_says_and_synced_after_the_cursor(client, make, db):
+    """On PostgreSQL a write's rows are numbered at commit, after its response is built
+    (models.changes): the number must be all that changes. A read afterwards gives the
+    response's session and alerts alike, ETag (version) and update times included, and a
+    sync from before the write brings each of them, as its own endpoint returns it."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    _, cursor = sync_all(client, headers)
+    created = client.post("/v1/sessions", json=session_body(symptoms=RED_FLAG), headers=headers)
+    assert created.status_code == 201
+    written = created.get_json()
+    session = {k: v for k, v in written.items() if k != "alerts"}
+    read = client.get(f"/v1/sessions/{written['id']}", headers=headers)
+    assert read.headers["ETag"] == created.headers["ETag"] and read.get_json() == session
+    assert written["alerts"]
+    for alert in written["alerts"]:
+        assert client.get(f"/v1/alerts/{alert['id']}", headers=headers).get_json() == alert
+    delta, _ = sync_all(client, headers, cursor)
+    expected = {("session", session["id"]): session}
+    expected |= {("alert", alert["id"]): alert for alert in written["alerts"]}
+    assert {(c["type"], c["id"]): c["data"] for c in delta} == expected
+    db.expire_all()
+    stored = db.get(MassageSession, uuid.UUID(written["id"]))
+    assert stored.version == 1 and stored.change_seq > 0
+
+
 def test_ended_link_sends_tombstones_and_new_link_brings_records(client, make):
     patient, therapist = make.user("patient"), make.user("therapist")
     link = make.link(patient, therapist)
