@@ -31,13 +31,14 @@ def _cores() -> int:
 # (validation, the analysis), and the threads of one process take turns on its
 # interpreter lock: a write holding SQLite's writer lock then waits behind other requests'
 # work, and every other writer waits with it. Measured on 2 cores with bench/load.py's P1
-# writes, 8 clients, 8 s runs of each taking turns (writes/s, median and range; p99 range):
-#   SQLite, 3 runs each:       2 workers x 4 threads 165 (164-166), p99 80-93 ms;
-#                              5 workers x 1 thread  186 (181-218), p99 76-90 ms.
-#   PostgreSQL, 9 and 6 runs:  2 workers x 4 threads 161 (144-167), p99 81-106 ms;
-#                              5 workers x 1 thread  161 (160-165), p99 85-126 ms.
-# (On PostgreSQL 5 x 1 had been 31 % ahead while a write held the change counter's row
-# lock from its first insert to its commit; it now takes that lock last: models.changes.)
+# writes, 8 clients, runs of the two shapes in turn (writes/s, median and range; p99 range):
+#   SQLite, 3 runs each:      2 workers x 4 threads 165 (164-166), p99 80-93 ms;
+#                             5 workers x 1 thread  186 (181-218), p99 76-90 ms.
+#   PostgreSQL, 9 and 6 runs: 2 workers x 4 threads 161 (144-167), p99 81-106 ms;
+#                             5 workers x 1 thread  161 (160-165), p99 85-126 ms.
+# (On PostgreSQL 5 x 1 had written more, 138 against 105, while a write held the change
+# counter's row lock from its first insert to its commit; it now takes that lock last:
+# models.changes.)
 # A worker serves one request at a time: where many long CSV exports run at once, raise
 # GUNICORN_THREADS or WEB_CONCURRENCY.
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cores() + 1)

@@ -16,7 +16,7 @@ ride on the inserts (stamp), with no statement of their own.
 from collections import defaultdict
 from functools import cache
 
-from sqlalchemy import BigInteger, Table, Update, bindparam, event, update
+from sqlalchemy import BigInteger, Table, Update, bindparam, event, inspect, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -64,6 +64,11 @@ def _remember(session: Session, _context, _instances) -> None:
     session.info.setdefault(_PENDING, {}).update({id(o): o for o in _changed(session)})
 
 
+def _gone(row) -> bool:
+    """Deleted from the database by a flush of this transaction: nothing left to number."""
+    return inspect(row).was_deleted
+
+
 @cache
 def _number_written(table: Table) -> Update:
     """Sets the change number of one row already written in this transaction, and nothing
@@ -76,11 +81,20 @@ def _number_written(table: Table) -> Update:
     )
 
 
+def _numbers_ride_on_inserts(session: Session) -> bool:
+    """SQLite: its writer's lock serialises whole write transactions (see above)."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
 @event.listens_for(Session, "before_commit")
 def _stamp(session: Session) -> None:
+    if not _numbers_ride_on_inserts(session):
+        # All that is pending (a delivery added after stamp, a write that never called
+        # it) is written before the counter's lock is taken: the numbers alone follow.
+        session.flush()
     pending = session.info.pop(_PENDING, {})
     pending.update({id(o): o for o in _changed(session)})
-    rows = [o for o in pending.values() if o not in session.deleted]
+    rows = [o for o in pending.values() if o not in session.deleted and not _gone(o)]
     if not rows:
         return
     last = session.connection().execute(_TAKE_NUMBERS, {"count": len(rows)}).scalar_one()
@@ -105,7 +119,7 @@ def stamp(session: Session) -> None:
     and ETag) is what the commit will store. Changes made afterwards are numbered at commit
     as usual.
     """
-    if session.get_bind().dialect.name != "sqlite":
+    if not _numbers_ride_on_inserts(session):
         session.flush()  # remembered by _remember, numbered by _stamp at commit
         return
     _stamp(session)

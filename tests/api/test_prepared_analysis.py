@@ -86,6 +86,7 @@ def test_a_write_whose_patient_changed_meanwhile_judges_again(db, make):
     later = _body(started_at=base + timedelta(days=16), pain_before=3, pain_after=8)
     raised = reports.create(db_session=db, user=patient, model=MassageSession, data=later).alerts
     assert "post_session_worsening" in {a.rule for a in raised}
+    db.commit()  # that write's request ends (and numbers its rows) before this one writes
 
     reports.create(db_session=db, user=patient, model=MassageSession, data=first, prepared=prepared)
     for alert in raised:

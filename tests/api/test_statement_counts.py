@@ -82,6 +82,31 @@ def test_a_session_write_sends_a_pinned_number_of_statements(client, connection,
     assert len(statements) == 2, "\n".join(statements)  # the user, the stored response
 
 
+def test_on_postgresql_the_counter_lock_comes_after_every_other_statement(
+    app, client, connection, make, history
+):
+    """A write whose alert goes to a webhook subscriber adds the delivery after its rows
+    are written (alerts.announce): that row too is written before the change counter's row
+    lock is taken, and only the numbers follow it."""
+    if connection.dialect.name == "sqlite":
+        pytest.skip("PostgreSQL only: SQLite's numbers ride on the inserts (models.changes)")
+    patient, headers = history
+    therapist = make.user("therapist")
+    make.link(patient, therapist)
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    subscription = {"url": "http://127.0.0.1:9/hook", "events": ["alert.raised"]}
+    created = client.post("/v1/webhooks", json=subscription, headers=make.headers(therapist))
+    assert created.status_code == 201, created.get_json()
+    body = session_body(started_at=_at(31), symptoms={"bladder_bowel_change": True})
+    with count_statements(connection) as statements:
+        written = client.post("/v1/sessions", json=body, headers=headers)
+    assert written.status_code == 201 and written.get_json()["alerts"]
+    counter = next(i for i, s in enumerate(statements) if s.startswith("UPDATE change_counter"))
+    assert any(s.startswith("INSERT INTO webhook_deliveries") for s in statements[:counter])
+    after = [s.split(" SET ")[0] for s in statements[counter + 1 :]]
+    assert after and set(after) <= {"UPDATE sessions", "UPDATE alerts"}, after
+
+
 def test_reads_send_a_pinned_number_of_statements(client, connection, history):
     _, headers = history
     with transactions(connection) as blocks:

@@ -127,6 +127,15 @@ def test_a_write_is_stored_as_its_response_says_and_synced_after_the_cursor(clie
     db.expire_all()
     stored = db.get(MassageSession, uuid.UUID(written["id"]))
     assert stored.version == 1 and stored.change_seq > 0
+    # A change is numbered the same way: one change, one version more.
+    url = f"/v1/sessions/{written['id']}"
+    patched = client.patch(url, json={"pain_after": 2}, headers=headers)
+    read = client.get(url, headers=headers)
+    assert read.headers["ETag"] == patched.headers["ETag"] and read.get_json() == {
+        k: v for k, v in patched.get_json().items() if k != "alerts"
+    }
+    db.expire_all()
+    assert db.get(MassageSession, stored.id).version == 2
 
 
 def test_ended_link_sends_tombstones_and_new_link_brings_records(client, make):
