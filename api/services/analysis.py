@@ -293,10 +293,10 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
 
 # What a prepared judgement rests on: the patient's reports and alerts (every committed
 # change to one has a higher change number than any before, deletions included; the report
-# being written counts 0 until the commit numbers it, and on PostgreSQL so does every row
-# until its transaction commits: models.changes; a trigger changes only with a report
-# or its alert) and what the analyzer reads of their profile (None for both when there is
-# no profile). One statement, on indexes.
+# being written counts 0 until the commit numbers it; on PostgreSQL every row a transaction
+# writes keeps its earlier number until that commit, models.changes; a trigger changes
+# only with a report or its alert) and what the analyzer reads of their profile (None for
+# both when there is no profile). One statement, on indexes.
 _STATE = select(
     *(
         select(func.coalesce(func.max(model.change_seq), 0))
