@@ -17,7 +17,7 @@ from tests.conftest import checkin_body, session_body
 # writes already) and loads their profile in the write; SQLite reads the state of the
 # patient's history twice, with the profile in it (see below). PostgreSQL numbers the
 # written rows at commit (models.changes), one statement per table (the session and the
-# alert here), where SQLite's numbers ride on the inserts. One of them is the upsert of
+# alert here), where SQLite's numbers ride on the inserts. Among them is the upsert of
 # the patient's summary, which saves every list of patients from reading all their
 # reports. This write raises an alert, which adds two: its event inserted unless already
 # there (one statement), and its subscribers found (a write that changes no alert sends

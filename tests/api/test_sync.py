@@ -130,6 +130,7 @@ def test_a_write_is_stored_as_its_response_says_and_synced_after_the_cursor(clie
     # A change is numbered the same way: one change, one version more.
     url = f"/v1/sessions/{written['id']}"
     patched = client.patch(url, json={"pain_after": 2}, headers=headers)
+    assert patched.status_code == 200
     read = client.get(url, headers=headers)
     assert read.headers["ETag"] == patched.headers["ETag"] and read.get_json() == {
         k: v for k, v in patched.get_json().items() if k != "alerts"
