@@ -64,11 +64,6 @@ def _remember(session: Session, _context, _instances) -> None:
     session.info.setdefault(_PENDING, {}).update({id(o): o for o in _changed(session)})
 
 
-def _gone(row) -> bool:
-    """Deleted from the database by a flush of this transaction: nothing left to number."""
-    return inspect(row).was_deleted
-
-
 @cache
 def _number_written(table: Table) -> Update:
     """Sets the change number of one row already written in this transaction, and nothing
@@ -94,7 +89,8 @@ def _stamp(session: Session) -> None:
         session.flush()
     pending = session.info.pop(_PENDING, {})
     pending.update({id(o): o for o in _changed(session)})
-    rows = [o for o in pending.values() if o not in session.deleted and not _gone(o)]
+    # Not rows deleted, whether still pending or by a flush of this transaction.
+    rows = [o for o in pending.values() if o not in session.deleted and not inspect(o).was_deleted]
     if not rows:
         return
     last = session.connection().execute(_TAKE_NUMBERS, {"count": len(rows)}).scalar_one()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.api.test_patient_reports import count_statements, transactions
+from tests.api.test_webhooks import _subscribed
 from tests.conftest import checkin_body, session_body
 
 # Per dialect: PostgreSQL takes the patient's row lock (SQLite's writer lock serialises
@@ -91,12 +92,8 @@ def test_on_postgresql_the_counter_lock_comes_after_every_other_statement(
     if connection.dialect.name == "sqlite":
         pytest.skip("PostgreSQL only: SQLite's numbers ride on the inserts (models.changes)")
     patient, headers = history
-    therapist = make.user("therapist")
-    make.link(patient, therapist)
     app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
-    subscription = {"url": "http://127.0.0.1:9/hook", "events": ["alert.raised"]}
-    created = client.post("/v1/webhooks", json=subscription, headers=make.headers(therapist))
-    assert created.status_code == 201, created.get_json()
+    _subscribed(client, make, "http://127.0.0.1:9/hook", ["alert.raised"], patient=patient)
     body = session_body(started_at=_at(31), symptoms={"bladder_bowel_change": True})
     with count_statements(connection) as statements:
         written = client.post("/v1/sessions", json=body, headers=headers)
