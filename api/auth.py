@@ -10,7 +10,7 @@ from flask import current_app, g, request
 from sqlalchemy import bindparam, select
 
 from api import limits
-from api.db import get_session, read_first
+from api.db import get_session, read_first, request_session
 from api.errors import AccessDenied, Unauthorized
 from api.openapi import document
 from api.services import audit
@@ -174,7 +174,7 @@ def _sign_in(user: User) -> None:
     again."""
     g.current_user = user
     g.user_id = user.id
-    get_session().info["actor"] = user
+    request_session().info["actor"] = user
 
 
 def auth_required(*roles: str) -> Callable:

@@ -24,6 +24,9 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS = 3
 # Requests whose transaction only reads: it begins deferred on SQLite.
 READ_METHODS = frozenset({"GET", "HEAD"})
+# The session's info key for the transaction its reads apart began (read_apart).
+_READS_APART = "reads_apart"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
 def make_engine(
@@ -60,6 +63,18 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _no_write_while_reading_apart(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        # The reads apart began a deferred transaction, outside the writers' queue: a write
+        # in it could find another writer's commit since and fail (read_apart).
+        if (
+            statement.startswith(_WRITES)
+            and has_request_context()
+            and "db_session" in g
+            and _reading_apart(g.db_session)
+        ):
+            raise RuntimeError("A write in the reads apart: take the session from get_session.")
 
     queue = _writer_queue(engine)
 
@@ -160,6 +175,15 @@ def get_session() -> Session:
     analyzer's thresholds, the request id and address for the audit trail, the signed-in
     user once known), so that they import nothing from Flask.
     """
+    session = request_session()
+    if not g.get("reading_first") and _reading_apart(session):
+        session.commit()  # the reads before the write end here: a read-only transaction
+    return session
+
+
+def request_session() -> Session:
+    """The session of the current request as it is: unlike get_session, a transaction of
+    reads apart stays open (read_apart)."""
     if "db_session" not in g:
         session = current_app.extensions["db_sessionmaker"]()
         _fill_info(session, current_app)
@@ -169,32 +193,43 @@ def get_session() -> Session:
     return g.db_session
 
 
+def _reading_apart(session: Session) -> bool:
+    """Whether the session's transaction is the one its reads apart began (read_apart)."""
+    transaction = session.info.get(_READS_APART)
+    return transaction is not None and transaction is session.get_transaction()
+
+
 @contextmanager
 def read_apart() -> Iterator[Session | None]:
-    """The request's session in a read-only transaction of its own, ended here, for reads a
-    write request makes before its write (who is signing in, a stored response, the
-    analysis of the report to write): on SQLite the writer's lock is then held only for
-    the write. None where they would share the request's transaction anyway: PostgreSQL,
-    where readers and writers do not block each other; a GET or HEAD, whose transaction
-    only reads (the sign-in and the page are then read in one); a transaction already
-    begun; or changes pending."""
-    db_session = get_session()
+    """The request's session in a read-only transaction apart from its write, for reads a
+    write request makes before it (who is signing in, a stored response, the analysis of
+    the report to write): on SQLite the writer's lock is then held only for the write.
+
+    The reads apart of one request share one transaction: it stays open after the block
+    and ends (a commit that writes nothing) when the request's session is next asked for
+    outside such a block (get_session), as a view does to write, or at the end of the
+    request. A write in it is refused (_no_write_while_reading_apart). None where they
+    would share the request's transaction anyway: PostgreSQL, where readers and writers
+    do not block each other; a GET or HEAD, whose transaction only reads (the sign-in and
+    the page are then read in one); another transaction already begun; or changes
+    pending."""
+    db_session = request_session()
     pending = db_session.new or db_session.dirty or db_session.deleted
     if (
         db_session.get_bind().dialect.name != "sqlite"
         or (has_request_context() and request.method in READ_METHODS)
-        or db_session.in_transaction()
+        or (db_session.in_transaction() and not _reading_apart(db_session))
         or pending
     ):
         yield None
         return
-    g.reading_first = True
+    if not db_session.in_transaction():
+        db_session.info[_READS_APART] = db_session.begin()
+    outer, g.reading_first = g.get("reading_first", False), True
     try:
         yield db_session
     finally:
-        g.reading_first = False
-        if not (db_session.new or db_session.dirty or db_session.deleted):
-            db_session.commit()  # a read-only transaction: ends it, writes nothing
+        g.reading_first = outer
 
 
 @contextmanager
@@ -274,7 +309,9 @@ def transactional(func):
 
     @wraps(func)
     def wrapper(*args, **kwargs):
-        db_session = get_session()
+        # Not get_session(): the view's reads before its write share the sign-in's
+        # transaction of reads apart (read_apart).
+        db_session = request_session()
         for attempt in count(1):
             try:
                 response = current_app.make_response(func(*args, **kwargs))

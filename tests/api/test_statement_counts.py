@@ -27,14 +27,16 @@ WRITE = {"sqlite": 16, "postgresql": 18}
 # On PostgreSQL the change counter's row lock, which every writer waits for, is taken by
 # the write's last statements only: the counter's update and the numbers of its rows.
 UNDER_COUNTER_LOCK = ("UPDATE change_counter", "UPDATE sessions", "UPDATE alerts")
-# On SQLite the reads before the write run in transactions of their own (api.db.read_apart):
+# On SQLite the reads before the write share one transaction of their own (api.db.read_apart):
 # the sign-in, the stored response looked up, and the analysis of the new report with the
 # state of the patient's history it rests on and what planning its alert changes reads
 # (the triggers of the keys found and the live ones in the span judged, in one read; the
-# active alerts). The writer's lock is then held for these only: the state read again (the
-# analysis and those reads stand if it is unchanged), the summary, the change numbers,
-# then one flush (the insert with its change number, the alert and its trigger), the
-# event, the stored response.
+# active alerts).
+READ_APART = 7
+# The writer's lock is then held for these only: the state read again (the analysis and
+# those reads stand if it is unchanged), the summary, the change numbers, then one flush
+# (the insert with its change number, the alert and its trigger), the event, the stored
+# response.
 UNDER_WRITER_LOCK = 9
 
 
@@ -65,7 +67,9 @@ def test_a_session_write_sends_a_pinned_number_of_statements(client, connection,
     statements = [statement for block in blocks for statement in block]
     assert len(statements) == WRITE[connection.dialect.name], "\n".join(statements)
     if connection.dialect.name == "sqlite":
-        write = [block for block in blocks if block][-1]
+        reads, write = [block for block in blocks if block]
+        assert len(reads) == READ_APART and reads[0].startswith("SELECT users."), reads
+        assert all(statement.startswith("SELECT") for statement in reads), reads
         assert len(write) == UNDER_WRITER_LOCK, "\n".join(write)
         assert write[-1].startswith("INSERT INTO idempotency_records")
         # The new session is inserted with its change number: no update of it follows.

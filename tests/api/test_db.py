@@ -1,0 +1,99 @@
+"""A write request's unit of work on a SQLite file (api.db): the reads it makes before its
+write share one read transaction, which ends before the write begins, and no write runs in
+it. On PostgreSQL there are no reads apart (read_apart yields None), so these run on a
+SQLite file of their own whatever the suite's database."""
+
+import sqlite3
+import uuid
+
+import pytest
+from sqlalchemy import func, select, update
+
+from api import create_app
+from api.auth import issue_access_token
+from api.db import get_session, read_apart, request_session, session_scope
+from api.services import reports
+from models import MassageSession, User
+from tests.conftest import migrate, session_body
+
+
+@pytest.fixture
+def file_app(monkeypatch, tmp_path):
+    """The app on a SQLite file of its own, committing for real: another connection's commit
+    lands between the app's statements as another worker's would."""
+    path = f"{tmp_path}/unit-of-work.sqlite3"
+    monkeypatch.setenv("APP_ENV", "testing")
+    monkeypatch.setenv("DATABASE_URL", migrate(f"sqlite:///{path}"))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    app = create_app({"RATELIMIT_ENABLED": False})
+    app.config["DATABASE_PATH"] = path
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+def _patient(app) -> tuple[User, dict]:
+    with session_scope(app) as db_session:
+        patient = User(
+            email=f"{uuid.uuid4().hex[:8]}@example.org",
+            password_hash="!",
+            role="patient",
+            display_name="Patient",
+        )
+        db_session.add(patient)
+    with app.app_context():
+        token, _ = issue_access_token(patient, family_id=None)
+    return patient, {"Authorization": f"Bearer {token}"}
+
+
+def _renamed(app, email: str) -> None:
+    """Another worker's write, committed on a connection of its own."""
+    with sqlite3.connect(app.config["DATABASE_PATH"], timeout=5) as other:
+        other.execute("UPDATE users SET display_name = 'Renamed' WHERE email = ?", (email,))
+    other.close()
+
+
+def test_a_write_begins_afresh_after_another_writer_committed_during_its_reads(
+    file_app, monkeypatch
+):
+    """Another worker commits while a write request is still reading (its sign-in, its
+    stored response, its analysis): the write is still stored. It takes the writer's lock in
+    a transaction of its own; written in the read transaction, it would fail on SQLite
+    (that snapshot is no longer the latest) or be refused (api.db)."""
+    patient, headers = _patient(file_app)
+    other, _ = _patient(file_app)
+    prepare = reports.prepare
+
+    def prepared_while_another_writes(**kwargs):
+        prepared = prepare(**kwargs)
+        _renamed(file_app, other.email)
+        return prepared
+
+    monkeypatch.setattr(reports, "prepare", prepared_while_another_writes)
+    created = file_app.test_client().post(
+        "/v1/sessions", json=session_body(), headers=headers | {"Idempotency-Key": "k-1"}
+    )
+    assert created.status_code == 201, created.get_json()
+    with session_scope(file_app) as db_session:
+        stored = db_session.scalar(
+            select(func.count()).where(MassageSession.patient_id == patient.id)
+        )
+        assert stored == 1
+        assert db_session.get(User, other.id).display_name == "Renamed"
+
+
+def test_a_write_in_the_reads_apart_is_refused_until_the_write_asks_for_the_session(file_app):
+    patient, _ = _patient(file_app)
+    renamed = update(User).where(User.id == patient.id).values(display_name="Renamed")
+    with file_app.test_request_context("/v1/sessions", method="POST"):
+        with read_apart() as db_session:
+            assert db_session.get(User, patient.id).display_name == "Patient"
+        # Still the read transaction: the session as it is, not as a write asks for it.
+        with pytest.raises(RuntimeError, match="reads apart"):
+            request_session().execute(renamed)
+        # The same transaction, still reading.
+        with pytest.raises(RuntimeError, match="reads apart"), read_apart() as db_session:
+            db_session.execute(renamed)
+        get_session().execute(renamed)  # the reads apart end: the write's own transaction
+        get_session().commit()
+    with session_scope(file_app) as db_session:
+        assert db_session.get(User, patient.id).display_name == "Renamed"
