@@ -64,18 +64,6 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _no_write_while_reading_apart(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        # The reads apart began a deferred transaction, outside the writers' queue: a write
-        # in it could find another writer's commit since and fail (read_apart).
-        if (
-            statement.startswith(_WRITES)
-            and has_request_context()
-            and "db_session" in g
-            and _reading_apart(g.db_session)
-        ):
-            raise RuntimeError("A write in the reads apart: take the session from get_session.")
-
     queue = _writer_queue(engine)
 
     @event.listens_for(engine, "begin")
@@ -86,6 +74,9 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         reading = has_request_context() and (
             request.method in READ_METHODS or g.get("reading_first", False)
         )
+        # Whether this transaction holds a write request's reads apart (read_apart): they
+        # begin outside the writers' queue, and a write must not run in them.
+        connection.info[_READS_APART] = reading and g.get("reading_first", False)
         if reading:
             connection.exec_driver_sql("BEGIN")
             return
@@ -97,6 +88,12 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             if queue is not None:
                 queue.leave(connection)
             raise
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _no_write_while_reading_apart(connection, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        # A write in the reads apart could find another writer's commit since and fail.
+        if statement.startswith(_WRITES) and connection.info.get(_READS_APART):
+            raise RuntimeError("A write in the reads apart: take the session from get_session.")
 
     if queue is not None:
         # Just before COMMIT or ROLLBACK: the next writer's BEGIN IMMEDIATE then waits
