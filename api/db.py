@@ -1,6 +1,7 @@
 """Engine and per-request SQLAlchemy session for the app."""
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache, wraps
@@ -24,9 +25,10 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS = 3
 # Requests whose transaction only reads: it begins deferred on SQLite.
 READ_METHODS = frozenset({"GET", "HEAD"})
-# The session's info key for the transaction its reads apart began (read_apart).
+# In a session's info, the transaction its reads apart began; in a connection's, whether its
+# transaction (or savepoint) holds a write request's reads apart (read_apart).
 _READS_APART = "reads_apart"
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
 def make_engine(
@@ -66,17 +68,26 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     queue = _writer_queue(engine)
 
+    @event.listens_for(engine, "savepoint")  # as tests run the app's transactions
+    def _mark_reads_apart(connection, *_args) -> None:  # type: ignore[no-untyped-def]
+        # Whether this transaction holds a write request's reads apart (read_apart): they
+        # begin outside the writers' queue, and a write must not run in them.
+        connection.info[_READS_APART] = has_request_context() and g.get("reading_first", False)
+
+    @event.listens_for(engine, "release_savepoint")
+    @event.listens_for(engine, "rollback_savepoint")
+    def _unmark_reads_apart(connection, *_args) -> None:  # type: ignore[no-untyped-def]
+        connection.info[_READS_APART] = False
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         # Writers take the lock up front so they queue instead of failing on upgrade; reads
-        # (GET, and a write request's sign-in check: read_first) begin deferred and, in WAL
+        # (GET, and a write request's reads apart: read_apart) begin deferred and, in WAL
         # mode, never wait for a writer.
         reading = has_request_context() and (
             request.method in READ_METHODS or g.get("reading_first", False)
         )
-        # Whether this transaction holds a write request's reads apart (read_apart): they
-        # begin outside the writers' queue, and a write must not run in them.
-        connection.info[_READS_APART] = reading and g.get("reading_first", False)
+        _mark_reads_apart(connection)
         if reading:
             connection.exec_driver_sql("BEGIN")
             return
@@ -92,8 +103,11 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _no_write_while_reading_apart(connection, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
         # A write in the reads apart could find another writer's commit since and fail.
-        if statement.startswith(_WRITES) and connection.info.get(_READS_APART):
-            raise RuntimeError("A write in the reads apart: take the session from get_session.")
+        if connection.info.get(_READS_APART) and _WRITES.match(statement):
+            raise RuntimeError(
+                "A write in the reads apart (api.db.read_apart): write with the session "
+                "get_session gives after the read block."
+            )
 
     if queue is not None:
         # Just before COMMIT or ROLLBACK: the next writer's BEGIN IMMEDIATE then waits
@@ -166,7 +180,9 @@ def init_app(app: Flask) -> None:
 
 
 def get_session() -> Session:
-    """The session of the current request, opened on first use.
+    """The session of the current request, opened on first use; outside a read block it
+    first ends the request's reads apart, if open (read_apart), so that a write begins in a
+    transaction of its own.
 
     Services take what they need of the request from the session's ``info`` (the
     analyzer's thresholds, the request id and address for the audit trail, the signed-in

@@ -12,7 +12,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db import get_session, read_first
+from api.db import read_first, request_session
 from api.openapi import document
 from api.services import auth
 from api.services.users import normalize_email
@@ -109,7 +109,7 @@ def by_account_and_origin() -> str:
     except SQLAlchemyError:
         # Flask-Limiter would take any error here for its storage failing: count as unknown.
         log.warning("known-address lookup failed; counting the attempt against the account")
-        get_session().rollback()
+        request_session().rollback()  # not get_session: it would commit the failed reads
         known = False
     return f"{key}:from:{ip}" if known else key
 

@@ -53,9 +53,10 @@ class Token(MethodView):
         """Exchange email and password for tokens"""
         with read_first() as db_session:  # SQLite: the password is checked with no write lock
             account = users.get_by_email(db_session=db_session, email=data["email"])
+        db_session = get_session()  # and with no transaction open (the reads end here)
         attempt = auth.check_password(account=account, **data)
         grant = auth.login(
-            db_session=get_session(),
+            db_session=db_session,
             attempt=attempt,
             refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"],
         )

@@ -97,3 +97,20 @@ def test_a_write_in_the_reads_apart_is_refused_until_the_write_asks_for_the_sess
         get_session().commit()
     with session_scope(file_app) as db_session:
         assert db_session.get(User, patient.id).display_name == "Renamed"
+
+
+def test_the_suites_savepoints_refuse_a_write_in_the_reads_apart_too(app, db, make):
+    """The suite runs the app's transactions as savepoints of its own (tests/conftest.py):
+    the guard holds there as well, so a view that wrote in its reads apart fails the suite."""
+    if db.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite only: on PostgreSQL there are no reads apart (read_apart)")
+    patient = make.user("patient")
+    renamed = update(User).where(User.id == patient.id).values(display_name="Renamed")
+    with app.test_request_context("/v1/sessions", method="POST"):
+        with read_apart() as db_session:
+            db_session.get(User, patient.id)
+        with pytest.raises(RuntimeError, match="reads apart"):
+            request_session().execute(renamed)
+        get_session().execute(renamed)
+        get_session().commit()
+    assert db.scalar(select(User.display_name).where(User.id == patient.id)) == "Renamed"

@@ -7,9 +7,11 @@ import uuid
 
 import pytest
 import redis
+from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from api import create_app
+from api.services import auth as auth_service
 from tests.conftest import PASSWORD, checkin_body
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -63,6 +65,25 @@ def test_refused_sign_ins_are_limited_per_account_even_from_rotating_ips(limited
     assert _login(client, f"  {victim.email.upper()} ", ip="198.51.100.4").status_code == 401
     _assert_limited(_login(client, victim.email, PASSWORD, ip="198.51.100.5"))
     assert _login(client, bystander.email, PASSWORD, ip="198.51.100.6").status_code == 200
+
+
+def test_a_failed_lookup_of_known_addresses_counts_the_attempt_against_the_account(
+    limited_app, make, monkeypatch
+):
+    """The database refuses the known-address lookup (a real error: a table it lacks): the
+    sign-in still answers, and its attempts count against the account as from an unknown
+    address."""
+
+    def failing_lookup(*, db_session, **_):
+        return db_session.scalar(text("SELECT id FROM no_such_table"))
+
+    monkeypatch.setattr(auth_service, "signed_in_from", failing_lookup)
+    client = limited_app(RATELIMIT_LOGIN=TINY).test_client()
+    owner = make.user("patient")
+    assert _login(client, owner.email, PASSWORD, ip="198.51.100.7").status_code == 200
+    assert _login(client, owner.email, ip="198.51.100.7").status_code == 401
+    assert _login(client, owner.email, ip="198.51.100.8").status_code == 401
+    _assert_limited(_login(client, owner.email, PASSWORD, ip="198.51.100.7"))
 
 
 def test_guessing_from_elsewhere_does_not_lock_the_owner_out_where_they_sign_in(limited_app, make):
