@@ -1,7 +1,8 @@
 """A write request's unit of work on a SQLite file (api.db): the reads it makes before its
 write share one read transaction, which ends before the write begins, and no write runs in
-it. On PostgreSQL there are no reads apart (read_apart yields None), so these run on a
-SQLite file of their own whatever the suite's database."""
+it. On PostgreSQL there are no reads apart (read_apart yields None), so the first two run
+on a SQLite file of their own whatever the suite's database, and the last, in the suite's
+own savepoints, on SQLite only."""
 
 import sqlite3
 import uuid
