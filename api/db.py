@@ -69,10 +69,12 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     queue = _writer_queue(engine)
 
     @event.listens_for(engine, "savepoint")  # as tests run the app's transactions
-    def _mark_reads_apart(connection, *_args) -> None:  # type: ignore[no-untyped-def]
+    def _mark_reads_apart(connection, *_args) -> bool:  # type: ignore[no-untyped-def]
         # Whether this transaction holds a write request's reads apart (read_apart): they
         # begin outside the writers' queue, and a write must not run in them.
-        connection.info[_READS_APART] = has_request_context() and g.get("reading_first", False)
+        marked = has_request_context() and g.get("reading_first", False)
+        connection.info[_READS_APART] = marked
+        return marked
 
     @event.listens_for(engine, "release_savepoint")
     @event.listens_for(engine, "rollback_savepoint")
@@ -84,11 +86,8 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # Writers take the lock up front so they queue instead of failing on upgrade; reads
         # (GET, and a write request's reads apart: read_apart) begin deferred and, in WAL
         # mode, never wait for a writer.
-        reading = has_request_context() and (
-            request.method in READ_METHODS or g.get("reading_first", False)
-        )
-        _mark_reads_apart(connection)
-        if reading:
+        reads_apart = _mark_reads_apart(connection)
+        if reads_apart or (has_request_context() and request.method in READ_METHODS):
             connection.exec_driver_sql("BEGIN")
             return
         if queue is not None:

@@ -4,12 +4,14 @@ transaction, users and tokens made directly in the database."""
 import fcntl
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
+from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +51,18 @@ def migrate(url: str) -> str:
         connection.commit()
     engine.dispose()
     return url
+
+
+def sqlite_file_app(monkeypatch, path: str, **config) -> Iterator[Flask]:
+    """The app on a SQLite file of its own at `path`, committing for real (other connections
+    see its locks and its commits), with `config` on top; for a fixture to yield from."""
+    monkeypatch.setenv("APP_ENV", "testing")
+    monkeypatch.setenv("DATABASE_URL", migrate(f"sqlite:///{path}"))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    app = create_app(config)
+    app.config["DATABASE_PATH"] = path
+    yield app
+    app.extensions["db_engine"].dispose()
 
 
 def writer_queue_is_free(database: str) -> bool:

@@ -12,13 +12,18 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from api import create_app
 from api.db import session_scope
 from api.services import auth as auth_service
 from api.services import passwords
 from api.services import users as users_service
 from models import AuditEvent, IdempotencyRecord, RefreshToken, User, utcnow
-from tests.conftest import PASSWORD, checkin_body, migrate, same_problem, writer_queue_is_free
+from tests.conftest import (
+    PASSWORD,
+    checkin_body,
+    same_problem,
+    sqlite_file_app,
+    writer_queue_is_free,
+)
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -459,14 +464,7 @@ def file_app(monkeypatch, tmp_path):
     """The app on a SQLite file of its own, committing for real: other connections see its
     locks and its commits. Rate limits are on, as in production: the sign-in's limit by
     account reads the audit trail first."""
-    path = f"{tmp_path}/hashing.sqlite3"
-    monkeypatch.setenv("APP_ENV", "testing")
-    monkeypatch.setenv("DATABASE_URL", migrate(f"sqlite:///{path}"))
-    monkeypatch.delenv("SECRET_KEY", raising=False)
-    app = create_app({"RATELIMIT_ENABLED": True})
-    app.config["DATABASE_PATH"] = path
-    yield app
-    app.extensions["db_engine"].dispose()
+    yield from sqlite_file_app(monkeypatch, f"{tmp_path}/hashing.sqlite3", RATELIMIT_ENABLED=True)
 
 
 def _writes_can_begin(path: str) -> bool:

@@ -10,12 +10,11 @@ import uuid
 import pytest
 from sqlalchemy import func, select, update
 
-from api import create_app
 from api.auth import issue_access_token
 from api.db import get_session, read_apart, request_session, session_scope
 from api.services import reports
 from models import MassageSession, User
-from tests.conftest import migrate, session_body
+from tests.conftest import session_body, sqlite_file_app
 
 
 @pytest.fixture
@@ -23,13 +22,7 @@ def file_app(monkeypatch, tmp_path):
     """The app on a SQLite file of its own, committing for real: another connection's commit
     lands between the app's statements as another worker's would."""
     path = f"{tmp_path}/unit-of-work.sqlite3"
-    monkeypatch.setenv("APP_ENV", "testing")
-    monkeypatch.setenv("DATABASE_URL", migrate(f"sqlite:///{path}"))
-    monkeypatch.delenv("SECRET_KEY", raising=False)
-    app = create_app({"RATELIMIT_ENABLED": False})
-    app.config["DATABASE_PATH"] = path
-    yield app
-    app.extensions["db_engine"].dispose()
+    yield from sqlite_file_app(monkeypatch, path, RATELIMIT_ENABLED=False)
 
 
 def _patient(app) -> tuple[User, dict]:
