@@ -3,6 +3,7 @@ bearer checks."""
 
 import hashlib
 import sqlite3
+import time
 import uuid
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
+from api.auth import issue_access_token
 from api.db import session_scope
 from api.services import auth as auth_service
 from api.services import passwords
@@ -160,6 +162,21 @@ def test_missing_forged_or_expired_token_gets_401_with_challenge(app, client, ma
     assert resp.status_code == 401
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
     assert resp.mimetype == "application/problem+json"
+
+
+def test_token_accepted_before_is_refused_once_it_expires(app, client, make):
+    """An accepted token's checks are kept for its next use (api.auth), its expiry is not."""
+    user = make.user("patient")
+    issued = datetime.now(UTC) - app.config["ACCESS_TOKEN_TTL"] + timedelta(seconds=2)
+    with app.app_context():
+        token, _ = issue_access_token(user, family_id=None, now=issued)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/me", headers=headers).status_code == 200
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    resp = client.get("/v1/me", headers=headers)
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"].endswith('error="invalid_token"')
 
 
 def test_token_issued_before_password_change_is_refused(client, make, db):
