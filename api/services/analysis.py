@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, func, literal, select, union_all
+from sqlalchemy import bindparam, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 import analyzer
@@ -134,24 +134,49 @@ def _live(model, patient_id):
     return live if patient_id is None else live.where(model.patient_id == patient_id)
 
 
-@lru_cache
-def _window_statement(model, history_reports: int):
-    """One statement per kind of report, built once: a union of three marked parts.
+# The columns of a window row: those of both kinds, in one shape (a kind's row holds NULL in
+# the other kind's own columns), so that one statement reads both kinds.
+_WINDOW_COLUMNS = tuple(dict.fromkeys((*_COLUMNS[MassageSession], *_COLUMNS[CheckIn])))
+_KINDS = (MassageSession, CheckIn)
+_PARTS = 3  # per kind; see _window_statement
 
-    The last ``history_reports`` reports felt before the focus, every one felt in the
-    lookback before it, and up to ``AFTER_LIMIT`` felt at or after it (part 2).
+
+def _window_part(model):
+    """The live reports of one kind of the bound patient, in the window's shape."""
+    own = _COLUMNS[model]
+    other = next(m for m in _KINDS if m is not model)
+    columns = [
+        getattr(model, name) if name in own else cast(null(), getattr(other, name).type).label(name)
+        for name in _WINDOW_COLUMNS
+    ]
+    return select(*columns).where(
+        model.deleted_at.is_(None), model.patient_id == bindparam("patient_id")
+    )
+
+
+@lru_cache
+def _window_statement(history_reports: int):
+    """One statement for both kinds of report, built once: a union of marked parts, three
+    per kind (part ``3 * k + i``, ``k`` the kind's place in _KINDS).
+
+    The last ``history_reports`` reports felt before the focus (i = 0), every one felt in
+    the lookback before it (i = 1), and up to ``AFTER_LIMIT`` felt at or after it (i = 2).
     """
-    felt = felt_column(model)
-    live = _live(model, bindparam("patient_id"))
-    before = live.where(felt < bindparam("focus"))
-    parts = (
-        before.order_by(felt.desc(), model.id.desc()).limit(history_reports),
-        before.where(felt >= bindparam("since")).limit(LOOKBACK_CAP),
-        live.where(felt >= bindparam("focus")).order_by(felt, model.id).limit(AFTER_LIMIT),
-    )
-    return union_all(
-        *[select(part.subquery(), literal(index).label("part")) for index, part in enumerate(parts)]
-    )
+    marked = []
+    for kind, model in enumerate(_KINDS):
+        felt = felt_column(model)
+        live = _window_part(model)
+        before = live.where(felt < bindparam("focus"))
+        parts = (
+            before.order_by(felt.desc(), model.id.desc()).limit(history_reports),
+            before.where(felt >= bindparam("since")).limit(LOOKBACK_CAP),
+            live.where(felt >= bindparam("focus")).order_by(felt, model.id).limit(AFTER_LIMIT),
+        )
+        marked += [
+            select(part.subquery(), literal(_PARTS * kind + index).label("part"))
+            for index, part in enumerate(parts)
+        ]
+    return union_all(*marked)
 
 
 def load_window(
@@ -165,28 +190,29 @@ def load_window(
     if focus is None:
         reports = [
             to_report(row, model)
-            for model in (MassageSession, CheckIn)
+            for model in _KINDS
             for row in column_rows(db_session, _live(model, patient_id))
         ]
         return Window(reports=reports, focus=None, horizon=None)
     rows: dict = {}
-    horizon: datetime | None = None
-    counts = {}
+    after: dict = {model: [] for model in _KINDS}
     params = {"patient_id": patient_id, "focus": focus, "since": focus - cfg.lookback}
-    for model in (MassageSession, CheckIn):
-        after = []
-        for row in column_rows(db_session, _window_statement(model, cfg.history_reports), params):
-            rows[row.id] = (row, model)
-            if row.part == 2:
-                after.append(row[1])  # the felt time, second of the window columns
-        counts[model] = len(after)
-        if len(after) == AFTER_LIMIT:
-            last = max(after)
+    for row in column_rows(db_session, _window_statement(cfg.history_reports), params):
+        kind, index = divmod(row.part, _PARTS)
+        model = _KINDS[kind]
+        rows[row.id] = (row, model)
+        if index == 2:
+            after[model].append(getattr(row, felt_column(model).key))
+    horizon: datetime | None = None
+    for felt in after.values():
+        if len(felt) == AFTER_LIMIT:
+            last = max(felt)
             horizon = last if horizon is None else min(horizon, last)
     reports = [to_report(row, model) for row, model in rows.values()]
     if horizon is not None:
         # One kind was cut short: judge only up to where both kinds are complete.
         reports = [r for r in reports if r.felt_at <= horizon]
+    counts = {model: len(felt) for model, felt in after.items()}
     return Window(reports=reports, focus=focus, horizon=horizon, after=counts)
 
 
