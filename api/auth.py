@@ -2,9 +2,11 @@
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, wraps
+from types import MappingProxyType
+from typing import Any
 
 import jwt
 from flask import current_app, g, request
@@ -93,17 +95,20 @@ def _user_from_request() -> User:
 
 
 @lru_cache(maxsize=1024)
-def _verified_claims(token: str, secret: str) -> dict:
+def _verified_claims(token: str, secret: str) -> Mapping[str, Any]:
     """The claims of an access token whose signature, issuer and claims PyJWT checked, kept
-    for the next request with the same token (its checks cost a twentieth of a signed-in
-    read). Expiry is checked again on every use (_user_from_request); a token PyJWT refuses
-    is never kept. Read only: the dict is shared."""
-    return jwt.decode(
-        token,
-        secret,
-        algorithms=[ALGORITHM],
-        issuer=ISSUER,
-        options={"require": ["exp", "iat", "sub"]},
+    (read only) for the next request with the same token: its checks cost a twentieth of a
+    signed-in read. A token PyJWT refuses is never kept. Of its checks that depend on the
+    time, expiry is made again on every use (_user_from_request); issued-at and not-before
+    only say "not in the future", which stays true once true."""
+    return MappingProxyType(
+        jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub"]},
+        )
     )
 
 

@@ -97,8 +97,8 @@ def foreseen(report) -> analyzer.Report:
 
 
 def to_report(row, model: type[MassageSession] | type[CheckIn] | None = None) -> analyzer.Report:
-    """An analyzer report from a session or check-in: an ORM object, or a row of ``model``'s
-    window columns."""
+    """An analyzer report from a session or check-in: an ORM object, or a row holding
+    ``model``'s columns of _COLUMNS (a window row holds both kinds': _window_part)."""
     model = model or type(row)
     symptoms = analyzer.Symptoms(
         numbness=row.numbness,
@@ -127,8 +127,8 @@ def to_report(row, model: type[MassageSession] | type[CheckIn] | None = None) ->
 
 
 def _live(model, patient_id):
-    """The window columns of live reports of one kind: of a patient (an id or a bind), or,
-    with None, of everyone."""
+    """The analyzer's columns (_COLUMNS) of live reports of one kind: of a patient (an id or
+    a bind), or, with None, of everyone."""
     columns = [getattr(model, name) for name in _COLUMNS[model]]
     live = select(*columns).where(model.deleted_at.is_(None))
     return live if patient_id is None else live.where(model.patient_id == patient_id)
@@ -142,7 +142,9 @@ _PARTS = 3  # per kind; see _window_statement
 
 
 def _window_part(model):
-    """The live reports of one kind of the bound patient, in the window's shape."""
+    """The live reports of one kind of the bound patient, in the window's shape. The other
+    kind's columns are NULLs of their own type: a union's rows are read with the types of
+    its first part (untyped, a check-in's time would come back from SQLite as text)."""
     own = _COLUMNS[model]
     other = next(m for m in _KINDS if m is not model)
     columns = [
@@ -159,8 +161,9 @@ def _window_statement(history_reports: int):
     """One statement for both kinds of report, built once: a union of marked parts, three
     per kind (part ``3 * k + i``, ``k`` the kind's place in _KINDS).
 
-    The last ``history_reports`` reports felt before the focus (i = 0), every one felt in
-    the lookback before it (i = 1), and up to ``AFTER_LIMIT`` felt at or after it (i = 2).
+    The last ``history_reports`` reports felt before the focus (i = 0), those felt in the
+    lookback before it (i = 1, up to ``LOOKBACK_CAP``), and up to ``AFTER_LIMIT`` felt at or
+    after it (i = 2).
     """
     marked = []
     for kind, model in enumerate(_KINDS):
@@ -200,7 +203,8 @@ def load_window(
     for row in column_rows(db_session, _window_statement(cfg.history_reports), params):
         kind, index = divmod(row.part, _PARTS)
         model = _KINDS[kind]
-        rows[row.id] = (row, model)
+        # By kind and id: a session and a check-in may carry the same (client-made) id.
+        rows[model, row.id] = (row, model)
         if index == 2:
             after[model].append(getattr(row, felt_column(model).key))
     horizon: datetime | None = None

@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from api.auth import issue_access_token
+from api.auth import _verified_claims, issue_access_token
 from api.db import session_scope
 from api.services import auth as auth_service
 from api.services import passwords
@@ -167,11 +167,14 @@ def test_missing_forged_or_expired_token_gets_401_with_challenge(app, client, ma
 def test_token_accepted_before_is_refused_once_it_expires(app, client, make):
     """An accepted token's checks are kept for its next use (api.auth), its expiry is not."""
     user = make.user("patient")
-    issued = datetime.now(UTC) - app.config["ACCESS_TOKEN_TTL"] + timedelta(seconds=2)
+    issued = datetime.now(UTC) - app.config["ACCESS_TOKEN_TTL"] + timedelta(seconds=3)
     with app.app_context():
         token, _ = issue_access_token(user, family_id=None, now=issued)
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/v1/me", headers=headers).status_code == 200
+    kept = _verified_claims.cache_info().hits
+    assert client.get("/v1/me", headers=headers).status_code == 200
+    assert _verified_claims.cache_info().hits == kept + 1  # its checks were kept
     expires = jwt.decode(token, options={"verify_signature": False})["exp"]
     time.sleep(max(0.0, expires - time.time()) + 0.05)
     resp = client.get("/v1/me", headers=headers)
