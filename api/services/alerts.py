@@ -76,6 +76,7 @@ class _TriggerRow:
     id: uuid.UUID
     key: str
     withdrawn: bool
+    felt_at: datetime
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,13 @@ def _weighed_triggers(bounded_from: bool, bounded_to: bool) -> Select:
     if bounded_to:
         live = and_(live, AlertTrigger.felt_at <= bindparam("judged_to"))
     return (
-        select(AlertTrigger.id, AlertTrigger.key, AlertTrigger.withdrawn_at, live.label("live"))
+        select(
+            AlertTrigger.id,
+            AlertTrigger.key,
+            AlertTrigger.withdrawn_at,
+            AlertTrigger.felt_at,
+            live.label("live"),
+        )
         .join(Alert, Alert.id == AlertTrigger.alert_id)
         .where(
             AlertTrigger.patient_id == bindparam("patient_id"),
@@ -139,7 +146,7 @@ def _stored_triggers(
     for start in range(0, max(len(keys), 1), KEY_CHUNK):
         chunk = keys[start : start + KEY_CHUNK]
         for row in column_rows(db_session, query, params | {"keys": chunk}):
-            stored = _TriggerRow(row.id, row.key, row.withdrawn_at is not None)
+            stored = _TriggerRow(row.id, row.key, row.withdrawn_at is not None, row.felt_at)
             if row.key in wanted:
                 known[row.key] = stored
             if row.live:
@@ -190,8 +197,33 @@ def _record(alert: Alert, finding: analyzer.Finding, now: datetime) -> None:
     alert.clinician_message = finding.clinician_message
     alert.recommendation = finding.recommendation
     alert.ruleset_version = analyzer.RULESET_VERSION
+    _put_item(alert, finding)
+
+
+def _put_item(alert: Alert, finding: analyzer.Finding) -> None:
+    """The finding's item in the alert's evidence, in place of an earlier one of its key."""
     items = [i for i in alert.evidence.get("items", []) if i["key"] != finding.key]
     alert.evidence = _summary([*items, _item(finding)])
+
+
+def _move(
+    db_session: Session,
+    findings: list[analyzer.Finding],
+    known: dict[str, _TriggerRow],
+    active: dict[str, Alert],
+) -> None:
+    """Triggers found again at another felt time (their report's time was corrected) move
+    with it, in their alert's evidence too: withdrawal weighs a trigger by its felt time
+    (see plan_changes), and one left at the old time would be withdrawn, its alert resolved
+    as corrected, when that span is judged again without its report."""
+    found = {f.key: f for f in findings}
+    moved = [s.id for s in known.values() if not s.withdrawn and s.felt_at != found[s.key].felt_at]
+    for trigger in _triggers(db_session, moved):
+        finding = found[trigger.key]
+        trigger.felt_at, trigger.evidence = finding.felt_at, _item(finding)
+        alert = active.get(finding.rule)
+        if alert is not None and alert.id == trigger.alert_id:
+            _put_item(alert, finding)
 
 
 def plan_changes(
@@ -217,6 +249,7 @@ def plan_changes(
     known, live, active = stored.known, stored.live, dict(stored.active)
     # Found again after a correction had withdrawn it: the same trigger counts again.
     again = {t.key: t for t in _triggers(db_session, [s.id for s in known.values() if s.withdrawn])}
+    _move(db_session, findings, known, active)
     for finding in findings:
         if finding.key in known and finding.key not in again:
             continue  # seen before: re-analysis is idempotent, a resolved alert stays resolved

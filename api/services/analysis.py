@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import bindparam, cast, func, literal, null, select, union_all
@@ -20,6 +20,8 @@ from models.report import felt_column
 # middle of the history); beyond it, older findings are left as they are.
 AFTER_LIMIT = 30
 LOOKBACK_CAP = 500
+# The precision of stored times: the span judged ends this much before a report left out.
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -162,8 +164,8 @@ def _window_statement(history_reports: int):
     per kind (part ``3 * k + i``, ``k`` the kind's place in _KINDS).
 
     The last ``history_reports`` reports felt before the focus (i = 0), those felt in the
-    lookback before it (i = 1, up to ``LOOKBACK_CAP``), and up to ``AFTER_LIMIT`` felt at or
-    after it (i = 2).
+    lookback before it (i = 1, up to ``LOOKBACK_CAP``), and up to ``AFTER_LIMIT`` + 1 felt at
+    or after it (i = 2: one more than are judged, to tell where the span judged ends).
     """
     marked = []
     for kind, model in enumerate(_KINDS):
@@ -173,7 +175,7 @@ def _window_statement(history_reports: int):
         parts = (
             before.order_by(felt.desc(), model.id.desc()).limit(history_reports),
             before.where(felt >= bindparam("since")).limit(LOOKBACK_CAP),
-            live.where(felt >= bindparam("focus")).order_by(felt, model.id).limit(AFTER_LIMIT),
+            live.where(felt >= bindparam("focus")).order_by(felt, model.id).limit(AFTER_LIMIT + 1),
         )
         marked += [
             select(part.subquery(), literal(_PARTS * kind + index).label("part"))
@@ -203,14 +205,19 @@ def load_window(
     for row in column_rows(db_session, _window_statement(cfg.history_reports), params):
         kind, index = divmod(row.part, _PARTS)
         model = _KINDS[kind]
-        # By kind and id: a session and a check-in may carry the same (client-made) id.
+        # By kind and id: a session and a check-in stored before such ids were refused
+        # (reports.create) may carry the same id.
         rows[model, row.id] = (row, model)
         if index == 2:
             after[model].append(getattr(row, felt_column(model).key))
     horizon: datetime | None = None
     for felt in after.values():
-        if len(felt) == AFTER_LIMIT:
-            last = max(felt)
+        if len(felt) > AFTER_LIMIT:
+            # Cut short: judged up to just before the first report not read, so that reports
+            # felt at the same time as it are all left out, and their triggers with them
+            # (a trigger in the span judged but not found again is withdrawn). Only more
+            # than AFTER_LIMIT reports felt at the focus itself would still be cut.
+            last = max(focus, max(felt) - _TICK)
             horizon = last if horizon is None else min(horizon, last)
     reports = [to_report(row, model) for row, model in rows.values()]
     if horizon is not None:

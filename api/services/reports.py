@@ -340,9 +340,11 @@ def update(
         )
     felt_before = report.felt_at
     _assign(report, changes)
-    return _finish_write(
-        db_session, report, focus=min(felt_before, report.felt_at), user=user, verb="update"
-    )
+    # Moved later, it is judged at its new place first: judged from its old place, the
+    # window may end before it (analysis.AFTER_LIMIT), and its triggers must have moved
+    # with it before that span is judged without it.
+    foci = [report.felt_at, felt_before] if report.felt_at > felt_before else [report.felt_at]
+    return _finish_write(db_session, report, foci=foci, user=user, verb="update")
 
 
 def delete(
@@ -357,7 +359,7 @@ def delete(
     analysis.lock_patient(db_session=db_session, patient_id=report.patient_id)
     _check_precondition(report, if_match)
     report.deleted_at = utcnow()
-    return _finish_write(db_session, report, focus=report.felt_at, user=user, verb="delete")
+    return _finish_write(db_session, report, foci=[report.felt_at], user=user, verb="delete")
 
 
 def _audit_write(db_session: Session, user: User, report: Report, verb: str, status: int) -> None:
@@ -374,9 +376,10 @@ def _audit_write(db_session: Session, user: User, report: Report, verb: str, sta
 
 
 def _finish_write(
-    db_session: Session, report: Report, *, focus: datetime, user: User, verb: str
+    db_session: Session, report: Report, *, foci: list[datetime], user: User, verb: str
 ) -> WriteResult:
-    """Flush the write with its analysis and audit; the request's owner commits."""
+    """Flush the write with its analysis (re-judged from each of `foci` in turn) and audit;
+    the request's owner commits."""
     try:
         db_session.flush()
     except StaleDataError as exc:
@@ -385,7 +388,10 @@ def _finish_write(
             "Another write changed this record at the same time; retry."
         ) from exc
     patient = db_session.get(User, report.patient_id)
-    changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=focus)
+    touched: dict = {}
+    for focus in foci:
+        changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=focus)
+        touched.update((alert.id, alert) for alert in changes.touched())
     _audit_write(db_session, user, report, verb, 204 if verb == "delete" else 200)
     stamp(db_session)
-    return WriteResult(report=report, alerts=changes.touched(), created=False)
+    return WriteResult(report=report, alerts=list(touched.values()), created=False)

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from models import Alert, AlertTrigger, MassageSession
 from tests.conftest import checkin_body, session_body
@@ -593,3 +593,115 @@ def test_open_recheck_makes_the_screening_cautious(client, make, db):
         assert [r["rule"] for r in result["reasons"]] == rules
         if rules:
             assert "re-check" in result["reasons"][0]["message"].lower()
+
+
+# ---- a report's felt time corrected, and the span a later write judges -----------------
+
+T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
+
+
+def _checkin(client, headers, at: datetime, **body) -> dict:
+    resp = client.post(
+        "/v1/checkins", json=checkin_body(recorded_at=_iso(at), **body), headers=headers
+    )
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def _move(client, headers, checkin: dict, at: datetime) -> dict:
+    path = f"/v1/checkins/{checkin['id']}"
+    resp = client.patch(path, json={"recorded_at": _iso(at)}, headers=headers)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def _red_flags(db, patient) -> list[tuple]:
+    return [(a.status, a.resolution) for a in _alerts(db, patient, rule="red_flag_bladder_bowel")]
+
+
+def test_a_red_flag_moved_earlier_stays_open_when_a_late_report_lands_where_it_was(
+    client, make, db
+):
+    """The patient corrects when a red-flag check-in was felt (two days earlier); a report
+    synced late then lands between the old and the new time. The alert's trigger moved with
+    its report: the late report's analysis does not take it for corrected away."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    for day in range(3):
+        _checkin(client, headers, T0 + timedelta(days=day))
+    flag = _checkin(client, headers, T0 + timedelta(days=5), symptoms=RED_FLAG)
+    moved_to = T0 + timedelta(days=1, hours=2)
+    _move(client, headers, flag, moved_to)
+    trigger = db.scalar(select(AlertTrigger).where(AlertTrigger.patient_id == patient.id))
+    assert trigger.felt_at == moved_to and trigger.evidence["felt_at"] == moved_to.isoformat()
+    [alert] = _alerts(db, patient, rule="red_flag_bladder_bowel")
+    assert [item["felt_at"] for item in alert.evidence["items"]] == [moved_to.isoformat()]
+    late = _checkin(client, headers, T0 + timedelta(days=3))
+    assert late["alerts"] == []
+    assert _red_flags(db, patient) == [("open", None)]
+
+
+def test_a_red_flag_moved_later_past_the_reports_judged_after_its_old_time_stays_open(
+    client, make, db
+):
+    """Moved later than the 31 reports felt after it (more than one analysis judges after
+    its old time): it is judged at its new place, and its alert stays open."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    flag = _checkin(client, headers, T0, symptoms=RED_FLAG)
+    for i in range(31):
+        _checkin(client, headers, T0 + timedelta(days=1, hours=6 * i))
+    moved = _move(client, headers, flag, T0 + timedelta(days=20))
+    assert moved["alerts"] == []  # found again where it now is: nothing raised or resolved
+    assert _red_flags(db, patient) == [("open", None)]
+
+
+def test_a_red_flag_moved_later_then_deleted_resolves_its_alert(client, make, db):
+    """Moved, then deleted: the alert's only evidence is gone, and it is resolved as
+    corrected (its trigger is where its report was when deleted)."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    _checkin(client, headers, T0)
+    flag = _checkin(client, headers, T0 + timedelta(days=1), symptoms=RED_FLAG)
+    _checkin(client, headers, T0 + timedelta(days=2))
+    _move(client, headers, flag, T0 + timedelta(days=3))
+    assert client.delete(f"/v1/checkins/{flag['id']}", headers=headers).status_code == 204
+    assert _red_flags(db, patient) == [("resolved", "data_corrected")]
+
+
+def test_reports_felt_at_the_same_time_where_the_judged_span_ends_are_judged_together(
+    client, make, db
+):
+    """A late report re-judges at most 30 of each kind felt after it. Two check-ins share
+    the felt time of the 30th, the red flag being the one left unread: the span judged
+    ends before both, and the red flag's alert stays open."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    start = T0 + timedelta(days=1)
+    for i in range(28):
+        _checkin(client, headers, start + timedelta(hours=6 * i))
+    tie = start + timedelta(days=10)
+    _checkin(client, headers, tie, id="00000000-0000-4000-8000-000000000001")
+    _checkin(client, headers, tie, id="ffffffff-ffff-4fff-8fff-ffffffffffff", symptoms=RED_FLAG)
+    assert _red_flags(db, patient) == [("open", None)]
+    late = _checkin(client, headers, T0)
+    assert late["alerts"] == []
+    assert _red_flags(db, patient) == [("open", None)]
+
+
+def test_analyze_command_moves_a_trigger_left_at_its_reports_old_time(app, client, make, db):
+    """Written before triggers moved with their report: `flask analyze` moves it."""
+    patient = make.user("patient")
+    flag = _checkin(client, make.headers(patient), T0, symptoms=RED_FLAG)
+    db.execute(
+        update(AlertTrigger)
+        .where(AlertTrigger.patient_id == patient.id)
+        .values(felt_at=T0 + timedelta(days=4))
+    )
+    db.flush()
+    result = app.test_cli_runner().invoke(args=["analyze", "--patient", flag["patient_id"]])
+    assert result.output.strip().endswith("0 raised, 0 updated, 0 resolved"), result.output
+    db.expire_all()
+    trigger = db.scalar(select(AlertTrigger).where(AlertTrigger.patient_id == patient.id))
+    assert trigger.felt_at == T0
+    assert _red_flags(db, patient) == [("open", None)]
