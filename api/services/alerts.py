@@ -211,11 +211,13 @@ def _move(
     findings: list[analyzer.Finding],
     known: dict[str, _TriggerRow],
     active: dict[str, Alert],
+    changes: Changes,
 ) -> None:
     """Triggers found again at another felt time (their report's time was corrected) move
-    with it, in their alert's evidence too: withdrawal weighs a trigger by its felt time
-    (see plan_changes), and one left at the old time would be withdrawn, its alert resolved
-    as corrected, when that span is judged again without its report."""
+    with it, in their alert's evidence too (the alert is updated): withdrawal weighs a
+    trigger by its felt time (see plan_changes), and one left at the old time would be
+    withdrawn, its alert resolved as corrected, when that span is judged again without its
+    report."""
     found = {f.key: f for f in findings}
     moved = [s.id for s in known.values() if not s.withdrawn and s.felt_at != found[s.key].felt_at]
     for trigger in _triggers(db_session, moved):
@@ -224,6 +226,7 @@ def _move(
         alert = active.get(finding.rule)
         if alert is not None and alert.id == trigger.alert_id:
             _put_item(alert, finding)
+            changes._mark_updated(alert)
 
 
 def plan_changes(
@@ -249,7 +252,7 @@ def plan_changes(
     known, live, active = stored.known, stored.live, dict(stored.active)
     # Found again after a correction had withdrawn it: the same trigger counts again.
     again = {t.key: t for t in _triggers(db_session, [s.id for s in known.values() if s.withdrawn])}
-    _move(db_session, findings, known, active)
+    _move(db_session, findings, known, active, changes)
     for finding in findings:
         if finding.key in known and finding.key not in again:
             continue  # seen before: re-analysis is idempotent, a resolved alert stays resolved

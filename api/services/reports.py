@@ -340,10 +340,10 @@ def update(
         )
     felt_before = report.felt_at
     _assign(report, changes)
-    # Moved later, it is judged at its new place first: judged from its old place, the
-    # window may end before it (analysis.AFTER_LIMIT), and its triggers must have moved
-    # with it before that span is judged without it.
-    foci = [report.felt_at, felt_before] if report.felt_at > felt_before else [report.felt_at]
+    # Moved, it is judged at its new place, then from its old one: each window may end
+    # before the other place (analysis.AFTER_LIMIT). The firings found again at the new
+    # place move with it first, and those that no longer hold are withdrawn from the old.
+    foci = [report.felt_at] if report.felt_at == felt_before else [report.felt_at, felt_before]
     return _finish_write(db_session, report, foci=foci, user=user, verb="update")
 
 

@@ -652,8 +652,38 @@ def test_a_red_flag_moved_later_past_the_reports_judged_after_its_old_time_stays
     for i in range(31):
         _checkin(client, headers, T0 + timedelta(days=1, hours=6 * i))
     moved = _move(client, headers, flag, T0 + timedelta(days=20))
-    assert moved["alerts"] == []  # found again where it now is: nothing raised or resolved
+    # Found again where it now is: updated (its evidence says when), not resolved.
+    [alert] = moved["alerts"]
+    assert (alert["rule"], alert["status"], alert["occurrences"]) == (
+        "red_flag_bladder_bowel",
+        "open",
+        1,
+    )
+    assert [item["felt_at"] for item in alert["evidence"]["items"]] == [
+        (T0 + timedelta(days=20)).isoformat()
+    ]
     assert _red_flags(db, patient) == [("open", None)]
+
+
+def test_a_firing_that_no_longer_holds_where_its_report_moved_is_withdrawn(client, make, db):
+    """Symptoms on both sides after 35 one-sided check-ins raise an urgent alert. Moved
+    before all of them (more than the 30 judged after its new place), its report no longer
+    follows one-sided ones: judged again from its old place, the firing is withdrawn and
+    the alert resolved as corrected."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    one_side = {"numbness": 0, "tingling": 0, "weakness": 0, "side": "left"}
+    for day in range(35):
+        _checkin(client, headers, T0 + timedelta(days=day), symptoms=one_side)
+    both = _checkin(client, headers, T0 + timedelta(days=40), symptoms=one_side | {"side": "both"})
+    [raised] = both["alerts"]
+    assert (raised["rule"], raised["severity"]) == ("bilateral_symptoms", "urgent")
+    moved = _move(client, headers, both, T0 - timedelta(days=1))
+    assert [(a["rule"], a["status"], a["resolution"]) for a in moved["alerts"]] == [
+        ("bilateral_symptoms", "resolved", "data_corrected")
+    ]
+    trigger = db.scalar(select(AlertTrigger).where(AlertTrigger.patient_id == patient.id))
+    assert trigger.withdrawn_at is not None
 
 
 def test_a_red_flag_moved_later_then_deleted_resolves_its_alert(client, make, db):
@@ -700,7 +730,8 @@ def test_analyze_command_moves_a_trigger_left_at_its_reports_old_time(app, clien
     )
     db.flush()
     result = app.test_cli_runner().invoke(args=["analyze", "--patient", flag["patient_id"]])
-    assert result.output.strip().endswith("0 raised, 0 updated, 0 resolved"), result.output
+    assert "updated  urgent  red_flag_bladder_bowel" in result.output
+    assert result.output.strip().endswith("0 raised, 1 updated, 0 resolved"), result.output
     db.expire_all()
     trigger = db.scalar(select(AlertTrigger).where(AlertTrigger.patient_id == patient.id))
     assert trigger.felt_at == T0
