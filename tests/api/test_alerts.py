@@ -1,12 +1,13 @@
 """Alerts in the product: raised by writes, de-duplicated, corrected away, acknowledged."""
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from models import Alert, AlertTrigger, MassageSession
+from models import Alert, AlertTrigger, CheckIn, MassageSession
 from tests.conftest import checkin_body, session_body
 
 RED_FLAG = {"bladder_bowel_change": True}
@@ -736,3 +737,78 @@ def test_analyze_command_moves_a_trigger_left_at_its_reports_old_time(app, clien
     trigger = db.scalar(select(AlertTrigger).where(AlertTrigger.patient_id == patient.id))
     assert trigger.felt_at == T0
     assert _red_flags(db, patient) == [("open", None)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_no_red_flag_is_lost_or_kept_through_late_syncs_corrections_and_deletions(
+    client, make, db, seed
+):
+    """A phone's history as it happens: reports synced late, felt times corrected either
+    way (across many others, beyond the 30 re-judged after a focus, onto other reports'
+    times), reports deleted. After every write, each red flag still recorded has an open
+    alert with a live firing at the report's felt time, and each one deleted has none."""
+    rng = random.Random(seed)
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    recorded: dict[str, tuple[str, bool]] = {}  # id -> (kind, red flag)
+
+    def felt() -> datetime:  # on a 6-hour grid: many reports share a felt time
+        return T0 + timedelta(hours=6 * rng.randint(0, 160))
+
+    def record() -> None:
+        kind = rng.choice(["checkins", "checkins", "sessions"])
+        red = rng.random() < 0.1
+        body = (
+            checkin_body(recorded_at=_iso(felt()))
+            if kind == "checkins"
+            else session_body(
+                started_at=_iso(felt()), pain_before=4, pain_after=rng.choice([3, 4, 7])
+            )
+        )
+        if red:
+            body["symptoms"] = RED_FLAG
+        resp = client.post(f"/v1/{kind}", json=body, headers=headers)
+        assert resp.status_code == 201, resp.get_json()
+        recorded[resp.get_json()["id"]] = (kind, red)
+
+    for _ in range(45):
+        record()
+    deleted: set[str] = set()
+    for step in range(45):
+        report_id = rng.choice(sorted(recorded))
+        kind, red = recorded[report_id]
+        path = f"/v1/{kind}/{report_id}"
+        action = rng.random()
+        if action < 0.65:
+            field = "recorded_at" if kind == "checkins" else "started_at"
+            assert (
+                client.patch(path, json={field: _iso(felt())}, headers=headers).status_code == 200
+            )
+        elif action < 0.8:
+            assert client.delete(path, headers=headers).status_code == 204
+            del recorded[report_id]
+            deleted.add(report_id)
+        else:
+            record()
+        db.expire_all()
+        firings = {
+            trigger.key: trigger
+            for trigger in db.scalars(
+                select(AlertTrigger).where(
+                    AlertTrigger.patient_id == patient.id,
+                    AlertTrigger.key.startswith("red_flag_bladder_bowel:"),
+                )
+            )
+        }
+        for report_id, (kind, red) in recorded.items():
+            if not red:
+                continue
+            model = CheckIn if kind == "checkins" else MassageSession
+            report = db.get(model, uuid.UUID(report_id))
+            firing = firings.get(f"red_flag_bladder_bowel:{report_id}")
+            assert firing is not None and firing.withdrawn_at is None, (seed, step, report_id)
+            assert firing.felt_at == report.felt_at, (seed, step, report_id)
+            assert db.get(Alert, firing.alert_id).status == "open", (seed, step, report_id)
+        for report_id in deleted:
+            firing = firings.get(f"red_flag_bladder_bowel:{report_id}")
+            assert firing is None or firing.withdrawn_at is not None, (seed, step, report_id)
