@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from models import CheckIn, MassageSession
+from models import Alert, CheckIn, MassageSession
 from tests.conftest import checkin_body, same_problem, session_body
 
 RESOURCES = [
@@ -177,6 +177,39 @@ def test_deleted_id_cannot_be_recreated(client, make):
         client.post("/v1/sessions", json=session_body(id=report_id), headers=headers).status_code
         == 409
     )
+
+
+@pytest.mark.parametrize("first", ["checkin", "session"])
+def test_a_report_with_the_id_of_the_other_kind_is_refused(client, db, make, first):
+    """Ids are the client's, and the analyzer tells a patient's reports apart by them: a
+    session may not carry a check-in's id, nor a check-in a session's, however old (a
+    session with a check-in's red flag id would have been judged without one of them)."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    shared = str(uuid.uuid4())
+    earlier = {
+        "checkin": ("/v1/checkins", checkin_body(id=shared, recorded_at="2025-01-19T08:00:00Z")),
+        "session": ("/v1/sessions", session_body(id=shared, started_at="2025-01-19T08:00:00Z")),
+    }
+    symptoms = {"numbness": 0, "tingling": 0, "weakness": 0, "bladder_bowel_change": True}
+    later = {
+        "checkin": ("/v1/sessions", session_body(id=shared, symptoms=symptoms)),
+        "session": ("/v1/checkins", checkin_body(id=shared, symptoms=symptoms)),
+    }
+    path, body = earlier[first]
+    assert client.post(path, json=body, headers=headers).status_code == 201
+    path, body = later[first]
+    resp = client.post(path, json=body, headers=headers)
+    assert resp.status_code == 409, resp.get_json()
+    assert resp.mimetype == "application/problem+json"
+    assert resp.get_json()["errors"] == {"id": ["Already used."]}
+    stored = [
+        *db.scalars(select(MassageSession.id).where(MassageSession.patient_id == patient.id)),
+        *db.scalars(select(CheckIn.id).where(CheckIn.patient_id == patient.id)),
+    ]
+    assert stored == [uuid.UUID(shared)]
+    rules = db.scalars(select(Alert.rule).where(Alert.patient_id == patient.id)).all()
+    assert "red_flag_bladder_bowel" not in rules
 
 
 def test_list_pages_with_cursor_newest_first_without_gaps(client, make):
