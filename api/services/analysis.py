@@ -216,7 +216,7 @@ def load_window(
             # Cut short: judged up to just before the first report not read, so that reports
             # felt at the same time as it are all left out, and their triggers with them
             # (a trigger in the span judged but not found again is withdrawn). Only more
-            # than AFTER_LIMIT reports felt at the focus itself would still be cut.
+            # than AFTER_LIMIT + 1 reports felt at the focus itself would still be cut.
             last = max(focus, max(felt) - _TICK)
             horizon = last if horizon is None else min(horizon, last)
     reports = [to_report(row, model) for row, model in rows.values()]

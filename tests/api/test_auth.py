@@ -3,17 +3,18 @@ bearer checks."""
 
 import hashlib
 import sqlite3
-import time
+import sys
 import uuid
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import jwt
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from api.auth import _verified_claims, issue_access_token
+from api.auth import _verified_claims
 from api.db import session_scope
 from api.services import auth as auth_service
 from api.services import passwords
@@ -164,19 +165,18 @@ def test_missing_forged_or_expired_token_gets_401_with_challenge(app, client, ma
     assert resp.mimetype == "application/problem+json"
 
 
-def test_token_accepted_before_is_refused_once_it_expires(app, client, make):
+def test_token_accepted_before_is_refused_once_it_expires(client, make, monkeypatch):
     """An accepted token's checks are kept for its next use (api.auth), its expiry is not."""
     user = make.user("patient")
-    issued = datetime.now(UTC) - app.config["ACCESS_TOKEN_TTL"] + timedelta(seconds=3)
-    with app.app_context():
-        token, _ = issue_access_token(user, family_id=None, now=issued)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = make.headers(user)
     assert client.get("/v1/me", headers=headers).status_code == 200
     kept = _verified_claims.cache_info().hits
     assert client.get("/v1/me", headers=headers).status_code == 200
     assert _verified_claims.cache_info().hits == kept + 1  # its checks were kept
+    token = headers["Authorization"].removeprefix("Bearer ")
     expires = jwt.decode(token, options={"verify_signature": False})["exp"]
-    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    tokens = sys.modules["api.auth"]  # the package's own name `auth` is the auth resource
+    monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: expires))  # the clock
     resp = client.get("/v1/me", headers=headers)
     assert resp.status_code == 401
     assert resp.headers["WWW-Authenticate"].endswith('error="invalid_token"')
