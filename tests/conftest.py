@@ -130,6 +130,17 @@ def db(connection) -> Session:
     session.close()
 
 
+def unsaved_patient(name: str = "Patient") -> User:
+    """A patient without a password or profile, not yet added, for tests whose rows are
+    committed for real (the factory below works in the test's rolled-back transaction)."""
+    return User(
+        email=f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.org",
+        password_hash="!",
+        role="patient",
+        display_name=name,
+    )
+
+
 class Factory:
     """Makes rows directly (flush, never commit) and signs tokens for them."""
 

@@ -5,7 +5,6 @@ on a SQLite file of their own whatever the suite's database, and the last, in th
 own savepoints, on SQLite only."""
 
 import sqlite3
-import uuid
 
 import pytest
 from sqlalchemy import func, select, update
@@ -14,7 +13,7 @@ from api.auth import issue_access_token
 from api.db import get_session, read_apart, request_session, session_scope
 from api.services import reports
 from models import MassageSession, User
-from tests.conftest import session_body, sqlite_file_app
+from tests.conftest import session_body, sqlite_file_app, unsaved_patient
 
 
 @pytest.fixture
@@ -27,12 +26,7 @@ def file_app(monkeypatch, tmp_path):
 
 def _patient(app) -> tuple[User, dict]:
     with session_scope(app) as db_session:
-        patient = User(
-            email=f"{uuid.uuid4().hex[:8]}@example.org",
-            password_hash="!",
-            role="patient",
-            display_name="Patient",
-        )
+        patient = unsaved_patient()
         db_session.add(patient)
     with app.app_context():
         token, _ = issue_access_token(patient, family_id=None)

@@ -21,7 +21,7 @@ from models import (
     MassageSession,
     User,
 )
-from tests.conftest import checkin_body, session_body
+from tests.conftest import checkin_body, session_body, unsaved_patient
 
 RED_FLAG = {"bladder_bowel_change": True}
 FELT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -220,12 +220,7 @@ def committed(engine):
 def test_interleaved_writers_cannot_make_a_reader_skip_a_change(app, engine, committed):
     """Writer A starts first and commits last; a reader between the commits misses nothing."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        patient = User(
-            email=f"sync-{uuid.uuid4().hex[:8]}@example.org",
-            password_hash="!",
-            role="patient",
-            display_name="Sync",
-        )
+        patient = unsaved_patient("Sync")
         session.add(patient)
     committed.append(patient.id)
 
