@@ -153,9 +153,7 @@ def _window_part(model):
         getattr(model, name) if name in own else cast(null(), getattr(other, name).type).label(name)
         for name in _WINDOW_COLUMNS
     ]
-    return select(*columns).where(
-        model.deleted_at.is_(None), model.patient_id == bindparam("patient_id")
-    )
+    return _live(model, bindparam("patient_id")).with_only_columns(*columns)
 
 
 @lru_cache

@@ -189,16 +189,11 @@ def _refused_if_taken(db_session: Session, model: ReportModel) -> Iterator[None]
         raise Conflict(f"A {_noun(model)} with this id already exists.") from exc
 
 
-@cache
-def _id_taken(model: ReportModel) -> Select:
-    return select(model.id).where(model.id == bindparam("report_id"))
-
-
 def _refuse_id_of_other_kind(db_session: Session, model: ReportModel, report_id: uuid.UUID) -> None:
     """A session and a check-in never share an id: the analyzer tells a patient's reports
     apart by it (and a client that sent one kind's id for the other has mixed them up)."""
     other = CheckIn if model is MassageSession else MassageSession
-    if column_rows(db_session, _id_taken(other), {"report_id": report_id}).first() is not None:
+    if get_by_id(db_session, other, report_id) is not None:
         raise Conflict(
             f"A {_noun(other)} with this id already exists.", errors={"id": ["Already used."]}
         )
