@@ -32,7 +32,7 @@ def analyze(
         finding
         for index, trigger in enumerate(ordered)
         if focus_from is None or trigger.felt_at >= focus_from
-        for finding in _evaluate(trigger, _history(ordered, index, config), context, config)
+        for finding in _evaluate(trigger, history_window(ordered, index, config), context, config)
     ]
     return sorted(findings, key=lambda f: (f.felt_at, f.rule, f.key))
 
@@ -45,7 +45,9 @@ def _in_felt_order(reports: Iterable[Report]) -> list[Report]:
     return ordered
 
 
-def _history(ordered: Sequence[Report], index: int, config: AnalyzerConfig) -> Sequence[Report]:
+def history_window(
+    ordered: Sequence[Report], index: int, config: AnalyzerConfig
+) -> Sequence[Report]:
     """The last ``history_reports`` reports before the trigger, plus those within ``lookback``."""
     since = ordered[index].felt_at - config.lookback
     within_lookback = bisect_left(ordered, since, hi=index, key=lambda r: r.felt_at)

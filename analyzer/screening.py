@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from analyzer.config import DEFAULT_CONFIG, SEVERITIES, AnalyzerConfig
-from analyzer.domain import Symptoms
+from analyzer.domain import PatientContext, Report, Symptoms
+from analyzer.engine import history_window
+from analyzer.rules import (
+    bilateral_symptoms,
+    neuro_recheck,
+    progressive_weakness,
+    significant_numbness,
+)
 from analyzer.texts import RULE_TEXTS, screening_text
 
 VERDICTS = ("proceed", "caution", "do_not_proceed")
@@ -28,20 +36,63 @@ def screen(
     planned_areas: Sequence[str],
     open_alert_rules: Sequence[tuple[str, str]] = (),
     config: AnalyzerConfig = DEFAULT_CONFIG,
+    history: Sequence[Report] = (),
+    at: datetime | None = None,
 ) -> Screening:
     """Red-flag symptoms or open urgent alerts stop the session; a risky plan, open warnings or
     a nerve re-check not yet done call for caution. ``open_alert_rules`` holds the (rule,
-    severity) of open alerts."""
+    severity) of open alerts.
+
+    With ``at`` (when the session would start), the symptoms are also judged against the
+    patient's ``history`` as a report of them felt then would be (the nerve rules of SPEC
+    section 2): a grade two above the patient's usual one, or symptoms on both sides after
+    one-sided reports, stop the session as the alert they would raise is urgent; one grade
+    above the usual one calls for a re-check first."""
     for _, severity in open_alert_rules:
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}")
     stop = _symptom_reasons(symptoms, config) + _alert_reasons(open_alert_rules, "urgent")
     caution = _plan_reasons(acute_flare, planned_pressure, planned_areas, config)
     caution += _alert_reasons(open_alert_rules, "warning")
+    if at is not None:
+        rising_stop, rising_caution = _against_history(symptoms, history, at, config)
+        stopped = {rule for rule, _ in stop}
+        stop += [reason for reason in rising_stop if reason[0] not in stopped]
+        caution += rising_caution
     if ("neuro_recheck", "caution") in open_alert_rules:
         caution.append(("neuro_recheck", screening_text("neuro_recheck")))
     verdict = "do_not_proceed" if stop else "caution" if caution else "proceed"
     return Screening(verdict, tuple(dict.fromkeys(stop + caution)))
+
+
+# The rules that judge nerve symptoms against the patient's own earlier reports.
+_HISTORY_RULES = (progressive_weakness, significant_numbness, bilateral_symptoms, neuro_recheck)
+
+
+def _against_history(
+    symptoms: Symptoms, history: Sequence[Report], at: datetime, config: AnalyzerConfig
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Stopping and cautioning reasons from the nerve rules, for a report of `symptoms` felt
+    `at` after the patient's reports felt before it (the analyzer's window of them)."""
+    planned = Report(id="screening", kind="checkin", felt_at=at, symptoms=symptoms)
+    earlier = sorted((r for r in history if r.felt_at < at), key=lambda r: (r.felt_at, r.id))
+    window = history_window([*earlier, planned], len(earlier), config)
+    stop, caution = [], []
+    for rule in _HISTORY_RULES:
+        finding = rule(planned, window, PatientContext(), config)
+        if finding is None:
+            continue
+        if finding.severity == "urgent":
+            stop.append((finding.rule, _rise_text(finding)))
+        else:
+            caution.append((finding.rule, screening_text("neuro_recheck_now", **finding.evidence)))
+    return stop, caution
+
+
+def _rise_text(finding) -> str:
+    if finding.rule == "bilateral_symptoms":
+        return screening_text("bilateral_symptoms", **finding.evidence)
+    return screening_text(f"{finding.rule}_rise", **finding.evidence)
 
 
 def _symptom_reasons(symptoms: Symptoms, config: AnalyzerConfig) -> list[tuple[str, str]]:

@@ -259,6 +259,25 @@ SCREENING_TEXTS: Mapping[str, str] = MappingProxyType(
             "Leg weakness of grade {weakness} on a 0-3 scale was reported. Do not start the "
             "session. " + STOP_NOW
         ),
+        "significant_numbness_rise": (
+            "Numbness of grade {numbness} on a 0-3 scale was reported, {rise} grades above "
+            "the usual grade of {usual_grade} in earlier reports. Do not start the session. "
+            + STOP_NOW
+        ),
+        "progressive_weakness_rise": (
+            "Leg weakness of grade {weakness} on a 0-3 scale was reported, {rise} grades above "
+            "the usual grade of {usual_grade} in earlier reports. Do not start the session. "
+            + STOP_NOW
+        ),
+        "bilateral_symptoms": (
+            "Symptoms on both sides were reported, while earlier reports gave one side only "
+            "({earlier_sides}). Do not start the session. " + STOP_NOW
+        ),
+        "neuro_recheck_now": (
+            "Numbness or weakness one grade above the usual level in earlier reports was "
+            "reported. Re-check nerve symptoms before the session and keep to gentle techniques "
+            "with light pressure."
+        ),
         "deep_pressure_in_flare": (
             "During an acute flare-up the guidance advises against firm or deep pressure and "
             "any pressure on the sciatic nerve path: use light, gentle techniques away from it."

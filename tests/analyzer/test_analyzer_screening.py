@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from analyzer import Screening, Symptoms, screen
+from analyzer import Report, Screening, Symptoms, screen
 
 
 def run(symptoms=Symptoms(), flare=False, pressure="light", areas=(), alerts=()):
@@ -105,3 +107,65 @@ def test_screening_is_a_frozen_value():
     result = run()
     with pytest.raises(AttributeError):
         result.verdict = "caution"
+
+
+def _usual(numbness=0, side="left", days=5):
+    start = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    return [
+        Report(
+            id=f"c{day}",
+            kind="checkin",
+            felt_at=start + timedelta(days=day),
+            pain=4,
+            symptoms=Symptoms(numbness=numbness, side=side),
+        )
+        for day in range(days)
+    ]
+
+
+AT = datetime(2026, 11, 7, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("symptoms", "verdict", "rules"),
+    [
+        (Symptoms(numbness=2, side="left"), "do_not_proceed", ["significant_numbness"]),
+        (Symptoms(tingling=1, side="both"), "do_not_proceed", ["bilateral_symptoms"]),
+        (Symptoms(numbness=1, side="left"), "caution", ["neuro_recheck"]),
+        (Symptoms(numbness=3, side="left"), "do_not_proceed", ["significant_numbness"]),
+    ],
+)
+def test_symptoms_are_judged_against_the_patients_own_reports(symptoms, verdict, rules):
+    result = screen(
+        symptoms=symptoms,
+        acute_flare=False,
+        planned_pressure="light",
+        planned_areas=[],
+        history=_usual(),
+        at=AT,
+    )
+    assert (result.verdict, [r for r, _ in result.reasons]) == (verdict, rules)
+    # Without the patient's reports the same symptoms are judged on their grades alone.
+    alone = run(symptoms=symptoms)
+    assert alone.verdict == ("do_not_proceed" if symptoms.numbness == 3 else "proceed")
+
+
+def test_only_reports_felt_before_the_screening_are_its_history():
+    later = Report(
+        id="later",
+        kind="checkin",
+        felt_at=AT + timedelta(hours=1),
+        pain=4,
+        symptoms=Symptoms(numbness=2, side="both"),
+    )
+    usual_two = _usual(numbness=2, side="both")
+    for history, verdict in (([*_usual(), later], "do_not_proceed"), (usual_two, "proceed")):
+        result = screen(
+            symptoms=Symptoms(numbness=2, side="both"),
+            acute_flare=False,
+            planned_pressure="light",
+            planned_areas=[],
+            history=history,
+            at=AT,
+        )
+        assert result.verdict == verdict

@@ -596,6 +596,57 @@ def test_open_recheck_makes_the_screening_cautious(client, make, db):
             assert "re-check" in result["reasons"][0]["message"].lower()
 
 
+@pytest.mark.parametrize(
+    ("symptoms", "verdict", "rule", "severity"),
+    [
+        # Two grades above this patient's usual 0: what a check-in of it raises is urgent.
+        ({"numbness": 2, "side": "left"}, "do_not_proceed", "significant_numbness", "urgent"),
+        ({"weakness": 2, "side": "left"}, "do_not_proceed", "progressive_weakness", "urgent"),
+        # Both sides after one-sided reports.
+        ({"tingling": 1, "side": "both"}, "do_not_proceed", "bilateral_symptoms", "urgent"),
+        # One grade above: a re-check first.
+        ({"numbness": 1, "side": "left"}, "caution", "neuro_recheck", "caution"),
+        ({"numbness": 0, "side": "left"}, "proceed", None, None),
+    ],
+)
+def test_screening_judges_symptoms_against_the_patients_own_reports(
+    client, make, db, symptoms, verdict, rule, severity
+):
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    for day in range(5):
+        _weakness_checkin(client, make.headers(patient), NEURO_START + timedelta(days=day), 0)
+    body = {"symptoms": symptoms, "planned_pressure": "light"}
+    for user, sent in ((patient, body), (therapist, body | {"patient_id": str(patient.id)})):
+        resp = client.post("/v1/screenings", json=sent, headers=make.headers(user))
+        assert resp.status_code == 200
+        result = resp.get_json()
+        assert (result["verdict"], [r["rule"] for r in result["reasons"]]) == (
+            verdict,
+            [rule] if rule else [],
+        )
+    if rule == "significant_numbness":  # (weakness 2 stops whatever the usual grade)
+        assert "2 grades above the usual grade of 0" in result["reasons"][0]["message"]
+    # The same symptoms recorded as a check-in raise the alert the screening foresaw.
+    recorded = _checkin(
+        client,
+        make.headers(patient),
+        NEURO_START + timedelta(days=6),
+        pain=4,
+        symptoms={"numbness": 0, "tingling": 0, "weakness": 0} | symptoms,
+    )
+    assert [(a["rule"], a["severity"]) for a in recorded["alerts"]] == (
+        [(rule, severity)] if rule else []
+    )
+
+
+def test_a_new_patients_screening_takes_a_mild_grade_as_usual(client, make):
+    patient = make.user("patient")
+    body = {"symptoms": {"numbness": 1, "side": "left"}}
+    resp = client.post("/v1/screenings", json=body, headers=make.headers(patient))
+    assert resp.get_json() == {"verdict": "proceed", "reasons": []}
+
+
 # ---- a report's felt time corrected, and the span a later write judges -----------------
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
