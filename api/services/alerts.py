@@ -384,6 +384,38 @@ def get_all(
 SORT_KEYS = [Alert.severity_rank, Alert.last_seen_at, Alert.id]
 
 
+# Built once (each write only binds its patient): building it anew cost as much as sending it.
+_LOCK_PATIENT = (
+    select(User.id).where(User.id == bindparam("patient_id")).with_for_update(key_share=True)
+)
+
+
+def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> bool:
+    """One write, analysis or change of an alert per patient at a time, until the
+    transaction ends; True when the lock was taken now (PostgreSQL), and what the caller
+    read of the patient before may since have changed (refresh it).
+
+    Concurrent writes would otherwise race to open the same alert, or add a firing to an
+    alert a therapist resolved meanwhile. The lock is the
+    patient's row, taken ``FOR NO KEY UPDATE``: unlike ``FOR UPDATE`` it does not wait for
+    the key-share locks that inserts referencing the patient hold, so a writer that takes
+    it before its insert cannot deadlock with another (PostgreSQL; SQLite's writer lock
+    already serialises writes, so nothing is sent there). It is sent without flushing what
+    is pending, and taking it again in the same transaction sends nothing.
+    """
+    if db_session.get_bind().dialect.name == "sqlite":
+        return False
+    transaction, locked = db_session.info.get("patient_locks", (None, set()))
+    if transaction is not db_session.get_transaction():
+        transaction, locked = db_session.get_transaction(), set()
+        db_session.info["patient_locks"] = (transaction, locked)
+    if patient_id in locked:
+        return False
+    column_rows(db_session, _LOCK_PATIENT, {"patient_id": patient_id}).all()
+    locked.add(patient_id)
+    return True
+
+
 def read(*, db_session: Session, user: User, alert_id: uuid.UUID) -> Alert:
     """An alert for display; reading someone else's is audited."""
     alert = get_or_raise(db_session=db_session, user=user, alert_id=alert_id)
@@ -406,10 +438,20 @@ def get_or_raise(*, db_session: Session, user: User, alert_id: uuid.UUID) -> Ale
     return alert
 
 
+def _to_change(*, db_session: Session, user: User, alert_id: uuid.UUID) -> Alert:
+    """The alert to acknowledge or resolve, as it is once its patient's lock is held: a
+    write that added a firing to it, or another therapist who resolved it, while this
+    request waited is then seen (its status is checked on that)."""
+    alert = get_or_raise(db_session=db_session, user=user, alert_id=alert_id)
+    if lock_patient(db_session=db_session, patient_id=alert.patient_id):
+        db_session.refresh(alert)
+    return alert
+
+
 def acknowledge(
     *, db_session: Session, user: User, alert_id: uuid.UUID, outcome: str, reason: str
 ) -> Alert:
-    alert = get_or_raise(db_session=db_session, user=user, alert_id=alert_id)
+    alert = _to_change(db_session=db_session, user=user, alert_id=alert_id)
     if alert.status != "open":
         raise Conflict(f"The alert is {alert.status}; only an open alert can be acknowledged.")
     alert.status = "acknowledged"
@@ -423,7 +465,7 @@ def acknowledge(
 
 
 def resolve(*, db_session: Session, user: User, alert_id: uuid.UUID, note: str) -> Alert:
-    alert = get_or_raise(db_session=db_session, user=user, alert_id=alert_id)
+    alert = _to_change(db_session=db_session, user=user, alert_id=alert_id)
     if alert.status == "resolved":
         raise Conflict("The alert is already resolved.")
     alert.status = "resolved"

@@ -298,34 +298,6 @@ def _context_in(state: tuple) -> analyzer.PatientContext:
     return analyzer.PatientContext(medically_cleared_at=cleared_at, affected_side=affected_side)
 
 
-# Built once (each write only binds its patient): building it anew cost as much as sending it.
-_LOCK_PATIENT = (
-    select(User.id).where(User.id == bindparam("patient_id")).with_for_update(key_share=True)
-)
-
-
-def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> None:
-    """One write and analysis per patient at a time, until the transaction ends.
-
-    Concurrent writes would otherwise race to open the same alert. The lock is the
-    patient's row, taken ``FOR NO KEY UPDATE``: unlike ``FOR UPDATE`` it does not wait for
-    the key-share locks that inserts referencing the patient hold, so a writer that takes
-    it before its insert cannot deadlock with another (PostgreSQL; SQLite's writer lock
-    already serialises writes, so nothing is sent there). It is sent without flushing what
-    is pending, and taking it again in the same transaction sends nothing.
-    """
-    if db_session.get_bind().dialect.name == "sqlite":
-        return
-    transaction, locked = db_session.info.get("patient_locks", (None, set()))
-    if transaction is not db_session.get_transaction():
-        transaction, locked = db_session.get_transaction(), set()
-        db_session.info["patient_locks"] = (transaction, locked)
-    if patient_id in locked:
-        return
-    column_rows(db_session, _LOCK_PATIENT, {"patient_id": patient_id}).all()
-    locked.add(patient_id)
-
-
 # What a prepared judgement rests on: the patient's reports and alerts (every committed
 # change to one has a higher change number than any before, deletions included; the report
 # being written counts 0 until the commit numbers it; on PostgreSQL every row a transaction
@@ -449,7 +421,7 @@ def analyze_new(
     first and judged in place.
     """
     cfg = config(db_session)
-    lock_patient(db_session=db_session, patient_id=patient.id)
+    alerts.lock_patient(db_session=db_session, patient_id=patient.id)
     if _still_holds(db_session, prepared, patient, report):
         return _plan(db_session, patient, prepared.judgement, report.felt_at, cfg, prepared.stored)
     with db_session.no_autoflush:  # the report stays pending: the profile may load
@@ -466,7 +438,7 @@ def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> 
     Runs inside the caller's transaction; the caller commits the write and the alerts together.
     """
     cfg = config(db_session)
-    lock_patient(db_session=db_session, patient_id=patient.id)
+    alerts.lock_patient(db_session=db_session, patient_id=patient.id)
     changes = _plan(db_session, patient, _judge(db_session, patient, focus, cfg), focus, cfg)
     db_session.flush()
     alerts.announce(db_session, changes)

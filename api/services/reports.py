@@ -154,7 +154,7 @@ def create(
     patient, data = _patient_and_data(db_session, user, model, data)
     # The patient's lock comes first: a retry with the same client id then waits for the
     # first write and finds it, and PostgreSQL never sees the lock after the insert's own.
-    analysis.lock_patient(db_session=db_session, patient_id=patient.id)
+    alerts.lock_patient(db_session=db_session, patient_id=patient.id)
     report_id = data.pop("id", None)
     if report_id is not None:
         existing = get_by_id(db_session, model, report_id)
@@ -225,6 +225,18 @@ def get_or_raise(
         )
     ):
         raise NotFound(f"No such {_noun(model)}.")
+    return report
+
+
+def _to_change(db_session: Session, user: User, model: ReportModel, report_id: uuid.UUID) -> Report:
+    """The report to edit or delete, as it is once its patient's lock is held: a write that
+    committed while this one waited is then seen, so that without If-Match the last write
+    wins (and with it, the precondition is checked on the current version)."""
+    report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
+    if alerts.lock_patient(db_session=db_session, patient_id=report.patient_id):
+        db_session.refresh(report)
+        if report.deleted_at is not None:
+            raise NotFound(f"No such {_noun(model)}.")
     return report
 
 
@@ -324,8 +336,7 @@ def update(
     changes: dict,
     if_match: Container[str] | None = None,
 ) -> WriteResult:
-    report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
-    analysis.lock_patient(db_session=db_session, patient_id=report.patient_id)
+    report = _to_change(db_session, user, model, report_id)
     _check_precondition(report, if_match)
     changes = dict(changes)
     if model is MassageSession and "therapist_id" in changes:
@@ -350,8 +361,7 @@ def delete(
     report_id: uuid.UUID,
     if_match: Container[str] | None = None,
 ) -> WriteResult:
-    report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
-    analysis.lock_patient(db_session=db_session, patient_id=report.patient_id)
+    report = _to_change(db_session, user, model, report_id)
     _check_precondition(report, if_match)
     report.deleted_at = utcnow()
     return _finish_write(db_session, report, foci=[report.felt_at], user=user, verb="delete")
