@@ -13,6 +13,7 @@ import logging
 import random
 import secrets
 import socket
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -72,36 +73,70 @@ def _refuse(detail: str) -> Invalid:
     return Invalid(detail, errors={"url": [detail]})
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 and 8215):
+# a gateway on the path turns them into that IPv4 address.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return False
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if any(ip in network for network in _NAT64) or int(ip) >> 32 == 0:
+            # NAT64, or IPv4-compatible (::a.b.c.d, deprecated but still routed by some).
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if any(e is not None and not _public(str(e)) for e in embedded):
+            return False
+        if ip.ipv4_mapped is not None:
+            return True  # as public as the IPv4 address it is
     # Loopback, private, link-local (cloud metadata at 169.254.169.254), shared, reserved.
     return ip.is_global and not ip.is_multicast
 
 
-def check_url(url: str, settings: Settings) -> None:
-    """Refuse URLs a server-side request must not reach (SSRF): plain http in production,
-    credentials in the URL, and hosts that resolve to a non-public address."""
+# One answer for a name that does not resolve and one that resolves to a private address:
+# a subscriber must not learn which of the clinic's internal names exist.
+NOT_PUBLIC = (
+    "The URL's host does not resolve to a public address (a receiver on the clinic's own "
+    "network needs WEBHOOKS_ALLOW_PRIVATE=true on the server and its webhook worker)."
+)
+
+
+def _check_form(url: str, settings: Settings) -> httpx.URL:
+    """The URL, refused when a server-side request must not follow it (SSRF): plain http in
+    production, credentials in it, no host."""
     parts = urlsplit(url)
     allowed = ("https",) if settings.require_https else ("https", "http")
     if parts.scheme not in allowed:
         raise _refuse(f"The URL must use {' or '.join(allowed)}.")
     if not parts.hostname or parts.username or parts.password:
         raise _refuse("The URL needs a host and no user name or password.")
-    if settings.allow_private:
-        return
+    return httpx.URL(url)
+
+
+def _addresses(url: httpx.URL, settings: Settings) -> list[str]:
+    """The addresses the URL's host resolves to now, refused unless every one is public
+    (or WEBHOOKS_ALLOW_PRIVATE)."""
+    port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, ValueError) as exc:
-        raise _refuse("The URL's host does not resolve.") from exc
-    if not found or not all(_public(info[4][0]) for info in found):
-        raise _refuse(
-            "The URL's host resolves to a private, loopback or link-local address (a receiver "
-            "on the clinic's own network needs WEBHOOKS_ALLOW_PRIVATE=true on the server and "
-            "its webhook worker)."
-        )
+        found = socket.getaddrinfo(url.raw_host.decode("ascii"), port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError, UnicodeError) as exc:
+        if settings.allow_private:
+            raise _refuse("The URL's host does not resolve.") from exc
+        raise _refuse(NOT_PUBLIC) from exc
+    addresses = [info[4][0] for info in found]
+    if not addresses or not (settings.allow_private or all(_public(a) for a in addresses)):
+        raise _refuse(NOT_PUBLIC)
+    return addresses
+
+
+def check_url(url: str, settings: Settings) -> None:
+    """Refuse URLs a server-side request must not reach (SSRF): plain http in production,
+    credentials in the URL, and hosts that resolve to a non-public address."""
+    parsed = _check_form(url, settings)
+    if not settings.allow_private:
+        _addresses(parsed, settings)
 
 
 def new_secret() -> str:
@@ -383,54 +418,97 @@ def signed_request(
 
 
 class Sender:
-    """An HTTP client whose attempts end at ATTEMPT_DEADLINE, whatever the receiver does: the
-    request runs on a helper thread, and a late one has its connection closed under it."""
+    """An HTTP client whose attempts end at ATTEMPT_DEADLINE, whatever the receiver or the
+    name servers do: the attempt (its DNS lookup included) runs on a helper thread, and a
+    late one is abandoned: it sends nothing once its deadline has passed, and its connection
+    is closed under it."""
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-send")
+        self._pool = self._new_pool()
         self._client = self._new_client()
 
     @staticmethod
-    def _new_client() -> httpx.Client:
-        return httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    def _new_pool() -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-send")
 
-    def post(self, url: str, body: bytes, headers: dict) -> httpx.Response:
-        future = self._pool.submit(self._client.post, url, content=body, headers=headers)
+    @staticmethod
+    def _new_client() -> httpx.Client:
+        # No kept-alive connections: each attempt connects to the address it checked, with
+        # its own host's TLS name (a pooled connection is keyed by address alone).
+        limits = httpx.Limits(max_keepalive_connections=0)
+        return httpx.Client(timeout=TIMEOUT, follow_redirects=False, limits=limits)
+
+    def post(self, url: str, body: bytes, headers: dict, settings: Settings) -> int:
+        """The receiver's status code. Raises Invalid when the host resolves to an address
+        the settings refuse, httpx.TimeoutException past the deadline."""
+        late = threading.Event()
+        future = self._pool.submit(self._attempt, self._client, url, body, headers, settings, late)
         try:
             return future.result(timeout=ATTEMPT_DEADLINE)
         except FuturesTimeout:
-            self._client.close()  # the helper thread's read fails at once
+            late.set()  # a lookup still running sends nothing when it returns
+            self._client.close()  # a request under way fails at once
             self._client = self._new_client()
-            future.exception()  # and it has ended before the next attempt starts
+            self._pool.shutdown(wait=False)  # a lookup may hang on: the next attempt's own
+            self._pool = self._new_pool()
             raise httpx.TimeoutException("the attempt outlasted its deadline") from None
+
+    @staticmethod
+    def _attempt(
+        client: httpx.Client,
+        url: str,
+        body: bytes,
+        headers: dict,
+        settings: Settings,
+        late: threading.Event,
+    ) -> int:
+        """Resolve the host once, check the addresses, and post to the first one checked
+        (never resolving again: a name that answered a public address to the check and a
+        private one to the connection would reach the clinic's network), with the URL's
+        host in the Host header and as the TLS name. The answer's body is never read."""
+        parsed = httpx.URL(url)
+        address = _addresses(parsed, settings)[0]
+        if late.is_set():
+            raise httpx.TimeoutException("the lookup outlasted the attempt's deadline")
+        extensions = {"sni_hostname": parsed.raw_host.decode("ascii")}
+        pinned = parsed.copy_with(host=address)
+        headers = headers | {"host": parsed.netloc.decode("ascii")}
+        with client.stream(
+            "POST", pinned, content=body, headers=headers, extensions=extensions
+        ) as response:
+            return response.status_code
 
     def __enter__(self) -> "Sender":
         return self
 
     def __exit__(self, *_exc) -> None:
         self._client.close()
-        self._pool.shutdown()
+        self._pool.shutdown(wait=False)
 
 
 def send(sender: Sender, delivery: WebhookDelivery, settings: Settings) -> Attempt:
-    """One attempt: the URL checked again (DNS can change), signed, no redirects followed."""
+    """One attempt: the URL checked again (DNS can change) on the address it is sent to,
+    signed, no redirects followed."""
     started = time.monotonic()
 
     def took() -> int:
         return round((time.monotonic() - started) * 1000)
 
+    url = delivery.subscription.url
     try:
-        check_url(delivery.subscription.url, settings)
+        _check_form(url, settings)
     except Invalid as exc:
         return Attempt(None, f"refused: {exc.detail}", took())
     body, headers = signed_request(delivery.event, delivery.subscription, utcnow())
     try:
-        response = sender.post(delivery.subscription.url, body, headers)
+        status = sender.post(url, body, headers, settings)
+    except Invalid as exc:
+        return Attempt(None, f"refused: {exc.detail}", took())
     except httpx.TimeoutException:
         return Attempt(None, "timeout", took())
     except httpx.HTTPError as exc:
         return Attempt(None, f"{type(exc).__name__}: connection failed", took())
-    return Attempt(response.status_code, None, took())
+    return Attempt(status, None, took())
 
 
 def _delay(attempts: int) -> timedelta:

@@ -196,6 +196,12 @@ def test_410_gone_disables_the_subscription_and_says_why(app, client, make, clin
         "http://10.0.0.5/hook",
         "http://[::1]/hook",
         "http://[::ffff:192.168.1.1]/hook",
+        "http://[::7f00:1]/hook",  # IPv4-compatible 127.0.0.1
+        "http://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of the cloud metadata address
+        "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://[fec0::1]/hook",  # site-local
+        "http://[::]/hook",
         "ftp://example.org/hook",
         "http://user:pass@example.org/hook",
     ],
@@ -771,3 +777,158 @@ def test_the_readme_receiver_verifies_our_deliveries_and_pages_once(
     assert paged == [f"alert.raised urgent red_flag_bladder_bowel {delivery.event.alert_id}"]
     forged = {**headers, "webhook-signature": "v1,bm90IG91cnM="}
     assert receiver.post("/sciatica", data=body, headers=forged).status_code == 400
+
+
+# ---- the address a delivery reaches --------------------------------------------------------
+
+PUBLIC = "93.184.216.34"
+
+
+class FakeDNS:
+    """The name servers (an edge): `answers` in turn for `name` (the last one kept), other
+    names as the machine resolves them; each lookup counted, optionally slow."""
+
+    def __init__(self, monkeypatch, name: str, answers: list[str | None], delay: float = 0.0):
+        self.name, self.answers, self.delay, self.lookups = name, list(answers), delay, 0
+        real = socket.getaddrinfo
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            if host != self.name:
+                return real(host, port, *args, **kwargs)
+            self.lookups += 1
+            time.sleep(self.delay)
+            answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+            if answer is None:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer, port))]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def no_public_internet(monkeypatch):
+    """Connections to PUBLIC (an outbound edge) are refused and recorded; loopback ones are
+    made for real."""
+    tried, real = [], socket.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        if address[0] == PUBLIC:
+            tried.append(address)
+            raise ConnectionRefusedError(111, "Connection refused")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return tried
+
+
+def test_a_name_that_turns_private_after_its_check_is_not_reached(
+    app, client, make, receiver, monkeypatch, no_public_internet, db
+):
+    """DNS rebinding: the name answers a public address to the checks, then the receiver's
+    loopback address. The delivery connects to the address it checked, never to a second
+    answer, so the clinic's network stays out of reach."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = False
+    port = receiver.server.server_address[1]
+    dns = FakeDNS(monkeypatch, "hooks.rebind.example", [PUBLIC, PUBLIC, "127.0.0.1"])
+    url = f"http://hooks.rebind.example:{port}/hooks/alerts"
+    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])  # checked: public
+    _red_flag(client, make, patient)
+    assert _drain(app)["retry"] == 1
+    assert receiver.requests == []
+    assert no_public_internet == [(PUBLIC, port)]  # the one address checked, and no other
+    assert dns.lookups == 2  # one at creation, one for the attempt
+    delivery = db.scalar(select(WebhookDelivery))
+    db.refresh(delivery)
+    assert delivery.last_error == "ConnectError: connection failed"
+
+
+def test_a_delivery_names_its_host_to_the_address_it_reaches(
+    app, client, make, clinic, receiver, monkeypatch
+):
+    """Connected to the address the name resolved to, the request still carries the URL's
+    host (Host header; for https the TLS name too)."""
+    port = receiver.server.server_address[1]
+    FakeDNS(monkeypatch, "hooks.clinic.example", ["127.0.0.1"])
+    url = f"http://hooks.clinic.example:{port}/hooks/alerts"
+    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])
+    _red_flag(client, make, patient)
+    assert _drain(app)["delivered"] >= 1
+    hosts = {headers["host"] for headers, _ in receiver.requests}
+    assert f"hooks.clinic.example:{port}" in hosts
+
+
+def test_an_unknown_name_and_a_private_one_are_refused_alike(app, client, make, monkeypatch):
+    """A therapist must not learn which of the clinic's internal names exist."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = False
+    FakeDNS(monkeypatch, "intranet.clinic.example", ["10.1.2.3"])
+    therapist = make.user("therapist")
+    answers = [
+        client.post(
+            "/v1/webhooks",
+            json={"url": f"https://{host}/hook", "events": ["alert.raised"]},
+            headers=make.headers(therapist),
+        )
+        for host in ("intranet.clinic.example", "no-such-host.invalid")
+    ]
+    assert [a.status_code for a in answers] == [422, 422]
+    assert answers[0].get_json()["errors"] == answers[1].get_json()["errors"]
+
+
+def test_a_lookup_that_outlasts_the_deadline_ends_the_attempt_and_sends_nothing(
+    app, client, make, receiver, monkeypatch, db
+):
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.5)  # 10 s for real
+    port = receiver.server.server_address[1]
+    url = f"http://hooks.slow.example:{port}/hooks/alerts"
+    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])
+    FakeDNS(monkeypatch, "hooks.slow.example", ["127.0.0.1"], delay=1.5)
+    _red_flag(client, make, patient)
+    began = time.monotonic()
+    assert _drain(app)["retry"] == 1
+    assert time.monotonic() - began < 1.4  # the lookup alone takes 1.5 s
+    time.sleep(1.5)  # the lookup has returned meanwhile
+    assert receiver.requests == []
+    delivery = db.scalar(select(WebhookDelivery))
+    db.refresh(delivery)
+    assert delivery.last_error == "timeout"
+
+
+class Flood:
+    """A receiver that answers 200 with a body of 100 MB: how much of it was taken."""
+
+    SIZE = 100 * 1024 * 1024
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen()
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hooks"
+        self.sent = 0
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        conn, _ = self.server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {self.SIZE}\r\n\r\n".encode())
+            chunk = b"x" * (1024 * 1024)
+            try:
+                while self.sent < self.SIZE:
+                    self.sent += conn.send(chunk)
+            except OSError:
+                pass
+        self.done.set()
+
+
+def test_the_answers_body_is_never_read(app, client, make, db):
+    """A receiver answering with a huge body must not fill the worker's memory."""
+    flood = Flood()
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    patient, _, _ = _subscribed(client, make, flood.url, ["alert.raised"])
+    _red_flag(client, make, patient)
+    assert _drain(app)["delivered"] == 1
+    assert flood.done.wait(10)
+    assert flood.sent < Flood.SIZE / 4  # the worker hung up after the status line
+    flood.server.close()
