@@ -87,7 +87,12 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # (GET, and a write request's reads apart: read_apart) begin deferred and, in WAL
         # mode, never wait for a writer.
         reads_apart = _mark_reads_apart(connection)
-        if reads_apart or (has_request_context() and request.method in READ_METHODS):
+        only_reads = (
+            has_request_context()
+            and request.method in READ_METHODS
+            and not g.get("writing_after_read", False)
+        )
+        if reads_apart or only_reads:
             connection.exec_driver_sql("BEGIN")
             return
         if queue is not None:
@@ -295,6 +300,10 @@ def finish_request(response: Response) -> Response:
         after_read = []
     _settle(session, succeeded=response.status_code < 400)
     if after_read:
+        # A write, even in a GET: it queues with the writers and takes the lock up front,
+        # instead of polling SQLite's busy timeout behind them (a therapist's read starved,
+        # or failed with "database is locked", while a phone flushed its queue).
+        g.writing_after_read = True
         session.add_all(after_read)
         session.commit()
     return response

@@ -4,7 +4,9 @@ it. On PostgreSQL there are no reads apart (read_apart yields None), so the firs
 on a SQLite file of their own whatever the suite's database, and the last, in the suite's
 own savepoints, on SQLite only."""
 
+import fcntl
 import sqlite3
+import threading
 
 import pytest
 from sqlalchemy import func, select, update
@@ -12,7 +14,7 @@ from sqlalchemy import func, select, update
 from api.auth import issue_access_token
 from api.db import get_session, read_apart, request_session, session_scope
 from api.services import reports
-from models import MassageSession, User
+from models import AuditEvent, CareLink, MassageSession, User
 from tests.conftest import session_body, sqlite_file_app, unsaved_patient
 
 
@@ -102,3 +104,41 @@ def test_the_suites_savepoints_refuse_a_write_in_the_reads_apart_too(app, db, ma
         get_session().execute(renamed)
         get_session().commit()
     assert db.scalar(select(User.display_name).where(User.id == patient.id)) == "Renamed"
+
+
+def test_the_audit_of_a_read_queues_with_the_writers(file_app):
+    """The audit row a therapist's read writes after the read joins the writers' queue (and
+    takes the lock up front) like any write: polling SQLite's busy timeout instead, behind
+    a phone flushing its queue, it waited seconds or failed with "database is locked"."""
+    patient, as_patient = _patient(file_app)
+    with session_scope(file_app) as db_session:
+        therapist = unsaved_patient("Therapist")
+        therapist.role = "therapist"
+        db_session.add(therapist)
+        db_session.flush()
+        db_session.add(CareLink(patient_id=patient.id, therapist_id=therapist.id, status="active"))
+    with file_app.app_context():
+        as_therapist = {
+            "Authorization": f"Bearer {issue_access_token(therapist, family_id=None)[0]}"
+        }
+    client = file_app.test_client()
+    created = client.post("/v1/sessions", json=session_body(), headers=as_patient).get_json()
+    answers = []
+    read = threading.Thread(
+        target=lambda: answers.append(
+            client.get(f"/v1/sessions/{created['id']}", headers=as_therapist)
+        )
+    )
+    with open(file_app.config["DATABASE_PATH"] + "-writers.lock", "a+b") as queue:
+        fcntl.flock(queue, fcntl.LOCK_EX)  # another writer's turn
+        read.start()
+        read.join(0.7)
+        assert answers == []  # the read is done; its audit waits for its turn
+        fcntl.flock(queue, fcntl.LOCK_UN)
+    read.join(10)
+    assert [a.status_code for a in answers] == [200]
+    with session_scope(file_app) as db_session:
+        audited = db_session.scalars(
+            select(AuditEvent.action).where(AuditEvent.actor_id == therapist.id)
+        ).all()
+    assert audited == ["session.read"]
