@@ -207,7 +207,15 @@ def idempotent(func):
             previous, replaced = _previous(key, request_hash)
         if previous is not None:
             return previous
-        response = current_app.make_response(func(*args, **kwargs))
+        try:
+            response = current_app.make_response(func(*args, **kwargs))
+        except Conflict:
+            # A concurrent request with this key may have committed while this one waited for
+            # its lock (its client id then conflicts): answer as to a retry of it, in order.
+            winner = _find(key)
+            if winner is None:
+                raise
+            return _answer(winner, request_hash)
         if response.status_code >= 400:
             return response  # rolled back: the client may retry
         return _store(key, request_hash, response, replacing=replaced)

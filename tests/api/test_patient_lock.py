@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from api import create_app
@@ -216,3 +216,32 @@ def test_an_edit_that_waited_for_a_deletion_finds_nothing(live, engine):
     with Session(engine) as session:
         stored = session.get(MassageSession, uuid.UUID(created.get_json()["id"]))
         assert stored.deleted_at is not None and stored.pain_before != 2
+
+
+def test_one_key_sent_at_once_with_two_bodies_answers_the_second_as_a_reused_key(live, engine):
+    """Two requests with one Idempotency-Key and one client id but other content, at once:
+    the one that waited answers as the same key sent again with another body would (422),
+    not as a clash of ids (409)."""
+    app, made = live
+    patient, as_patient, _ = _people(app, engine, made)
+    report_id = str(uuid.uuid4())
+    keyed = as_patient | {"Idempotency-Key": f"flush-{report_id}"}
+
+    def send(pain: int):
+        body = session_body(id=report_id, pain_before=pain)
+        return lambda: app.test_client().post("/v1/sessions", json=body, headers=keyed)
+
+    answers = _in_turn(
+        engine,
+        "SELECT id FROM users WHERE id = :id FOR NO KEY UPDATE",
+        {"id": patient.id},
+        send(3),
+        send(4),
+    )
+    assert sorted(a.status_code for a in answers) == [201, 422]
+    [refused] = [a for a in answers if a.status_code == 422]
+    assert "Idempotency-Key" in refused.get_json()["errors"]
+    with Session(engine) as session:
+        assert (
+            session.scalar(select(func.count()).where(MassageSession.patient_id == patient.id)) == 1
+        )
