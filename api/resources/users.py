@@ -44,6 +44,7 @@ class MyPassword(MethodView):
     @auth_required()
     @limits.limited(limits.PASSWORD_CHANGE_PER_USER)
     @blp.arguments(PasswordChangeIn)
+    @idempotent
     @blp.response(204)
     def post(self, data):
         """Change your password (signs you out everywhere)

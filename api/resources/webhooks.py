@@ -114,6 +114,7 @@ class Deliveries(MethodView):
 class RotateSecret(MethodView):
     @auth_required(*OWNERS)
     @blp.arguments(WebhookActionIn)
+    @idempotent
     @blp.response(200, WebhookCreatedOut)
     @document(responses={404: "NOT_FOUND"})
     def post(self, _data, subscription_id: uuid.UUID):
@@ -131,6 +132,7 @@ class RotateSecret(MethodView):
 class Pause(MethodView):
     @auth_required(*OWNERS)
     @blp.arguments(WebhookActionIn)
+    @idempotent
     @blp.response(200, WebhookOut)
     @document(responses={404: "NOT_FOUND", 409: "CONFLICT"})
     def post(self, _data, subscription_id: uuid.UUID):
@@ -144,6 +146,7 @@ class Pause(MethodView):
 class Resume(MethodView):
     @auth_required(*OWNERS)
     @blp.arguments(WebhookActionIn)
+    @idempotent
     @blp.response(200, WebhookOut)
     @document(responses={404: "NOT_FOUND"})
     def post(self, _data, subscription_id: uuid.UUID):
@@ -157,6 +160,7 @@ class Resume(MethodView):
 class Ping(MethodView):
     @auth_required(*OWNERS)
     @blp.arguments(WebhookActionIn)
+    @idempotent
     @blp.response(202, DeliveryOut)
     @document(responses={404: "NOT_FOUND"})
     def post(self, _data, subscription_id: uuid.UUID):
@@ -170,6 +174,7 @@ class Ping(MethodView):
 class Resend(MethodView):
     @auth_required(*OWNERS)
     @blp.arguments(WebhookActionIn)
+    @idempotent
     @blp.response(202, DeliveryOut)
     @document(responses={404: "NOT_FOUND"})
     def post(self, _data, subscription_id: uuid.UUID, delivery_id: uuid.UUID):

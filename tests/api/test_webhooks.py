@@ -932,3 +932,27 @@ def test_the_answers_body_is_never_read(app, client, make, db):
     assert flood.done.wait(10)
     assert flood.sent < Flood.SIZE / 4  # the worker hung up after the status line
     flood.server.close()
+
+
+def test_a_retried_action_with_its_key_is_done_once(app, client, make, clinic, db):
+    """A console that lost the answer of a rotation or a ping sends it again with the same
+    Idempotency-Key: the secret rotates once (the receiver's secret keeps its grace) and
+    one ping is queued."""
+    _, therapist, subscription = clinic
+    base = f"/v1/webhooks/{subscription['id']}"
+    answers = {}
+    for path, status in (("rotate-secret", 200), ("test", 202)):
+        headers = make.headers(therapist, **{"Idempotency-Key": f"{path}-1"})
+        first, again = (client.post(f"{base}/{path}", json={}, headers=headers) for _ in "12")
+        assert (first.status_code, again.status_code) == (status, status)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.get_json() == first.get_json()
+        answers[path] = first.get_json()
+    stored = db.scalar(select(WebhookSubscription))
+    db.refresh(stored)
+    assert (stored.secret, stored.previous_secret) == (
+        answers["rotate-secret"]["secret"],
+        subscription["secret"],
+    )
+    pings = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.type == "ping")
+    assert db.scalar(pings) == 1
