@@ -218,10 +218,13 @@ def test_an_edit_that_waited_for_a_deletion_finds_nothing(live, engine):
         assert stored.deleted_at is not None and stored.pain_before != 2
 
 
-def test_one_key_sent_at_once_with_two_bodies_answers_the_second_as_a_reused_key(live, engine):
-    """Two requests with one Idempotency-Key and one client id but other content, at once:
-    the one that waited answers as the same key sent again with another body would (422),
-    not as a clash of ids (409)."""
+@pytest.mark.parametrize(("second_pain", "answered"), [(3, [201, 201]), (4, [201, 422])])
+def test_one_key_sent_again_while_the_first_is_in_flight_answers_as_a_retry(
+    live, engine, second_pain, answered
+):
+    """A request sent again with its Idempotency-Key and client id while the first still
+    waits for the patient's lock: it waits too, then replays the first answer (same body) or
+    answers as the key reused with another body (422), never as a clash of ids (409)."""
     app, made = live
     patient, as_patient, _ = _people(app, engine, made)
     report_id = str(uuid.uuid4())
@@ -236,12 +239,15 @@ def test_one_key_sent_at_once_with_two_bodies_answers_the_second_as_a_reused_key
         "SELECT id FROM users WHERE id = :id FOR NO KEY UPDATE",
         {"id": patient.id},
         send(3),
-        send(4),
+        send(second_pain),
     )
-    assert sorted(a.status_code for a in answers) == [201, 422]
-    [refused] = [a for a in answers if a.status_code == 422]
-    assert "Idempotency-Key" in refused.get_json()["errors"]
+    assert sorted(a.status_code for a in answers) == answered
+    later = [a for a in answers if a.headers.get("Idempotent-Replayed") or a.status_code == 422]
+    assert len(later) == 1
+    if second_pain == 3:
+        assert later[0].get_json() == next(a for a in answers if a is not later[0]).get_json()
+    else:
+        assert "Idempotency-Key" in later[0].get_json()["errors"]
     with Session(engine) as session:
-        assert (
-            session.scalar(select(func.count()).where(MassageSession.patient_id == patient.id)) == 1
-        )
+        stored = select(func.count()).where(MassageSession.patient_id == patient.id)
+        assert session.scalar(stored) == 1
