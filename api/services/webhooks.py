@@ -462,21 +462,31 @@ class Sender:
         settings: Settings,
         late: threading.Event,
     ) -> int:
-        """Resolve the host once, check the addresses, and post to the first one checked
-        (never resolving again: a name that answered a public address to the check and a
-        private one to the connection would reach the clinic's network), with the URL's
-        host in the Host header and as the TLS name. The answer's body is never read."""
+        """Resolve the host once, check the addresses, and post to them in turn until one
+        accepts the connection (as a client connecting by name would), never resolving
+        again: a name that answered a public address to the check and a private one to the
+        connection would reach the clinic's network. The URL's host goes in the Host header
+        and as the TLS name. The answer's body is never read."""
         parsed = httpx.URL(url)
-        address = _addresses(parsed, settings)[0]
-        if late.is_set():
-            raise httpx.TimeoutException("the lookup outlasted the attempt's deadline")
+        *others, last = _addresses(parsed, settings)
         extensions = {"sni_hostname": parsed.raw_host.decode("ascii")}
-        pinned = parsed.copy_with(host=address)
         headers = headers | {"host": parsed.netloc.decode("ascii")}
-        with client.stream(
-            "POST", pinned, content=body, headers=headers, extensions=extensions
-        ) as response:
-            return response.status_code
+
+        def post_to(address: str) -> int:
+            if late.is_set():
+                raise httpx.TimeoutException("the attempt outlasted its deadline")
+            pinned = parsed.copy_with(host=address)
+            with client.stream(
+                "POST", pinned, content=body, headers=headers, extensions=extensions
+            ) as response:
+                return response.status_code
+
+        for address in others:
+            try:
+                return post_to(address)
+            except httpx.ConnectError:
+                continue  # nothing was sent: the next address is tried
+        return post_to(last)
 
     def __enter__(self) -> "Sender":
         return self

@@ -788,7 +788,7 @@ class FakeDNS:
     """The name servers (an edge): `answers` in turn for `name` (the last one kept), other
     names as the machine resolves them; each lookup counted, optionally slow."""
 
-    def __init__(self, monkeypatch, name: str, answers: list[str | None], delay: float = 0.0):
+    def __init__(self, monkeypatch, name: str, answers: list, delay: float = 0.0):
         self.name, self.answers, self.delay, self.lookups = name, list(answers), delay, 0
         real = socket.getaddrinfo
 
@@ -800,7 +800,8 @@ class FakeDNS:
             answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
             if answer is None:
                 raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer, port))]
+            addresses = answer if isinstance(answer, list) else [answer]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
 
         monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
@@ -855,6 +856,20 @@ def test_a_delivery_names_its_host_to_the_address_it_reaches(
     assert _drain(app)["delivered"] >= 1
     hosts = {headers["host"] for headers, _ in receiver.requests}
     assert f"hooks.clinic.example:{port}" in hosts
+
+
+def test_each_address_of_the_name_is_tried_in_turn(
+    app, client, make, clinic, receiver, monkeypatch
+):
+    """A name with several addresses, the first not listening (an IPv6 record on a host
+    without IPv6, say): the next one checked is tried, as a client connecting by name would."""
+    port = receiver.server.server_address[1]
+    FakeDNS(monkeypatch, "hooks.twice.example", [["127.0.0.2", "127.0.0.1"]])
+    url = f"http://hooks.twice.example:{port}/hooks/alerts"
+    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])
+    _red_flag(client, make, patient)
+    assert _drain(app)["delivered"] >= 1
+    assert any(h["host"] == f"hooks.twice.example:{port}" for h, _ in receiver.requests)
 
 
 def test_an_unknown_name_and_a_private_one_are_refused_alike(app, client, make, monkeypatch):
