@@ -5,6 +5,7 @@ access that ends, ordering, and no event without its committed change."""
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 from datetime import timedelta
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+import trustme
 import yaml
 from openapi_schema_validator import OAS30Validator
 from sqlalchemy import func, select, update
@@ -971,3 +973,45 @@ def test_a_retried_action_with_its_key_is_done_once(app, client, make, clinic, d
     )
     pings = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.type == "ping")
     assert db.scalar(pings) == 1
+
+
+@pytest.fixture
+def tls_receiver(monkeypatch, tmp_path):
+    """A receiver on 127.0.0.1 serving TLS with a certificate for `hooks.tls.example` from a
+    test authority the worker trusts (SSL_CERT_FILE), and one for another name."""
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(tmp_path / "authority.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "authority.pem"))
+    servers = {}
+    for name in ("hooks.tls.example", "other.example"):
+        server = Receiver()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        authority.issue_cert(name).configure_cert(context)
+        server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+        servers[name] = server
+    FakeDNS(monkeypatch, "hooks.tls.example", ["127.0.0.1"])
+    yield servers
+    for server in servers.values():
+        server.close()
+
+
+@pytest.mark.parametrize(
+    ("certified", "reached"), [("hooks.tls.example", True), ("other.example", False)]
+)
+def test_an_https_receiver_reached_by_address_is_verified_under_its_name(
+    app, client, make, tls_receiver, certified, reached, db
+):
+    """Connected to the address it checked, the attempt still verifies the receiver's
+    certificate against the URL's host (the TLS name sent is that host, not the address)."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    receiver = tls_receiver[certified]
+    url = f"https://hooks.tls.example:{receiver.server.server_address[1]}/hooks/alerts"
+    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])
+    _red_flag(client, make, patient)
+    outcome = _drain(app)
+    assert outcome["delivered" if reached else "retry"] == 1
+    assert len(receiver.requests) == (1 if reached else 0)
+    if not reached:
+        delivery = db.scalar(select(WebhookDelivery))
+        db.refresh(delivery)
+        assert delivery.last_error == "ConnectError: connection failed"
