@@ -304,8 +304,12 @@ def finish_request(response: Response) -> Response:
         # instead of polling SQLite's busy timeout behind them (a therapist's read starved,
         # or failed with "database is locked", while a phone flushed its queue).
         g.writing_after_read = True
-        session.add_all(after_read)
-        session.commit()
+        try:
+            session.add_all(after_read)
+            session.commit()
+        finally:
+            # A streamed body (an export) reads on after this: those reads stay reads.
+            g.writing_after_read = False
     return response
 
 

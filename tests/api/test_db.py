@@ -7,9 +7,10 @@ own savepoints, on SQLite only."""
 import fcntl
 import sqlite3
 import threading
+import time
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from api.auth import issue_access_token
 from api.db import get_session, read_apart, request_session, session_scope
@@ -106,23 +107,33 @@ def test_the_suites_savepoints_refuse_a_write_in_the_reads_apart_too(app, db, ma
     assert db.scalar(select(User.display_name).where(User.id == patient.id)) == "Renamed"
 
 
-def test_the_audit_of_a_read_queues_with_the_writers(file_app):
-    """The audit row a therapist's read writes after the read joins the writers' queue (and
-    takes the lock up front) like any write: polling SQLite's busy timeout instead, behind
-    a phone flushing its queue, it waited seconds or failed with "database is locked"."""
-    patient, as_patient = _patient(file_app)
-    with session_scope(file_app) as db_session:
+def _linked_therapist(app, patient) -> tuple[User, dict]:
+    with session_scope(app) as db_session:
         therapist = unsaved_patient("Therapist")
         therapist.role = "therapist"
         db_session.add(therapist)
         db_session.flush()
         db_session.add(CareLink(patient_id=patient.id, therapist_id=therapist.id, status="active"))
-    with file_app.app_context():
-        as_therapist = {
-            "Authorization": f"Bearer {issue_access_token(therapist, family_id=None)[0]}"
-        }
+    with app.app_context():
+        token, _ = issue_access_token(therapist, family_id=None)
+    return therapist, {"Authorization": f"Bearer {token}"}
+
+
+def test_the_audit_of_a_read_queues_with_the_writers(file_app):
+    """The audit row a therapist's read writes after the read joins the writers' queue (and
+    takes the lock up front) like any write: polling SQLite's busy timeout instead, behind
+    a phone flushing its queue, it waited seconds or failed with "database is locked"."""
+    patient, as_patient = _patient(file_app)
+    therapist, as_therapist = _linked_therapist(file_app, patient)
     client = file_app.test_client()
     created = client.post("/v1/sessions", json=session_body(), headers=as_patient).get_json()
+    read_done = threading.Event()
+
+    def after(_conn, _cursor, statement, *_args):
+        if statement.lstrip().startswith("SELECT") and "FROM sessions" in statement:
+            read_done.set()
+
+    event.listen(file_app.extensions["db_engine"], "after_cursor_execute", after)
     answers = []
     read = threading.Thread(
         target=lambda: answers.append(
@@ -132,8 +143,9 @@ def test_the_audit_of_a_read_queues_with_the_writers(file_app):
     with open(file_app.config["DATABASE_PATH"] + "-writers.lock", "a+b") as queue:
         fcntl.flock(queue, fcntl.LOCK_EX)  # another writer's turn
         read.start()
-        read.join(0.7)
-        assert answers == []  # the read is done; its audit waits for its turn
+        assert read_done.wait(10)  # the read is done; its audit waits for its turn
+        read.join(0.5)
+        assert answers == []
         fcntl.flock(queue, fcntl.LOCK_UN)
     read.join(10)
     assert [a.status_code for a in answers] == [200]
@@ -142,3 +154,38 @@ def test_the_audit_of_a_read_queues_with_the_writers(file_app):
             select(AuditEvent.action).where(AuditEvent.actor_id == therapist.id)
         ).all()
     assert audited == ["session.read"]
+
+
+def test_an_exports_reads_after_its_audit_do_not_queue_with_the_writers(file_app):
+    """A streamed export's audit row is written before its body; the rows it then reads
+    are reads: they never wait for (nor hold back) a writer. Here another writer takes its
+    turn the moment the audit is committed, and keeps it 3 s."""
+    patient, as_patient = _patient(file_app)
+    _, as_therapist = _linked_therapist(file_app, patient)
+    client = file_app.test_client()
+    assert client.post("/v1/sessions", json=session_body(), headers=as_patient).status_code == 201
+    engine = file_app.extensions["db_engine"]
+    queue = open(file_app.config["DATABASE_PATH"] + "-writers.lock", "a+b")  # noqa: SIM115
+    audited = threading.Event()
+
+    def after(_conn, _cursor, statement, *_args):
+        if statement.lstrip().startswith("INSERT INTO audit_events"):
+            audited.set()
+
+    def writers_turn(_conn):  # the audit's commit: the queue was just given back
+        if audited.is_set() and not writers_turn.taken:
+            writers_turn.taken = True
+            fcntl.flock(queue, fcntl.LOCK_EX)
+            threading.Timer(3, fcntl.flock, (queue, fcntl.LOCK_UN)).start()
+
+    writers_turn.taken = False
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "commit", writers_turn)
+    began = time.monotonic()
+    resp = client.get("/v1/exports/sessions.csv", headers=as_therapist)
+    took = time.monotonic() - began
+    assert writers_turn.taken and resp.status_code == 200
+    assert resp.get_data().count(b"\n") == 2  # the header and the session
+    assert took < 2  # not the writer's 3 s
+    time.sleep(max(0.0, 3.2 - took))
+    queue.close()
