@@ -211,9 +211,12 @@ def idempotent(func):
             response = current_app.make_response(func(*args, **kwargs))
         except Conflict:
             # A concurrent request with this key may have committed while this one waited for
-            # its lock (its client id then conflicts): answer as to a retry of it, in order.
+            # its lock (its client id then conflicts): answer as to a retry of it. An expired
+            # or abandoned record (the one this request replaces) is no such request.
+            replaced_id = replaced.id if replaced is not None else None
+            get_session().rollback()
             winner = _find(key)
-            if winner is None:
+            if winner is None or winner.id == replaced_id:
                 raise
             return _answer(winner, request_hash)
         if response.status_code >= 400:

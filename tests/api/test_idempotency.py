@@ -219,3 +219,20 @@ def test_the_patients_own_replay_is_not_audited(client, make, db):
         )
         == 0
     )
+
+
+def test_a_key_reused_after_it_expired_gets_the_writes_own_conflict(client, make, db):
+    """A day later the same key comes with another body that clashes with the first
+    check-in's id: the expired record is no request in flight, so the answer is the clash
+    (409), not a reused key (422)."""
+    patient = make.user("patient")
+    headers = make.headers(patient, **{"Idempotency-Key": "k-old"})
+    first = client.post("/v1/checkins", json=checkin_body(pain=3), headers=headers)
+    assert first.status_code == 201
+    record = db.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "k-old"))
+    record.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.flush()
+    body = checkin_body(pain=7) | {"id": first.get_json()["id"]}
+    again = client.post("/v1/checkins", json=body, headers=headers)
+    assert again.status_code == 409
+    assert again.get_json()["errors"] == {"id": ["Already used."]}
