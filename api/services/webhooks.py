@@ -469,7 +469,19 @@ class Sender:
         and as the TLS name. The answer's body is never read."""
         parsed = httpx.URL(url)
         *others, last = _addresses(parsed, settings)
-        extensions = {"sni_hostname": parsed.raw_host.decode("ascii")}
+
+        def not_late(step: str, info: dict) -> None:
+            # Each step of the connection and the request starts only within the deadline:
+            # past it, a connection that was still being made is closed unused.
+            if not late.is_set():
+                return
+            if step == "connection.connect_tcp.complete":
+                info["return_value"].close()
+            elif not step.endswith(".started"):
+                return
+            raise httpx.TimeoutException("the attempt outlasted its deadline")
+
+        extensions = {"sni_hostname": parsed.raw_host.decode("ascii"), "trace": not_late}
         headers = headers | {"host": parsed.netloc.decode("ascii")}
 
         def post_to(address: str) -> int:

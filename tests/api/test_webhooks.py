@@ -1015,3 +1015,30 @@ def test_an_https_receiver_reached_by_address_is_verified_under_its_name(
         delivery = db.scalar(select(WebhookDelivery))
         db.refresh(delivery)
         assert delivery.last_error == "ConnectError: connection failed"
+
+
+def test_a_connection_still_being_made_at_the_deadline_sends_nothing(
+    app, client, make, receiver, monkeypatch, db
+):
+    """The lookup ends within the deadline, the connection only after it (a far receiver,
+    a lost SYN): the attempt is a timeout, and the request is never sent."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.5)  # 10 s for real
+    port = receiver.server.server_address[1]
+    url = f"http://hooks.far.example:{port}/hooks/alerts"
+    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])
+    FakeDNS(monkeypatch, "hooks.far.example", ["127.0.0.1"], delay=0.2)
+    real = socket.create_connection
+
+    def slow_connection(address, *args, **kwargs):  # the network (an edge): 1 s to connect
+        time.sleep(1.0)
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", slow_connection)
+    _red_flag(client, make, patient)
+    assert _drain(app)["retry"] == 1
+    time.sleep(1.5)  # the connection has been made meanwhile
+    assert receiver.requests == []
+    delivery = db.scalar(select(WebhookDelivery))
+    db.refresh(delivery)
+    assert delivery.last_error == "timeout"
