@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from analyzer.config import DEFAULT_CONFIG, SEVERITIES, AnalyzerConfig
-from analyzer.domain import PatientContext, Report, Symptoms
+from analyzer.domain import Finding, PatientContext, Report, Symptoms
 from analyzer.engine import history_window
 from analyzer.rules import (
     bilateral_symptoms,
@@ -51,42 +51,49 @@ def screen(
     for _, severity in open_alert_rules:
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}")
-    stop = _symptom_reasons(symptoms, config) + _alert_reasons(open_alert_rules, "urgent")
+    symptom_stop = _symptom_reasons(symptoms, config)
+    stop = symptom_stop + _alert_reasons(open_alert_rules, "urgent")
     caution = _plan_reasons(acute_flare, planned_pressure, planned_areas, config)
     caution += _alert_reasons(open_alert_rules, "warning")
     if at is not None:
-        rising_stop, rising_caution = _against_history(symptoms, history, at, config)
-        stopped = {rule for rule, _ in stop}
-        stop += [reason for reason in rising_stop if reason[0] not in stopped]
-        caution += rising_caution
-    if ("neuro_recheck", "caution") in open_alert_rules:
+        rising, recheck = _against_history(symptoms, history, at, config)
+        stopped = {rule for rule, _ in symptom_stop}  # said already, with the grade
+        stop += [reason for reason in rising if reason[0] not in stopped]
+        stopping = {rule for rule, _ in stop}
+        # A one-grade rise is re-checked, unless that symptom stops the session already.
+        if recheck is not None and _URGENT_RULES[recheck.evidence["symptom"]] not in stopping:
+            caution.append(
+                ("neuro_recheck", screening_text("neuro_recheck_now", **recheck.evidence))
+            )
+    if ("neuro_recheck", "caution") in open_alert_rules and all(
+        rule != "neuro_recheck" for rule, _ in caution
+    ):
         caution.append(("neuro_recheck", screening_text("neuro_recheck")))
     verdict = "do_not_proceed" if stop else "caution" if caution else "proceed"
     return Screening(verdict, tuple(dict.fromkeys(stop + caution)))
 
 
-# The rules that judge nerve symptoms against the patient's own earlier reports.
-_HISTORY_RULES = (progressive_weakness, significant_numbness, bilateral_symptoms, neuro_recheck)
+# The rules that judge nerve symptoms against the patient's own earlier reports, and the
+# urgent rule of each symptom neuro_recheck names.
+_URGENT_RULES = {"weakness": "progressive_weakness", "numbness": "significant_numbness"}
+_STOP_RULES = (progressive_weakness, significant_numbness, bilateral_symptoms)
 
 
 def _against_history(
     symptoms: Symptoms, history: Sequence[Report], at: datetime, config: AnalyzerConfig
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Stopping and cautioning reasons from the nerve rules, for a report of `symptoms` felt
-    `at` after the patient's reports felt before it (the analyzer's window of them)."""
+) -> tuple[list[tuple[str, str]], Finding | None]:
+    """For a report of `symptoms` felt `at`, after the patient's reports felt before it (the
+    analyzer's window of them): the stopping reasons of the urgent nerve rules, and the
+    neuro_recheck finding of a one-grade rise (None without one)."""
     planned = Report(id="screening", kind="checkin", felt_at=at, symptoms=symptoms)
     earlier = sorted((r for r in history if r.felt_at < at), key=lambda r: (r.felt_at, r.id))
     window = history_window([*earlier, planned], len(earlier), config)
-    stop, caution = [], []
-    for rule in _HISTORY_RULES:
-        finding = rule(planned, window, PatientContext(), config)
-        if finding is None:
-            continue
-        if finding.severity == "urgent":
-            stop.append((finding.rule, _rise_text(finding)))
-        else:
-            caution.append((finding.rule, screening_text("neuro_recheck_now", **finding.evidence)))
-    return stop, caution
+    stop = [
+        (finding.rule, _rise_text(finding))
+        for rule in _STOP_RULES
+        if (finding := rule(planned, window, PatientContext(), config)) is not None
+    ]
+    return stop, neuro_recheck(planned, window, PatientContext(), config)
 
 
 def _rise_text(finding) -> str:

@@ -244,7 +244,8 @@ ESCALATED_TEXTS: Mapping[str, RuleText] = MappingProxyType(
     }
 )
 
-# Pre-session screening reasons, keyed by the rule they come from.
+# Pre-session screening reasons, keyed by the rule they come from (with `_rise`: a grade
+# above the patient's usual one; `_now`: a re-check asked by the symptoms screened).
 SCREENING_TEXTS: Mapping[str, str] = MappingProxyType(
     {
         "red_flag_bladder_bowel": (
@@ -274,9 +275,9 @@ SCREENING_TEXTS: Mapping[str, str] = MappingProxyType(
             "({earlier_sides}). Do not start the session. " + STOP_NOW
         ),
         "neuro_recheck_now": (
-            "Numbness or weakness one grade above the usual level in earlier reports was "
-            "reported. Re-check nerve symptoms before the session and keep to gentle techniques "
-            "with light pressure."
+            "A {symptom} grade of {grade} on a 0-3 scale was reported, one above the usual "
+            "grade of {usual_grade} in earlier reports. Re-check nerve symptoms before the "
+            "session and keep to gentle techniques with light pressure."
         ),
         "deep_pressure_in_flare": (
             "During an acute flare-up the guidance advises against firm or deep pressure and "

@@ -151,17 +151,21 @@ def test_symptoms_are_judged_against_the_patients_own_reports(symptoms, verdict,
 
 
 def test_only_reports_felt_before_the_screening_are_its_history():
+    """A report felt after the screening's time (on both sides) is not its history: against
+    the one-sided reports before, both sides now stop the session."""
     later = Report(
         id="later",
         kind="checkin",
         felt_at=AT + timedelta(hours=1),
         pain=4,
-        symptoms=Symptoms(numbness=2, side="both"),
+        symptoms=Symptoms(tingling=1, side="both"),
     )
-    usual_two = _usual(numbness=2, side="both")
-    for history, verdict in (([*_usual(), later], "do_not_proceed"), (usual_two, "proceed")):
+    for history, verdict in (
+        ([*_usual(), later], "do_not_proceed"),
+        (_usual(side="both"), "proceed"),
+    ):
         result = screen(
-            symptoms=Symptoms(numbness=2, side="both"),
+            symptoms=Symptoms(tingling=1, side="both"),
             acute_flare=False,
             planned_pressure="light",
             planned_areas=[],
@@ -169,3 +173,46 @@ def test_only_reports_felt_before_the_screening_are_its_history():
             at=AT,
         )
         assert result.verdict == verdict
+
+
+def _against_usual(symptoms, usual=_usual(), alerts=()):
+    return screen(
+        symptoms=symptoms,
+        acute_flare=False,
+        planned_pressure="light",
+        planned_areas=[],
+        open_alert_rules=alerts,
+        history=usual,
+        at=AT,
+    )
+
+
+def test_a_rise_keeps_its_own_reason_beside_an_open_alert_of_its_rule():
+    result = _against_usual(
+        Symptoms(numbness=2, side="left"), alerts=[("significant_numbness", "urgent")]
+    )
+    assert result.verdict == "do_not_proceed"
+    (first, still_open), (second, rise) = result.reasons
+    assert (first, second) == ("significant_numbness", "significant_numbness")
+    assert "still open" in still_open
+    assert "2 grades above" in rise and "seek medical attention now" in rise
+
+
+def test_a_symptom_that_stops_the_session_is_not_also_sent_for_a_re_check():
+    """Weakness 2 against a usual 1: stop (grade 2), and no advice of gentle techniques."""
+    usual = [
+        Report(id=r.id, kind=r.kind, felt_at=r.felt_at, pain=4, symptoms=Symptoms(weakness=1))
+        for r in _usual()
+    ]
+    result = _against_usual(Symptoms(weakness=2), usual=usual)
+    assert [rule for rule, _ in result.reasons] == ["progressive_weakness"]
+
+
+def test_a_re_check_asked_now_names_its_symptom_once():
+    result = _against_usual(
+        Symptoms(numbness=1, side="left"), alerts=[("neuro_recheck", "caution")]
+    )
+    assert result.verdict == "caution"
+    [(rule, message)] = result.reasons
+    assert rule == "neuro_recheck"
+    assert message.startswith("A numbness grade of 1 on a 0-3 scale was reported")
