@@ -438,13 +438,19 @@ def get_or_raise(*, db_session: Session, user: User, alert_id: uuid.UUID) -> Ale
     return alert
 
 
+def hold_patient_of(db_session: Session, row) -> None:
+    """Take the lock of the patient `row` (a report or an alert) belongs to, and read the
+    row again when the lock was taken only now: what a write committed while this one
+    waited for it is then seen (the status, the version, a deletion)."""
+    if lock_patient(db_session=db_session, patient_id=row.patient_id):
+        db_session.refresh(row)
+
+
 def _to_change(*, db_session: Session, user: User, alert_id: uuid.UUID) -> Alert:
-    """The alert to acknowledge or resolve, as it is once its patient's lock is held: a
-    write that added a firing to it, or another therapist who resolved it, while this
-    request waited is then seen (its status is checked on that)."""
+    """The alert to acknowledge or resolve, as it is once its patient's lock is held (a
+    firing added or a resolution made meanwhile is seen: its status is checked on that)."""
     alert = get_or_raise(db_session=db_session, user=user, alert_id=alert_id)
-    if lock_patient(db_session=db_session, patient_id=alert.patient_id):
-        db_session.refresh(alert)
+    hold_patient_of(db_session, alert)
     return alert
 
 

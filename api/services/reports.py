@@ -229,14 +229,13 @@ def get_or_raise(
 
 
 def _to_change(db_session: Session, user: User, model: ReportModel, report_id: uuid.UUID) -> Report:
-    """The report to edit or delete, as it is once its patient's lock is held: a write that
-    committed while this one waited is then seen, so that without If-Match the last write
-    wins (and with it, the precondition is checked on the current version)."""
+    """The report to edit or delete, as it is once its patient's lock is held: without
+    If-Match the last write wins, and with it the precondition is checked on the current
+    version; a deletion made meanwhile is a 404."""
     report = get_or_raise(db_session=db_session, user=user, model=model, report_id=report_id)
-    if alerts.lock_patient(db_session=db_session, patient_id=report.patient_id):
-        db_session.refresh(report)
-        if report.deleted_at is not None:
-            raise NotFound(f"No such {_noun(model)}.")
+    alerts.hold_patient_of(db_session, report)
+    if report.deleted_at is not None:
+        raise NotFound(f"No such {_noun(model)}.")
     return report
 
 
