@@ -417,6 +417,14 @@ def signed_request(
     return body.encode(), headers
 
 
+# httpcore's steps (its `trace` hook) that a late attempt refuses to begin, and those whose
+# result, completed late, it closes unused.
+_NOT_BEGUN_LATE = frozenset(
+    {"connection.connect_tcp.started", "http11.send_request_headers.started"}
+)
+_MADE_LATE = frozenset({"connection.connect_tcp.complete", "connection.start_tls.complete"})
+
+
 class Sender:
     """An HTTP client whose attempts end at ATTEMPT_DEADLINE, whatever the receiver or the
     name servers do: the attempt (its DNS lookup included) runs on a helper thread, and a
@@ -471,13 +479,14 @@ class Sender:
         *others, last = _addresses(parsed, settings)
 
         def not_late(step: str, info: dict) -> None:
-            # Each step of the connection and the request starts only within the deadline:
-            # past it, a connection that was still being made is closed unused.
+            # Past the deadline no connection is begun and no request is sent, and a
+            # connection (or its TLS) completed late is closed unused; the other steps run,
+            # so that httpcore closes what it holds.
             if not late.is_set():
                 return
-            if step == "connection.connect_tcp.complete":
+            if step in _MADE_LATE:
                 info["return_value"].close()
-            elif not step.endswith(".started"):
+            elif step not in _NOT_BEGUN_LATE:
                 return
             raise httpx.TimeoutException("the attempt outlasted its deadline")
 
@@ -496,7 +505,7 @@ class Sender:
         for address in others:
             try:
                 return post_to(address)
-            except httpx.ConnectError:
+            except (httpx.ConnectError, httpx.ConnectTimeout):
                 continue  # nothing was sent: the next address is tried
         return post_to(last)
 

@@ -215,4 +215,26 @@ def test_a_re_check_asked_now_names_its_symptom_once():
     assert result.verdict == "caution"
     [(rule, message)] = result.reasons
     assert rule == "neuro_recheck"
-    assert message.startswith("A numbness grade of 1 on a 0-3 scale was reported")
+    assert message.startswith(
+        "One grade above the usual grade in earlier reports was reported for numbness (grade 1)"
+    )
+
+
+def test_a_re_check_names_each_raised_symptom_that_does_not_stop_the_session():
+    """Weakness 1 to 2 stops the session (grade 2); numbness 1 to 2 alongside is still
+    named for a re-check."""
+    usual = [
+        Report(
+            id=r.id,
+            kind=r.kind,
+            felt_at=r.felt_at,
+            pain=4,
+            symptoms=Symptoms(weakness=1, numbness=1),
+        )
+        for r in _usual()
+    ]
+    result = _against_usual(Symptoms(weakness=2, numbness=2), usual=usual)
+    assert result.verdict == "do_not_proceed"
+    assert [rule for rule, _ in result.reasons] == ["progressive_weakness", "neuro_recheck"]
+    assert "for numbness (grade 2)," in result.reasons[1][1]
+    assert "weakness" not in result.reasons[1][1]

@@ -2,6 +2,7 @@
 Webhooks and verified with the `standardwebhooks` package; retries, 410, SSRF refusals,
 access that ends, ordering, and no event without its committed change."""
 
+import gc
 import json
 import logging
 import socket
@@ -1042,3 +1043,39 @@ def test_a_connection_still_being_made_at_the_deadline_sends_nothing(
     delivery = db.scalar(select(WebhookDelivery))
     db.refresh(delivery)
     assert delivery.last_error == "timeout"
+
+
+def test_a_handshake_ending_after_the_deadline_is_closed_unused(
+    app, client, make, monkeypatch, tmp_path
+):
+    """An https receiver slow to finish its TLS handshake: past the deadline the connection
+    is closed (no socket left behind: the suite fails on a ResourceWarning) and nothing is
+    sent over it."""
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(tmp_path / "authority.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "authority.pem"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("hooks.tls.example").configure_cert(context)
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = []
+
+    def serve():  # 1 s before the handshake
+        conn, _ = listener.accept()
+        time.sleep(1.0)
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.settimeout(3)
+            received.append(tls.recv(65536))
+
+    server = threading.Thread(target=serve)
+    server.start()
+    FakeDNS(monkeypatch, "hooks.tls.example", ["127.0.0.1"])
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.5)  # 10 s for real
+    url = f"https://hooks.tls.example:{listener.getsockname()[1]}/hooks/alerts"
+    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])
+    _red_flag(client, make, patient)
+    assert _drain(app)["retry"] == 1
+    server.join(5)
+    listener.close()
+    gc.collect()  # a socket left open would be reported here
+    assert received == [b""]  # closed by the worker, with no request
