@@ -61,10 +61,13 @@ def screen(
         stop += [reason for reason in rising if reason[0] not in stopped]
         stopping = {rule for rule, _ in stop}
         # A one-grade rise is re-checked, unless that symptom stops the session already.
-        if recheck is not None and _URGENT_RULES[recheck.evidence["symptom"]] not in stopping:
-            caution.append(
-                ("neuro_recheck", screening_text("neuro_recheck_now", **recheck.evidence))
-            )
+        raised = [
+            f"{name} (grade {getattr(symptoms, name)})"
+            for name in (recheck.evidence["symptoms_raised"] if recheck else ())
+            if _URGENT_RULES[name] not in stopping
+        ]
+        if raised:
+            caution.append(("neuro_recheck", screening_text("neuro_recheck_now", raised=raised)))
     if ("neuro_recheck", "caution") in open_alert_rules and all(
         rule != "neuro_recheck" for rule, _ in caution
     ):

@@ -275,9 +275,9 @@ SCREENING_TEXTS: Mapping[str, str] = MappingProxyType(
             "({earlier_sides}). Do not start the session. " + STOP_NOW
         ),
         "neuro_recheck_now": (
-            "A {symptom} grade of {grade} on a 0-3 scale was reported, one above the usual "
-            "grade of {usual_grade} in earlier reports. Re-check nerve symptoms before the "
-            "session and keep to gentle techniques with light pressure."
+            "One grade above the usual grade in earlier reports was reported for {raised}, on "
+            "a 0-3 scale. Re-check nerve symptoms before the session and keep to gentle "
+            "techniques with light pressure."
         ),
         "deep_pressure_in_flare": (
             "During an acute flare-up the guidance advises against firm or deep pressure and "
