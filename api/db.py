@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache, wraps
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 import analyzer
+from api import metrics
 
 # PostgreSQL's deadlock_detected and serialization_failure: the database gave up on this
 # transaction in favour of another, and running the whole of it again is the remedy.
@@ -140,8 +142,10 @@ class _WriterQueue:
         handle = connection.info.get("writer_queue")
         if handle is None:
             handle = connection.info["writer_queue"] = open(self.path, "a+b")  # noqa: SIM115
+        asked = time.perf_counter()
         fcntl.flock(handle, fcntl.LOCK_EX)
-        connection.info["writer_queue_held"] = True
+        connection.info["writer_queue_held"] = given = time.perf_counter()
+        metrics.WRITER_WAIT.observe(given - asked)
 
     def leave(self, connection) -> None:  # type: ignore[no-untyped-def]
         if not connection.invalidated:  # else its record is gone: forget released it
@@ -153,8 +157,10 @@ class _WriterQueue:
 
     def _release(self, info: dict) -> None:
         """Give back the lock if held (twice is harmless)."""
-        if info.pop("writer_queue_held", False):
+        given = info.pop("writer_queue_held", None)
+        if given is not None:
             fcntl.flock(info["writer_queue"], fcntl.LOCK_UN)
+            metrics.WRITER_HELD.observe(time.perf_counter() - given)
 
     def forget(self, _dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
         """The database connection closes: so does its lock file (and any lock it held)."""

@@ -40,6 +40,19 @@ ANALYZER = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
 
+# SQLite only: its one writer's lock (api.db's writers' queue). Held most of the time, it is
+# the limit of writes on this database: move to PostgreSQL (README, "Deployment").
+WRITER_WAIT = Histogram(
+    "sqlite_writer_wait_seconds",
+    "Time a write waited for its turn at the SQLite writer lock",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+WRITER_HELD = Histogram(
+    "sqlite_writer_held_seconds",
+    "Time a write held the SQLite writer lock, from its turn to its commit or rollback",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
+
 
 # Alerts raised are counted when their transaction commits, never for a rolled-back one (the
 # alert service leaves them in the session's ``info``): on every session, whoever made it.

@@ -20,7 +20,8 @@ which every write re-reads. The scenarios:
 - reads: pages of 50 sessions, then single sessions.
 
 Prints throughput, p50/p95/p99 latency and the duplicate rows found afterwards (must be
-0); then the same for a bare Flask + SQLAlchemy Core insert endpoint served the same
+0); on SQLite, for each P1 run, how long writes held and waited for the writer lock and how
+much of the run it was held (from the API's /metrics: near 100 %, it is the limit); then the same for a bare Flask + SQLAlchemy Core insert endpoint served the same
 way (`--workers` x `--threads`, gthread, for both), and the P1 ratio of the write
 throughputs; then the read ratios against bare selects of the same rows. With
 `--rounds N`, P1 and each kind of read run N times on each server in turn (API, bare,
@@ -56,10 +57,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+METRICS_TOKEN = "bench-metrics-" + "m" * 24
 sys.path.insert(0, str(ROOT))
 
 from models import CheckIn, MassageSession  # noqa: E402
@@ -171,6 +174,8 @@ class Recorder:
         self.server_cpu: float | None = None
         self.client_cpu = 0.0  # this process's CPU (all client threads) over the run
         self.with_database = False  # server_cpu counts PostgreSQL's processes too
+        # SQLite: the writer lock's held and waited seconds, and turns, over the run
+        self.writer_lock: tuple[float, float, float] | None = None
 
     def add(self, kind: str, seconds: float, ok: bool, created: str | None = None) -> None:
         with self.lock:
@@ -494,6 +499,7 @@ def main() -> None:
         "APP_ENV": "production",
         "SECRET_KEY": "bench-" + "k" * 40,
         "RATELIMIT_ENABLED": "false",
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     subprocess.run(
         [BIN / "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True
@@ -528,9 +534,15 @@ def main() -> None:
             writers = [(base, tokens) for _ in range(args.clients)]
             # Untimed: what it writes is counted only in the check for duplicates.
             warmed, _ = run(args.clients, args.warmup, writing_client, *writers)
+            lock_before = writer_lock(base)
             written = run(
                 args.clients, args.seconds, writing_client, *writers, server=api, database=pg
             )
+            lock_after = writer_lock(base)
+            if lock_before and lock_after:
+                written[0].writer_lock = tuple(
+                    a - b for a, b in zip(lock_after, lock_before, strict=True)
+                )
             acknowledged |= warmed.created | written[0].created
             run(args.clients, args.warmup, bare_client, *bare_writers)
             bare_written = run(
@@ -642,6 +654,13 @@ def _report_pairs(name: str, pairs: list, *, goal: float) -> None:
         else:
             print(f"read throughput ratio API / bare select, {name}{label}: {ratios[-1]:.2f}")
         _compare_cpu(name, api_run[0], bare_run[0], goal=goal)
+        if api_run[0].writer_lock:
+            held, waited, turns = api_run[0].writer_lock
+            print(
+                f"    SQLite writer lock: held {held / turns * 1000:.2f} ms and waited for "
+                f"{waited / turns * 1000:.2f} ms per turn ({turns:.0f} turns), busy "
+                f"{held / api_run[1]:.0%} of the run"
+            )
     if len(pairs) > 1:
         print(
             f"{name} over {len(pairs)} rounds: ratio median {statistics.median(ratios):.2f} "
@@ -686,6 +705,27 @@ def _compare_cpu(name: str, api: Recorder, bare: Recorder, *, goal: float) -> No
         f"{bare_cpu * 1000:.2f} ms (x{api_cpu / bare_cpu:.1f}); clients' CPU per request "
         f"{api_client * 1000:.2f} and {bare_client_cpu * 1000:.2f} ms; a ratio of {goal} "
         f"would need the API within {budget * 1000:.2f} ms"
+    )
+
+
+def writer_lock(base: str) -> tuple[float, float, float] | None:
+    """The API's SQLite writer lock so far, from /metrics (every worker): seconds held,
+    seconds waited for, turns taken; None on PostgreSQL (no such lock)."""
+    resp = requests.get(
+        base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+    )
+    resp.raise_for_status()
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(resp.text)
+        for sample in family.samples
+    }
+    if "sqlite_writer_held_seconds_count" not in samples:
+        return None
+    return (
+        samples["sqlite_writer_held_seconds_sum"],
+        samples["sqlite_writer_wait_seconds_sum"],
+        samples["sqlite_writer_held_seconds_count"],
     )
 
 

@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event, func, select, update
 
 from api.auth import issue_access_token
@@ -189,3 +190,29 @@ def test_an_exports_reads_after_its_audit_do_not_queue_with_the_writers(file_app
     assert took < 2  # not the writer's 3 s
     time.sleep(max(0.0, 3.2 - took))
     queue.close()
+
+
+def test_the_writers_lock_is_measured_for_operators(file_app):
+    """/metrics shows how long writes waited for SQLite's writer lock and held it: held most
+    of the time, it is the limit of writes on this database."""
+    file_app.config["METRICS_TOKEN"] = token = "metrics-" + "t" * 24
+    _, headers = _patient(file_app)
+    client = file_app.test_client()
+
+    def scraped() -> dict:
+        resp = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        return {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(resp.get_data(as_text=True))
+            for sample in family.samples
+            if sample.name.startswith("sqlite_writer_")
+        }
+
+    before = scraped()
+    for _ in range(3):
+        assert client.post("/v1/sessions", json=session_body(), headers=headers).status_code == 201
+    after = scraped()
+    for name in ("sqlite_writer_held_seconds", "sqlite_writer_wait_seconds"):
+        # Each write takes its turn once (a read's audit, if any, once more).
+        assert after[f"{name}_count"] - before.get(f"{name}_count", 0) >= 3
+    assert after["sqlite_writer_held_seconds_sum"] > before.get("sqlite_writer_held_seconds_sum", 0)
