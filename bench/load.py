@@ -21,8 +21,9 @@ which every write re-reads. The scenarios:
 
 Prints throughput, p50/p95/p99 latency and the duplicate rows found afterwards (must be
 0); on SQLite, for each P1 run, how long writes held and waited for the writer lock and how
-much of the run it was held (from the API's /metrics: near 100 %, it is the limit); then the same for a bare Flask + SQLAlchemy Core insert endpoint served the same
-way (`--workers` x `--threads`, gthread, for both), and the P1 ratio of the write
+much of the run it was held (from the API's /metrics: near 100 %, it is the limit); then
+the same for a bare Flask + SQLAlchemy Core insert endpoint served the same way
+(`--workers` x `--threads`, gthread, for both), and the P1 ratio of the write
 throughputs; then the read ratios against bare selects of the same rows. With
 `--rounds N`, P1 and each kind of read run N times on each server in turn (API, bare,
 API, bare, ...), each P1 round of the API for `--patients` patients of its own (the
