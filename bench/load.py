@@ -655,7 +655,7 @@ def _report_pairs(name: str, pairs: list, *, goal: float) -> None:
         else:
             print(f"read throughput ratio API / bare select, {name}{label}: {ratios[-1]:.2f}")
         _compare_cpu(name, api_run[0], bare_run[0], goal=goal)
-        if api_run[0].writer_lock:
+        if api_run[0].writer_lock and api_run[0].writer_lock[2]:
             held, waited, turns = api_run[0].writer_lock
             print(
                 f"    SQLite writer lock: held {held / turns * 1000:.2f} ms and waited for "
@@ -711,7 +711,8 @@ def _compare_cpu(name: str, api: Recorder, bare: Recorder, *, goal: float) -> No
 
 def writer_lock(base: str) -> tuple[float, float, float] | None:
     """The API's SQLite writer lock so far, from /metrics (every worker): seconds held,
-    seconds waited for, turns taken; None on PostgreSQL (no such lock)."""
+    seconds waited for, turns taken (all zero on PostgreSQL, which has no such lock); None
+    when the API does not serve them."""
     resp = requests.get(
         base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
     )
