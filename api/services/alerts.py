@@ -396,12 +396,12 @@ def lock_patient(*, db_session: Session, patient_id: uuid.UUID) -> bool:
     read of the patient before may since have changed (refresh it).
 
     Concurrent writes would otherwise race to open the same alert, or add a firing to an
-    alert a therapist resolved meanwhile. The lock is the
-    patient's row, taken ``FOR NO KEY UPDATE``: unlike ``FOR UPDATE`` it does not wait for
-    the key-share locks that inserts referencing the patient hold, so a writer that takes
-    it before its insert cannot deadlock with another (PostgreSQL; SQLite's writer lock
-    already serialises writes, so nothing is sent there). It is sent without flushing what
-    is pending, and taking it again in the same transaction sends nothing.
+    alert a therapist resolved meanwhile. The lock is the patient's row, taken ``FOR NO KEY
+    UPDATE``: unlike ``FOR UPDATE`` it does not wait for the key-share locks that inserts
+    referencing the patient hold, so a writer that takes it before its insert cannot
+    deadlock with another (PostgreSQL; SQLite's writer lock already serialises writes, so
+    nothing is sent there). It is sent without flushing what is pending, and taking it again
+    in the same transaction sends nothing.
     """
     if db_session.get_bind().dialect.name == "sqlite":
         return False

@@ -446,7 +446,7 @@ class Sender:
         limits = httpx.Limits(max_keepalive_connections=0)
         return httpx.Client(timeout=TIMEOUT, follow_redirects=False, limits=limits)
 
-    def post(self, url: str, body: bytes, headers: dict, settings: Settings) -> int:
+    def post(self, url: httpx.URL, body: bytes, headers: dict, settings: Settings) -> int:
         """The receiver's status code. Raises Invalid when the host resolves to an address
         the settings refuse, httpx.TimeoutException past the deadline."""
         late = threading.Event()
@@ -464,7 +464,7 @@ class Sender:
     @staticmethod
     def _attempt(
         client: httpx.Client,
-        url: str,
+        parsed: httpx.URL,
         body: bytes,
         headers: dict,
         settings: Settings,
@@ -475,7 +475,6 @@ class Sender:
         again: a name that answered a public address to the check and a private one to the
         connection would reach the clinic's network. The URL's host goes in the Host header
         and as the TLS name. The answer's body is never read."""
-        parsed = httpx.URL(url)
         *others, last = _addresses(parsed, settings)
 
         def not_late(step: str, info: dict) -> None:
@@ -494,8 +493,6 @@ class Sender:
         headers = headers | {"host": parsed.netloc.decode("ascii")}
 
         def post_to(address: str) -> int:
-            if late.is_set():
-                raise httpx.TimeoutException("the attempt outlasted its deadline")
             pinned = parsed.copy_with(host=address)
             with client.stream(
                 "POST", pinned, content=body, headers=headers, extensions=extensions
@@ -525,9 +522,8 @@ def send(sender: Sender, delivery: WebhookDelivery, settings: Settings) -> Attem
     def took() -> int:
         return round((time.monotonic() - started) * 1000)
 
-    url = delivery.subscription.url
     try:
-        _check_form(url, settings)
+        url = _check_form(delivery.subscription.url, settings)
     except Invalid as exc:
         return Attempt(None, f"refused: {exc.detail}", took())
     body, headers = signed_request(delivery.event, delivery.subscription, utcnow())
