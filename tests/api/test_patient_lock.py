@@ -107,6 +107,20 @@ def _in_turn(engine, lock_sql: str, params: dict, *requests) -> list:
     return answers
 
 
+def _while_resolving(app, engine, alert: dict, as_therapist: dict, then) -> list:
+    """A therapist resolves `alert`: the resolve holds the patient's lock and waits for the
+    alert's row (held outside); `then` comes while it waits. Both answers, in that order."""
+    return _in_turn(
+        engine,
+        "SELECT id FROM alerts WHERE id = :id FOR UPDATE",
+        {"id": uuid.UUID(alert["id"])},
+        lambda: app.test_client().post(
+            f"/v1/alerts/{alert['id']}/resolve", json={"note": "Seen by GP."}, headers=as_therapist
+        ),
+        then,
+    )
+
+
 def test_a_red_flag_written_while_its_alert_is_resolved_opens_a_new_alert(live, engine):
     app, made = live
     patient, as_patient, as_therapist = _people(app, engine, made)
@@ -119,15 +133,12 @@ def test_a_red_flag_written_while_its_alert_is_resolved_opens_a_new_alert(live, 
     [alert] = _red_flags(first)
     later = FELT + timedelta(days=1)
 
-    # The resolve holds the patient's lock and waits for the alert's row; the red-flag write
-    # comes while it waits.
-    resolved, written = _in_turn(
+    # The red-flag write comes while the resolve waits.
+    resolved, written = _while_resolving(
+        app,
         engine,
-        "SELECT id FROM alerts WHERE id = :id FOR UPDATE",
-        {"id": uuid.UUID(alert["id"])},
-        lambda: app.test_client().post(
-            f"/v1/alerts/{alert['id']}/resolve", json={"note": "Seen by GP."}, headers=as_therapist
-        ),
+        alert,
+        as_therapist,
         lambda: app.test_client().post(
             "/v1/sessions",
             json=session_body(started_at=later.isoformat(), symptoms=RED_FLAG),
@@ -158,13 +169,11 @@ def test_an_acknowledgement_that_waited_for_a_resolve_finds_the_alert_resolved(l
         "/v1/sessions", json=session_body(symptoms=RED_FLAG), headers=as_patient
     )
     [alert] = _red_flags(first)
-    resolved, acknowledged = _in_turn(
+    resolved, acknowledged = _while_resolving(
+        app,
         engine,
-        "SELECT id FROM alerts WHERE id = :id FOR UPDATE",
-        {"id": uuid.UUID(alert["id"])},
-        lambda: app.test_client().post(
-            f"/v1/alerts/{alert['id']}/resolve", json={"note": "Seen by GP."}, headers=as_therapist
-        ),
+        alert,
+        as_therapist,
         lambda: app.test_client().post(
             f"/v1/alerts/{alert['id']}/acknowledge",
             json={"outcome": "accepted", "reason": "Referred."},

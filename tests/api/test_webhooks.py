@@ -102,6 +102,13 @@ def _drain(app):
     )
 
 
+def _the_delivery(db) -> WebhookDelivery:
+    """The one delivery, as the worker left it."""
+    delivery = db.scalar(select(WebhookDelivery))
+    db.refresh(delivery)
+    return delivery
+
+
 def _red_flag(client, make, patient):
     body = session_body(symptoms={"bladder_bowel_change": True})
     resp = client.post("/v1/sessions", json=body, headers=make.headers(patient))
@@ -162,8 +169,7 @@ def test_a_failing_receiver_is_retried_with_back_off_and_each_attempt_recorded(
     _red_flag(client, make, patient)
     before = utcnow()
     assert _drain(app)["retry"] == 1
-    delivery = db.scalar(select(WebhookDelivery))
-    db.refresh(delivery)
+    delivery = _the_delivery(db)
     assert delivery.status == "pending" and delivery.attempts == 1
     assert delivery.last_status_code == 500
     wait = delivery.next_attempt_at - before
@@ -237,8 +243,7 @@ def test_the_url_is_checked_again_at_delivery(app, client, make, clinic, receive
     app.config["WEBHOOKS_ALLOW_PRIVATE"] = False  # as if its DNS now pointed inside
     assert _drain(app)["retry"] == 1
     assert receiver.requests == []
-    delivery = db.scalar(select(WebhookDelivery))
-    db.refresh(delivery)
+    delivery = _the_delivery(db)
     assert delivery.last_error.startswith("refused:")
 
 
@@ -678,8 +683,7 @@ def test_a_redirect_is_not_followed_and_is_retried(app, client, make, clinic, re
     assert _drain(app)["retry"] == 1
     assert [h.get("host") for h, _ in receiver.requests] == [receiver.url.split("/")[2]]
     assert len(receiver.requests) == 1  # /elsewhere never asked for
-    delivery = db.scalar(select(WebhookDelivery))
-    db.refresh(delivery)
+    delivery = _the_delivery(db)
     assert (delivery.status, delivery.last_status_code) == ("pending", 302)
 
 
@@ -691,8 +695,7 @@ def test_a_receiver_too_slow_to_answer_times_out_and_is_retried(
     receiver.delay = 1.0
     _red_flag(client, make, patient)
     assert _drain(app)["retry"] == 1
-    delivery = db.scalar(select(WebhookDelivery))
-    db.refresh(delivery)
+    delivery = _the_delivery(db)
     assert (delivery.status, delivery.last_error, delivery.last_status_code) == (
         "pending",
         "timeout",
@@ -753,8 +756,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_attempt_deadline(
     began = time.monotonic()
     assert _drain(app)["retry"] == 1
     assert time.monotonic() - began < 3  # the answer alone would take 8 s
-    delivery = db.scalar(select(WebhookDelivery))
-    db.refresh(delivery)
+    delivery = _the_delivery(db)
     assert (delivery.status, delivery.last_error) == ("pending", "timeout")
     trickler.server.close()
 
@@ -841,8 +843,7 @@ def test_a_name_that_turns_private_after_its_check_is_not_reached(
     assert receiver.requests == []
     assert no_public_internet == [(PUBLIC, port)]  # the one address checked, and no other
     assert dns.lookups == 2  # one at creation, one for the attempt
-    delivery = db.scalar(select(WebhookDelivery))
-    db.refresh(delivery)
+    delivery = _the_delivery(db)
     assert delivery.last_error == "ConnectError: connection failed"
 
 
@@ -892,23 +893,30 @@ def test_an_unknown_name_and_a_private_one_are_refused_alike(app, client, make, 
     assert answers[0].get_json()["errors"] == answers[1].get_json()["errors"]
 
 
+def _behind_a_deadline(app, client, make, receiver, monkeypatch, name: str, *, lookup: float):
+    """A patient whose therapist subscribes the receiver under `name`, which takes `lookup`
+    seconds to resolve, with attempts cut at 0.5 s (10 s for real)."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.5)
+    url = f"http://{name}:{receiver.server.server_address[1]}/hooks/alerts"
+    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])
+    FakeDNS(monkeypatch, name, ["127.0.0.1"], delay=lookup)
+    return patient
+
+
 def test_a_lookup_that_outlasts_the_deadline_ends_the_attempt_and_sends_nothing(
     app, client, make, receiver, monkeypatch, db
 ):
-    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
-    monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.5)  # 10 s for real
-    port = receiver.server.server_address[1]
-    url = f"http://hooks.slow.example:{port}/hooks/alerts"
-    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])
-    FakeDNS(monkeypatch, "hooks.slow.example", ["127.0.0.1"], delay=1.5)
+    patient = _behind_a_deadline(
+        app, client, make, receiver, monkeypatch, "hooks.slow.example", lookup=1.5
+    )
     _red_flag(client, make, patient)
     began = time.monotonic()
     assert _drain(app)["retry"] == 1
     assert time.monotonic() - began < 1.4  # the lookup alone takes 1.5 s
     time.sleep(1.5)  # the lookup has returned meanwhile
     assert receiver.requests == []
-    delivery = db.scalar(select(WebhookDelivery))
-    db.refresh(delivery)
+    delivery = _the_delivery(db)
     assert delivery.last_error == "timeout"
 
 
@@ -1013,8 +1021,7 @@ def test_an_https_receiver_reached_by_address_is_verified_under_its_name(
     assert outcome["delivered" if reached else "retry"] == 1
     assert len(receiver.requests) == (1 if reached else 0)
     if not reached:
-        delivery = db.scalar(select(WebhookDelivery))
-        db.refresh(delivery)
+        delivery = _the_delivery(db)
         assert delivery.last_error == "ConnectError: connection failed"
 
 
@@ -1023,12 +1030,9 @@ def test_a_connection_still_being_made_at_the_deadline_sends_nothing(
 ):
     """The lookup ends within the deadline, the connection only after it (a far receiver,
     a lost SYN): the attempt is a timeout, and the request is never sent."""
-    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
-    monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.5)  # 10 s for real
-    port = receiver.server.server_address[1]
-    url = f"http://hooks.far.example:{port}/hooks/alerts"
-    patient, _, _ = _subscribed(client, make, url, ["alert.raised"])
-    FakeDNS(monkeypatch, "hooks.far.example", ["127.0.0.1"], delay=0.2)
+    patient = _behind_a_deadline(
+        app, client, make, receiver, monkeypatch, "hooks.far.example", lookup=0.2
+    )
     real = socket.create_connection
 
     def slow_connection(address, *args, **kwargs):  # the network (an edge): 1 s to connect
@@ -1040,8 +1044,7 @@ def test_a_connection_still_being_made_at_the_deadline_sends_nothing(
     assert _drain(app)["retry"] == 1
     time.sleep(1.5)  # the connection has been made meanwhile
     assert receiver.requests == []
-    delivery = db.scalar(select(WebhookDelivery))
-    db.refresh(delivery)
+    delivery = _the_delivery(db)
     assert delivery.last_error == "timeout"
 
 
