@@ -75,17 +75,22 @@ def _refuse(detail: str) -> Invalid:
 
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 and 8215):
 # a gateway on the path turns them into that IPv4 address.
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# IPv4 addresses written in IPv6, in the last 32 bits: NAT64's well-known prefix, and SIIT's
+# IPv4-translated form (::ffff:0:a.b.c.d).
+_IPV4_IN_LAST_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
+# NAT64 for a network's own use: where its IPv4 address sits depends on the operator's
+# prefix length, and it never leads to a public receiver.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.is_site_local:
+        if ip.is_site_local or ip in _LOCAL_NAT64:
             return False
         embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
-        if any(ip in network for network in _NAT64) or int(ip) >> 32 == 0:
-            # NAT64, or IPv4-compatible (::a.b.c.d, deprecated but still routed by some).
+        if any(ip in network for network in _IPV4_IN_LAST_BITS) or int(ip) >> 32 == 0:
+            # Or IPv4-compatible (::a.b.c.d, deprecated but still routed by some).
             embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         if any(e is not None and not _public(str(e)) for e in embedded):
             return False

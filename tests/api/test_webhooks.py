@@ -209,6 +209,10 @@ def test_410_gone_disables_the_subscription_and_says_why(app, client, make, clin
         "http://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
         "http://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of the cloud metadata address
         "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://[::ffff:0:7f00:1]/hook",  # SIIT's IPv4-translated 127.0.0.1
+        "http://[::ffff:0:a00:5]/hook",  # SIIT's IPv4-translated 10.0.0.5
+        # Local-use NAT64 with a /48 prefix: 10.0.0.5, then bits it ignores (8.8.8.8 here).
+        "http://[64:ff9b:1:a00:0:500:808:808]/hook",
         "http://[fec0::1]/hook",  # site-local
         "http://[::]/hook",
         "ftp://example.org/hook",
