@@ -97,6 +97,9 @@ OPERATION_IDS = {
     ("get", "/v1/webhooks/{subscription_id}"): "getWebhook",
     ("delete", "/v1/webhooks/{subscription_id}"): "deleteWebhook",
     ("get", "/v1/webhooks/{subscription_id}/deliveries"): "listWebhookDeliveries",
+    ("get", "/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/attempts"): (
+        "listWebhookDeliveryAttempts"
+    ),
     ("post", "/v1/webhooks/{subscription_id}/rotate-secret"): "rotateWebhookSecret",
     ("post", "/v1/webhooks/{subscription_id}/pause"): "pauseWebhook",
     ("post", "/v1/webhooks/{subscription_id}/resume"): "resumeWebhook",

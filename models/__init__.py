@@ -10,7 +10,7 @@ from models.report import CheckIn, MassageSession
 from models.summary import PatientSummary
 from models.token import RefreshToken
 from models.user import PatientProfile, User
-from models.webhook import OutboxEvent, WebhookDelivery, WebhookSubscription
+from models.webhook import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Alert",
@@ -29,6 +29,7 @@ __all__ = [
     "User",
     "UTCDateTime",
     "utcnow",
+    "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

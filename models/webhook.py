@@ -21,6 +21,9 @@ EVENT_TYPES = ("alert.raised", "alert.updated", "alert.acknowledged", "alert.res
 PING = "ping"  # sent on request to one subscription, whatever events it chose
 SUBSCRIPTION_STATUSES = ("active", "paused", "disabled")
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
+# What an attempt led to: the delivery delivered, tried again later, or given up; or,
+# superseded, nothing (the delivery had been re-sent or sent by then, and that stands).
+ATTEMPT_OUTCOMES = ("delivered", "retry", "failed", "superseded")
 
 
 class OutboxEvent(Base):
@@ -91,3 +94,25 @@ class WebhookDelivery(Base):
 
     event: Mapped[OutboxEvent] = relationship(lazy="joined", innerjoin=True)
     subscription: Mapped[WebhookSubscription] = relationship(lazy="joined", innerjoin=True)
+
+
+class WebhookAttempt(Base):
+    """One attempt to send a delivery, as it went: when, the answer or the error, how long."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IN ('delivered', 'retry', 'failed', 'superseded')", name="outcome"
+        ),
+        Index("ix_webhook_attempts_delivery", "delivery_id", "attempted_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    )
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))

@@ -12,6 +12,7 @@ from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import PageArgs, page_schema, paginate
 from api.schemas.webhooks import (
+    AttemptOut,
     DeliveryOut,
     DeliveryQuery,
     WebhookActionIn,
@@ -20,7 +21,7 @@ from api.schemas.webhooks import (
     WebhookOut,
 )
 from api.services import webhooks
-from models import WebhookDelivery, WebhookSubscription
+from models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 blp = Blueprint(
     "webhooks",
@@ -30,6 +31,7 @@ blp = Blueprint(
 )
 WebhookPage = page_schema(WebhookOut, "WebhookPage")
 DeliveryPage = page_schema(DeliveryOut, "DeliveryPage")
+AttemptPage = page_schema(AttemptOut, "AttemptPage")
 OWNERS = ("therapist", "admin")
 
 
@@ -105,6 +107,28 @@ class Deliveries(MethodView):
             db_session=get_session(),
             query=webhooks.deliveries(subscription=subscription),
             keys=[WebhookDelivery.created_at, WebhookDelivery.id],
+            limit=args["limit"],
+            cursor=args["cursor"],
+        )
+
+
+@blp.route("/<uuid:subscription_id>/deliveries/<uuid:delivery_id>/attempts")
+class Attempts(MethodView):
+    @auth_required(*OWNERS)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, AttemptPage)
+    @document(responses={404: "NOT_FOUND"})
+    def get(self, args, subscription_id: uuid.UUID, delivery_id: uuid.UUID):
+        """Every attempt to send a delivery, newest first"""
+        return paginate(
+            db_session=get_session(),
+            query=webhooks.attempts(
+                db_session=get_session(),
+                user=current_user(),
+                subscription_id=subscription_id,
+                delivery_id=delivery_id,
+            ),
+            keys=[WebhookAttempt.attempted_at, WebhookAttempt.id],
             limit=args["limit"],
             cursor=args["cursor"],
         )

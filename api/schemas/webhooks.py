@@ -5,7 +5,13 @@ import marshmallow as ma
 from api.pagination import PageArgs
 from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of
 from models.alert import ALERT_STATUSES, SEVERITIES
-from models.webhook import DELIVERY_STATUSES, EVENT_TYPES, PING, SUBSCRIPTION_STATUSES
+from models.webhook import (
+    ATTEMPT_OUTCOMES,
+    DELIVERY_STATUSES,
+    EVENT_TYPES,
+    PING,
+    SUBSCRIPTION_STATUSES,
+)
 
 
 class WebhookIn(InSchema):
@@ -90,6 +96,29 @@ class DeliveryOut(OutSchema):
     next_attempt_at = AwareDateTime(required=True, metadata={"description": "While pending"})
     delivered_at = AwareDateTime(required=True, allow_none=True)
     created_at = AwareDateTime(required=True)
+
+
+class AttemptOut(OutSchema):
+    id = ma.fields.UUID(required=True)
+    attempted_at = AwareDateTime(required=True, metadata={"description": "When it began"})
+    status_code = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The receiver's answer"}
+    )
+    error = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "When there was no answer: refused, timeout, connection failed"},
+    )
+    latency_ms = ma.fields.Integer(required=True)
+    outcome = ma.fields.String(
+        required=True,
+        validate=one_of(ATTEMPT_OUTCOMES),
+        metadata={
+            "description": "What it led to: delivered, retry (tried again at the delivery's "
+            "next_attempt_at), failed (given up), superseded (the delivery had been re-sent "
+            "meanwhile, or sent by another attempt)"
+        },
+    )
 
 
 class DeliveryQuery(PageArgs):

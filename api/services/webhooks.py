@@ -30,7 +30,14 @@ from standardwebhooks.webhooks import Webhook
 
 from api.errors import Conflict, Invalid, NotFound
 from api.services import access, audit, events
-from models import OutboxEvent, User, WebhookDelivery, WebhookSubscription, utcnow
+from models import (
+    OutboxEvent,
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+    utcnow,
+)
 from models.webhook import PING
 
 # Back-off after each failed attempt (seconds), then daily, for up to three days.
@@ -280,10 +287,8 @@ def resend(
     *, db_session: Session, user: User, subscription_id: uuid.UUID, delivery_id: uuid.UUID
 ) -> WebhookDelivery:
     """Send a delivery again, delivered or given up: due now, retried for three days more."""
-    subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
-    delivery = db_session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.subscription_id != subscription.id:
-        raise NotFound("No such delivery.")
+    delivery = _delivery_or_raise(db_session, user, subscription_id, delivery_id)
+    subscription = delivery.subscription
     now = utcnow()
     # One conditional statement: a worker that claims it meanwhile wins, and this is a 409.
     taken = db_session.execute(
@@ -308,8 +313,26 @@ def resend(
     return delivery
 
 
+def _delivery_or_raise(
+    db_session: Session, user: User, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery:
+    subscription = get_or_raise(db_session=db_session, user=user, subscription_id=subscription_id)
+    delivery = db_session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != subscription.id:
+        raise NotFound("No such delivery.")
+    return delivery
+
+
 def deliveries(*, subscription: WebhookSubscription):
     return select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
+
+
+def attempts(
+    *, db_session: Session, user: User, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+):
+    """The attempts of one of the user's deliveries (404 when it is not theirs)."""
+    delivery = _delivery_or_raise(db_session, user, subscription_id, delivery_id)
+    return select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id)
 
 
 def backlog(db_session: Session) -> tuple[int, datetime | None]:
@@ -399,6 +422,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     latency_ms: int
+    started_at: datetime
 
 
 def signed_request(
@@ -522,25 +546,25 @@ class Sender:
 def send(sender: Sender, delivery: WebhookDelivery, settings: Settings) -> Attempt:
     """One attempt: the URL checked again (DNS can change) on the address it is sent to,
     signed, no redirects followed."""
-    started = time.monotonic()
+    started, started_at = time.monotonic(), utcnow()
 
-    def took() -> int:
-        return round((time.monotonic() - started) * 1000)
+    def ended(status: int | None, error: str | None = None) -> Attempt:
+        return Attempt(status, error, round((time.monotonic() - started) * 1000), started_at)
 
     try:
         url = _check_form(delivery.subscription.url, settings)
     except Invalid as exc:
-        return Attempt(None, f"refused: {exc.detail}", took())
-    body, headers = signed_request(delivery.event, delivery.subscription, utcnow())
+        return ended(None, f"refused: {exc.detail}")
+    body, headers = signed_request(delivery.event, delivery.subscription, started_at)
     try:
         status = sender.post(url, body, headers, settings)
     except Invalid as exc:
-        return Attempt(None, f"refused: {exc.detail}", took())
+        return ended(None, f"refused: {exc.detail}")
     except httpx.TimeoutException:
-        return Attempt(None, "timeout", took())
+        return ended(None, "timeout")
     except httpx.HTTPError as exc:
-        return Attempt(None, f"{type(exc).__name__}: connection failed", took())
-    return Attempt(status, None, took())
+        return ended(None, f"{type(exc).__name__}: connection failed")
+    return ended(status)
 
 
 def _delay(attempts: int) -> timedelta:
@@ -582,10 +606,12 @@ def renew(
 def record(
     db_session: Session, delivery: WebhookDelivery, attempt: Attempt, *, now: datetime
 ) -> str:
-    """The outcome of an attempt: delivered, retried later, or given up (410, three days).
+    """The outcome of an attempt: delivered, retried later, or given up (410, three days),
+    with the attempt kept in the delivery's history.
 
     Returns "delivered", "retry" or "failed"; "lost" when the delivery stopped being this
-    worker's during the attempt (deleted, re-sent): a failure is then left to its new holder.
+    worker's during the attempt (deleted, re-sent): a failure is then left to its new holder,
+    and the attempt is kept as superseded.
     """
     claimed, delivery = delivery, _mine(db_session, delivery)
     if delivery is None:
@@ -593,6 +619,9 @@ def record(
         ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
         if fresh is None or not ok or fresh.status != "pending":
             db_session.rollback()
+            if fresh is not None:
+                _keep(db_session, fresh, attempt, "superseded")
+                db_session.commit()
             return "lost"
         delivery = fresh
     delivery.attempts += 1
@@ -614,8 +643,22 @@ def record(
     else:
         delivery.next_attempt_at = now + _delay(delivery.attempts)
     outcome = {"delivered": "delivered", "failed": "failed"}.get(delivery.status, "retry")
+    _keep(db_session, delivery, attempt, outcome)
     db_session.commit()
     return outcome
+
+
+def _keep(db_session: Session, delivery: WebhookDelivery, attempt: Attempt, outcome: str) -> None:
+    db_session.add(
+        WebhookAttempt(
+            delivery_id=delivery.id,
+            attempted_at=attempt.started_at,
+            status_code=attempt.status_code,
+            error=attempt.error,
+            latency_ms=attempt.latency_ms,
+            outcome=outcome,
+        )
+    )
 
 
 def _disable(subscription: WebhookSubscription, reason: str) -> None:

@@ -26,7 +26,8 @@ REPORT_LINKS = {
     for name in ("report.html", "chart.svg", "report.pdf")
 }
 
-# A subscriber's own: tests/api/test_webhooks.py (test_a_subscription_is_its_owners_alone).
+# A subscriber's own: tests/api/test_webhooks.py (test_a_subscription_is_its_owners_alone,
+# test_a_delivery_history_is_its_owners_alone).
 WEBHOOK_ITEMS = {
     ("GET", "/v1/webhooks/<>"),
     ("DELETE", "/v1/webhooks/<>"),
@@ -36,6 +37,7 @@ WEBHOOK_ITEMS = {
         for action in ("rotate-secret", "pause", "resume", "test")
     },
     ("POST", "/v1/webhooks/<>/deliveries/<>/resend"),
+    ("GET", "/v1/webhooks/<>/deliveries/<>/attempts"),
 }
 
 # (method, path, body builder(world) or None, status by role)

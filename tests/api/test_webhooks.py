@@ -183,6 +183,93 @@ def test_a_failing_receiver_is_retried_with_back_off_and_each_attempt_recorded(
     assert receiver.requests[0][0]["webhook-id"] == receiver.requests[1][0]["webhook-id"]
 
 
+def _attempts(client, make, user, subscription: dict, delivery_id, status: int = 200):
+    resp = client.get(
+        f"/v1/webhooks/{subscription['id']}/deliveries/{delivery_id}/attempts",
+        headers=make.headers(user),
+    )
+    assert resp.status_code == status, resp.get_json()
+    return resp.get_json()
+
+
+def test_each_attempt_is_kept_in_the_delivery_history_newest_first(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    receiver.codes = [500]
+    _red_flag(client, make, patient)
+    before = utcnow()
+    _drain(app)
+    db.execute(update(WebhookDelivery).values(next_attempt_at=utcnow()))
+    _drain(app)
+    delivery = _the_delivery(db)
+    history = _attempts(client, make, therapist, subscription, delivery.id)
+    assert history["next_cursor"] is None
+    delivered, failed = history["items"]
+    assert (delivered["outcome"], delivered["status_code"], delivered["error"]) == (
+        "delivered",
+        200,
+        None,
+    )
+    assert (failed["outcome"], failed["status_code"]) == ("retry", 500)
+    assert before.isoformat() <= failed["attempted_at"] < delivered["attempted_at"]
+    assert all(a["latency_ms"] >= 0 for a in history["items"])
+    # A page at a time, as every list.
+    first = client.get(
+        f"/v1/webhooks/{subscription['id']}/deliveries/{delivery.id}/attempts?limit=1",
+        headers=make.headers(therapist),
+    ).get_json()
+    assert [a["id"] for a in first["items"]] == [delivered["id"]]
+    assert first["next_cursor"]
+
+
+def test_a_delivery_history_is_its_owners_alone(app, client, make, clinic, receiver, db):
+    patient, therapist, subscription = clinic
+    _red_flag(client, make, patient)
+    _drain(app)
+    delivery = _the_delivery(db)
+    _attempts(client, make, make.user("therapist"), subscription, delivery.id, 404)
+    _attempts(client, make, patient, subscription, delivery.id, 403)
+    # Another subscription of the owner's does not reach this delivery through its own path.
+    other = client.post(
+        "/v1/webhooks",
+        json={"url": receiver.url, "events": ["alert.raised"]},
+        headers=make.headers(therapist),
+    ).get_json()
+    _attempts(client, make, therapist, other, delivery.id, 404)
+    _attempts(client, make, therapist, subscription, other["id"], 404)
+
+
+def test_an_attempt_overtaken_by_a_resend_is_kept_as_superseded(
+    app, client, make, clinic, receiver, db
+):
+    patient, therapist, subscription = clinic
+    receiver.codes = [503]
+    _red_flag(client, make, patient)
+    factory, settings, _, delivery = _claim_and_renew(app)
+    # The attempt outlasts its lease (a stalled worker); the owner re-sends meanwhile.
+    db.execute(update(WebhookDelivery).values(leased_until=utcnow() - timedelta(seconds=1)))
+    _post(
+        client,
+        make,
+        therapist,
+        f"/v1/webhooks/{subscription['id']}/deliveries/{delivery.id}/resend",
+        202,
+    )
+    with webhooks.Sender() as sender:
+        attempt = webhooks.send(sender, delivery, settings)
+    with factory() as db_session:
+        assert webhooks.record(db_session, delivery, attempt, now=utcnow()) == "lost"
+    assert _drain(app)["delivered"] == 1
+    history = _attempts(client, make, therapist, subscription, delivery.id)["items"]
+    assert [(a["outcome"], a["status_code"]) for a in history] == [
+        ("delivered", 200),
+        ("superseded", 503),
+    ]
+    # The re-send started the delivery's count again; its history keeps both.
+    assert _the_delivery(db).attempts == 1
+
+
 def test_410_gone_disables_the_subscription_and_says_why(app, client, make, clinic, receiver, db):
     patient, therapist, subscription = clinic
     receiver.codes = [410]
