@@ -5,7 +5,7 @@ import base64
 import binascii
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, literal, or_, select, union_all, update
@@ -29,6 +29,10 @@ class Position:
     seq: int
     kind: int
     id: str
+    # The purge watermark the replica is whole with: tombstones purged through it were of
+    # records it never held (or it had passed them). A cursor without it (older ones) counts
+    # as whole with none.
+    kept: int = 0
 
 
 START = Position(-1, -1, "")
@@ -54,7 +58,7 @@ class SyncPage:
 
 
 def encode(position: Position) -> str:
-    raw = json.dumps([position.seq, position.kind, position.id]).encode()
+    raw = json.dumps([position.seq, position.kind, position.id, position.kept]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -62,14 +66,19 @@ def decode(cursor: str | None) -> Position:
     if not cursor:
         return START
     try:
-        seq, kind, ident = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not (isinstance(seq, int) and isinstance(kind, int) and isinstance(ident, str)):
+        seq, kind, ident, *kept = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+        kept = kept or [0]
+        numbers = (seq, kind, *kept)
+        # JSON's true and false are ints to isinstance.
+        if not (all(type(n) is int for n in numbers) and isinstance(ident, str) and len(kept) == 1):
             raise ValueError("wrong shape")
-        if not (-1 <= seq < 2**63 and -1 <= kind <= AFTER_ALL_KINDS):
+        if not (-1 <= seq < 2**63 and -1 <= kind <= AFTER_ALL_KINDS and 0 <= kept[0] < 2**63):
             raise ValueError("out of range")
         if ident:
             uuid.UUID(ident)
-        return Position(seq, kind, ident)
+        return Position(seq, kind, ident, kept[0])
     except (ValueError, TypeError, binascii.Error) as exc:
         raise Invalid(
             "The cursor is not valid.", errors={"cursor": ["Not a valid cursor."]}
@@ -130,11 +139,20 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
     # Read before the changes: every number up to it belongs to a committed transaction.
     counter = _counter(db_session)
     settled, purged = counter.value, counter.purged_through
-    # A cursor that had not yet passed every purged tombstone may have missed one.
-    if cursor and (position.seq, position.kind) < (purged, AFTER_ALL_KINDS):
+    # A replica that had not yet passed every tombstone purged since it was whole may still
+    # hold one of their records. (A sync begun without a cursor is whole with the purges
+    # before it: it never held what they removed.)
+    behind = (position.seq, position.kind) < (purged, AFTER_ALL_KINDS)
+    if cursor and behind and purged > position.kept:
         raise CursorExpired(
             "This cursor is older than the kept deletion history; sync again without a cursor."
         )
+    if position.seq > settled:
+        raise CursorExpired(
+            "This cursor is ahead of the server's change history (a database restored from a "
+            "backup?); sync again without a cursor."
+        )
+    kept = max(position.kept, purged)
     parts = list(_own_changes(user, position.seq - 1))
     if user.role == "therapist" and cursor:
         parts += list(_link_changes(user, position.seq - 1, position.seq))
@@ -152,8 +170,9 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
         # A fresh replica has nothing to delete.
         changes = [change for change in changes if change.deleted_at is None]
     last = Position(rows[-1].seq, rows[-1].kind, str(rows[-1].id)) if rows else position
+    last = replace(last, kept=kept)
     if not has_more and (last.seq, last.kind) < (settled, AFTER_ALL_KINDS):
-        last = Position(settled, AFTER_ALL_KINDS, "")
+        last = Position(settled, AFTER_ALL_KINDS, "", kept)
     return SyncPage(changes=changes, next_cursor=encode(last), has_more=has_more)
 
 

@@ -1,6 +1,7 @@
 """Delta sync: change order, tombstones, access changes, expiry, no skipped changes."""
 
 import base64
+import json
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -179,6 +180,65 @@ def test_cursor_older_than_tombstone_retention_is_410(app, client, make):
     )
 
 
+def _purge_all(app) -> None:
+    app.config["SYNC_TOMBSTONE_RETENTION_DAYS"] = 0
+    result = app.test_cli_runner().invoke(args=["purge-tombstones"])
+    assert result.exit_code == 0 and "removed" in result.output
+
+
+def test_a_first_sync_of_several_pages_finishes_after_a_purge(app, client, make):
+    patient, other = make.user("patient"), make.user("patient")
+    headers = make.headers(patient)
+    created = [
+        client.post("/v1/checkins", json=checkin_body(pain=pain), headers=headers).get_json()
+        for pain in range(5)
+    ]
+    gone = client.post("/v1/checkins", json=checkin_body(), headers=make.headers(other))
+    client.delete(f"/v1/checkins/{gone.get_json()['id']}", headers=make.headers(other))
+    _purge_all(app)  # someone else's deletion, after every one of these records
+    changes, cursor = sync_all(client, headers, limit=2)  # a new phone: three pages
+    assert [c["id"] for c in changes] == [c["id"] for c in created]
+    # A later purge that this replica has not passed expires its cursor, as before.
+    extra = client.post("/v1/checkins", json=checkin_body(), headers=headers).get_json()
+    client.delete(f"/v1/checkins/{extra['id']}", headers=headers)
+    _purge_all(app)
+    assert client.get(f"/v1/sync?cursor={cursor}", headers=headers).status_code == 410
+
+
+def test_a_cursor_that_passed_the_purged_tombstones_keeps_working(app, client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = client.post("/v1/checkins", json=checkin_body(), headers=headers).get_json()
+    client.delete(f"/v1/checkins/{created['id']}", headers=headers)
+    _, cursor = sync_all(client, headers)  # past the tombstone
+    _purge_all(app)
+    later = client.post("/v1/checkins", json=checkin_body(pain=6), headers=headers).get_json()
+    changes, cursor = sync_all(client, headers, cursor)
+    assert [c["id"] for c in changes] == [later["id"]]
+    assert client.get(f"/v1/sync?cursor={cursor}", headers=headers).status_code == 200
+
+
+def _cursor(*parts) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+def test_a_cursor_ahead_of_the_servers_history_is_410(client, make):
+    headers = make.headers(make.user("patient"))
+    seq = json.loads(base64.urlsafe_b64decode(sync_all(client, headers)[1] + "=="))[0]
+    # As after a restore from a backup: the phone synced further than the database now is.
+    ahead = _cursor(seq + 500, 9, "", 0)
+    client.post("/v1/checkins", json=checkin_body(pain=9), headers=headers)
+    resp = client.get(f"/v1/sync?cursor={ahead}", headers=headers)
+    assert resp.status_code == 410 and "ahead" in resp.get_json()["detail"]
+
+
+def test_a_cursor_of_three_parts_given_out_before_is_still_read(client, make):
+    headers = make.headers(make.user("patient"))
+    client.post("/v1/checkins", json=checkin_body(), headers=headers)
+    resp = client.get(f"/v1/sync?cursor={_cursor(0, 9, '')}", headers=headers)
+    assert resp.status_code == 200 and len(resp.get_json()["changes"]) == 1
+
+
 @pytest.mark.parametrize(
     "cursor",
     [
@@ -187,6 +247,10 @@ def test_cursor_older_than_tombstone_retention_is_410(app, client, make):
         "W1sxXSwyLCJ4Il0",
         base64.urlsafe_b64encode(b'[1e400, 0, ""]').decode(),
         base64.urlsafe_b64encode(b'[99999999999999999999999, 0, ""]').decode().rstrip("="),
+        base64.urlsafe_b64encode(b'[true, 0, ""]').decode().rstrip("="),
+        base64.urlsafe_b64encode(b'[1, 0, "", false]').decode().rstrip("="),
+        base64.urlsafe_b64encode(b'[1, 0, "", -1]').decode().rstrip("="),
+        base64.urlsafe_b64encode(b'[1, 0, "", 0, 0]').decode().rstrip("="),
     ],
 )
 def test_bad_cursor_is_422(client, make, cursor):
