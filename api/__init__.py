@@ -74,8 +74,13 @@ class _NoCookieSession(SessionInterface):
         return None
 
 
+class _App(Flask):
+    def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def]
+        errors.log_exception(self, exc_info)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    app = _App(__name__, instance_relative_config=True)
     app.session_interface = _NoCookieSession()
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(from_environment(app.instance_path))

@@ -164,10 +164,21 @@ def handle_domain_error(error: DomainError) -> Response:
     )
 
 
+def route() -> str:
+    """The request's route as logs name it: its template, never the path, which can hold a
+    report link's token."""
+    return request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+
+
+def log_exception(app: Flask, exc_info) -> None:  # type: ignore[no-untyped-def]
+    """Flask's "Exception on <path>" line (an error at commit, after the view), by route."""
+    app.logger.error("Exception on %s [%s]", route(), request.method, exc_info=exc_info)
+
+
 def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, route())
     return handle_http_exception(InternalServerError())
 
 

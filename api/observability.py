@@ -13,7 +13,7 @@ import time
 from flask import Flask, Response, abort, current_app, g, request
 from pythonjsonlogger.json import JsonFormatter
 
-from api import metrics
+from api import errors, metrics
 from api.db import get_session
 from api.services import webhooks
 from models import utcnow
@@ -66,7 +66,7 @@ def _record(response: Response) -> Response:
     if started is None:
         return response
     took = time.perf_counter() - started
-    route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+    route = errors.route()
     method = request.method if request.method in METHODS else "OTHER"
     metrics.REQUESTS.labels(method, route, response.status_code).inc()
     metrics.LATENCY.labels(method, route).observe(took)

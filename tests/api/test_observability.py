@@ -3,17 +3,21 @@ webhook backlog, and one JSON log line per request that holds no token and no he
 
 import json
 import logging
+import sqlite3
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import update
 
+from api.auth import issue_access_token
+from api.db import session_scope
 from api.services import reports
 from models import MassageSession, OutboxEvent, WebhookDelivery, utcnow
 from tests.api.test_webhooks import _loaded_session, _red_flag
-from tests.conftest import session_body
+from tests.conftest import session_body, sqlite_file_app, unsaved_patient
 
 TOKEN = "metrics-" + "t" * 24
 
@@ -179,3 +183,43 @@ def test_a_failed_savepoint_keeps_the_alerts_of_the_transaction_counted(metered,
         session.commit()
         session.close()
     assert _value(_scrape(client), "alerts_raised_total", **raised) == before + 1
+
+
+@pytest.fixture
+def file_app(monkeypatch, tmp_path, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the failure is made by holding SQLite's writer lock from outside")
+    yield from sqlite_file_app(
+        monkeypatch,
+        f"{tmp_path}/logged.sqlite3",
+        RATELIMIT_ENABLED=False,
+        SQLITE_BUSY_TIMEOUT_MS=200,
+    )
+
+
+def test_a_report_link_that_fails_to_open_keeps_its_token_out_of_the_error_log(file_app, caplog):
+    file_app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production
+    with session_scope(file_app) as db_session:
+        patient = unsaved_patient()
+        db_session.add(patient)
+    with file_app.app_context():
+        bearer, _ = issue_access_token(patient, family_id=None)
+    client = file_app.test_client()
+    link = client.post(
+        f"/v1/patients/{patient.id}/report-links",
+        json={},
+        headers={"Authorization": f"Bearer {bearer}"},
+    ).get_json()
+    path = urlsplit(link["chart_url"]).path
+    token = path.split("/")[-2]
+    other = sqlite3.connect(file_app.config["DATABASE_PATH"], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing: the opening's audit fails
+    try:
+        with caplog.at_level(logging.INFO):
+            assert client.get(path).status_code == 500
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors and all(token not in r.getMessage() for r in caplog.records)
+    assert "/report-links/<string:token>/chart.svg" in errors[0].getMessage()
