@@ -11,7 +11,6 @@ from flask_smorest import Blueprint
 from api import limits
 from api.auth import auth_required, current_user, issue_report_link, report_link_required
 from api.db import get_session
-from api.idempotency import idempotent
 from api.openapi import document
 from api.pagination import page_schema, paginate
 from api.resources import rendering
@@ -216,7 +215,6 @@ class PatientReportPdf(MethodView):
 class PatientReportLinks(MethodView):
     @auth_required(*ANYONE)
     @blp.arguments(ReportLinksIn)
-    @idempotent
     @blp.response(201, ReportLinkOut)
     @document(responses={404: "NOT_FOUND"})
     def post(self, _data, patient_id: uuid.UUID):
@@ -224,7 +222,9 @@ class PatientReportLinks(MethodView):
 
         One patient, read-only: the page, the chart and the PDF. Each use is audited and checks
         access again (an ended care link closes them); signing out closes them at once. The
-        links carry their token in the path: share them like a password.
+        links carry their token in the path: share them like a password. An
+        `Idempotency-Key` is accepted but nothing is stored under it (the answer holds the
+        token): a retry makes new links, after checking access again.
         """
         user = current_user()
         patient_report.grant_link(db_session=get_session(), user=user, patient_id=patient_id)

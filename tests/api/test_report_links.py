@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.auth import issue_report_link
 from api.services import demo
-from models import AuditEvent, CareLink, User, utcnow
+from models import AuditEvent, CareLink, IdempotencyRecord, User, utcnow
 from tests.conftest import PASSWORD, checkin_body, session_body
 
 FORMATS = ("report.html", "chart.svg", "report.pdf")
@@ -181,3 +181,20 @@ def test_an_ended_care_link_closes_the_report_links_at_once(client, make, linked
     )
     for name in ("html_url", "chart_url", "pdf_url"):
         assert client.get(_path(links[name])).status_code == 404
+
+
+def test_a_retried_report_link_is_made_again_and_its_token_is_stored_nowhere(
+    client, make, linked, db
+):
+    patient, therapist = linked
+    headers = make.headers(therapist, **{"Idempotency-Key": "links-1"})
+    path = f"/v1/patients/{patient.id}/report-links"
+    first = client.post(path, json={}, headers=headers)
+    again = client.post(path, json={}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert "Idempotent-Replayed" not in again.headers
+    assert first.get_json()["html_url"] != again.get_json()["html_url"]
+    assert db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+    link = db.scalar(select(CareLink).where(CareLink.patient_id == patient.id))
+    client.delete(f"/v1/care-links/{link.id}", headers=make.headers(patient))
+    assert client.post(path, json={}, headers=headers).status_code == 404
