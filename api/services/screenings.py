@@ -3,13 +3,17 @@
 from sqlalchemy.orm import Session
 
 import analyzer
-from api.services import access, alerts, analysis
+from api.services import access, alerts, analysis, audit
 from models import User, utcnow
 
 
 def screen(*, db_session: Session, user: User, data: dict) -> analyzer.Screening:
     patient = access.patient_named_in_body(
         db_session=db_session, user=user, patient_id=data.get("patient_id")
+    )
+    # It reads the patient's history and open alerts, and answers with what it found.
+    audit.record_read(
+        db_session, user=user, resource_type="screening", resource_id=None, patient_id=patient.id
     )
     cfg = analysis.config(db_session)
     now = utcnow()

@@ -12,7 +12,7 @@ from sqlalchemy import and_, delete, func, literal, or_, select, union_all, upda
 from sqlalchemy.orm import Session
 
 from api.errors import DomainError, Invalid
-from api.services import access
+from api.services import access, audit
 from models import Alert, CareLink, ChangeCounter, CheckIn, MassageSession, User, utcnow
 
 KINDS = {"session": (0, MassageSession), "checkin": (1, CheckIn), "alert": (2, Alert)}
@@ -169,6 +169,14 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
     if not cursor:
         # A fresh replica has nothing to delete.
         changes = [change for change in changes if change.deleted_at is None]
+    handed_out = [change.record for change in changes if change.live_record is not None]
+    audit.record_list(
+        db_session,
+        user=user,
+        resource_type="sync",
+        patient_ids=[record.patient_id for record in handed_out],
+        row_count=len(handed_out),
+    )
     last = Position(rows[-1].seq, rows[-1].kind, str(rows[-1].id)) if rows else position
     last = replace(last, kept=kept)
     if not has_more and (last.seq, last.kind) < (settled, AFTER_ALL_KINDS):

@@ -57,6 +57,35 @@ def test_therapist_reads_of_patient_data_are_audited_own_reads_are_not(client, m
     assert (listed.action, listed.row_count, listed.patient_id) == ("checkin.list", 1, patient.id)
 
 
+def test_a_therapists_sync_and_screening_are_audited_a_patients_own_are_not(client, make, db):
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    headers = make.headers(patient)
+    red_flag = session_body(symptoms={"bladder_bowel_change": True})
+    client.post("/v1/sessions", json=red_flag, headers=headers)
+    client.post("/v1/checkins", json=checkin_body(), headers=headers)
+    screening = {
+        "symptoms": {},
+        "acute_flare": False,
+        "planned_pressure": "light",
+        "planned_areas": ["hip"],
+    }
+    assert client.get("/v1/sync", headers=headers).status_code == 200
+    assert client.post("/v1/screenings", json=screening, headers=headers).status_code == 200
+    assert _events(db, actor_id=patient.id) == []
+    synced = client.get("/v1/sync", headers=make.headers(therapist)).get_json()
+    assert len(synced["changes"]) == 3  # the session, the check-in and the alert
+    screened = client.post(
+        "/v1/screenings",
+        json={**screening, "patient_id": str(patient.id)},
+        headers=make.headers(therapist),
+    ).get_json()
+    assert screened["verdict"] == "do_not_proceed"
+    listed, read = _events(db, actor_id=therapist.id)
+    assert (listed.action, listed.row_count, listed.patient_id) == ("sync.list", 3, patient.id)
+    assert (read.action, read.patient_id) == ("screening.read", patient.id)
+
+
 def test_alert_lifecycle_and_care_links_are_audited(client, make, db):
     patient, therapist = make.user("patient"), make.user("therapist")
     link = client.post(
