@@ -191,6 +191,7 @@ def html(course: Course, *, generated: datetime, zone: tzinfo = UTC) -> str:
         pressing=course.pressing,
         evidence={alert.id: evidence_rows(course, alert, when) for alert in course.alerts},
         label=label,
+        red_flags=red_flags,
         chart=Markup(svg[svg.index("<svg") :]),  # noqa: S704 - matplotlib escapes its text
         period=period(course.window.start, course.window.end, zone),
         zone=str(zone),
@@ -232,7 +233,7 @@ def evidence_rows(course: Course, alert, when) -> list[str]:
                     s.started_at,
                     f"Session {when(s.started_at)}: {label(s.technique)}, {label(s.pressure)} "
                     f"pressure{', in a flare' if s.acute_flare else ''}; pain {s.pain_before} "
-                    f"before, {after} after; numbness {s.numbness}, weakness {s.weakness}",
+                    f"before, {after} after; {_nerve_symptoms(s)}",
                 )
             )
         elif key in checkins:
@@ -240,16 +241,35 @@ def evidence_rows(course: Course, alert, when) -> list[str]:
             rows.append(
                 (
                     c.recorded_at,
-                    f"Check-in {when(c.recorded_at)}: pain {c.pain}; numbness {c.numbness}, "
-                    f"weakness {c.weakness}"
-                    + ("; bladder or bowel change" if c.bladder_bowel_change else "")
-                    + ("; saddle numbness" if c.saddle_numbness else ""),
+                    f"Check-in {when(c.recorded_at)}: pain {c.pain}; {_nerve_symptoms(c)}",
                 )
             )
     if rows:
         return [text for _, text in sorted(rows, key=lambda row: row[0])]
     felt = sorted(item["felt_at"] for item in alert.evidence.get("items", []))
     return [f"Reports felt {', '.join(when(datetime.fromisoformat(f)) for f in felt)}"]
+
+
+def red_flags(report) -> str:
+    """The red-flag symptoms a session or check-in reported, or "none"."""
+    flags = [
+        name
+        for name, present in (
+            ("bladder or bowel change", report.bladder_bowel_change),
+            ("saddle numbness", report.saddle_numbness),
+        )
+        if present
+    ]
+    return ", ".join(flags) or "none"
+
+
+def _nerve_symptoms(report) -> str:
+    side = f", {report.symptom_side} side" if report.symptom_side else ""
+    flags = red_flags(report)
+    return (
+        f"numbness {report.numbness}, tingling {report.tingling}, weakness {report.weakness}"
+        f"{side}" + (f"; {flags}" if flags != "none" else "")
+    )
 
 
 def label(code: str | None) -> str:

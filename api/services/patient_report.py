@@ -112,8 +112,12 @@ def load(*, db_session: Session, user: User, patient_id: uuid.UUID, window: Wind
             .order_by(CheckIn.recorded_at, CheckIn.id)
         )
     )
+    # A firing withdrawn (its report corrected or deleted) is no evidence: an alert left
+    # with none, such as one resolved as data_corrected, is not in the report.
     felt_in_window = select(AlertTrigger.alert_id).where(
-        AlertTrigger.patient_id == patient.id, *window.where(AlertTrigger.felt_at)
+        AlertTrigger.patient_id == patient.id,
+        AlertTrigger.withdrawn_at.is_(None),
+        *window.where(AlertTrigger.felt_at),
     )
     alerts = list(
         db_session.scalars(

@@ -190,7 +190,45 @@ def test_printable_report_opens_with_a_banner_for_pressing_alerts_and_reads_as_w
     tables = text[text.index("<h2>By technique</h2>") :]
     assert "deep_tissue" not in tables and "lower_back" not in tables
     checkins = text[text.index("<h2>Check-ins</h2>") :]
-    assert "22 Oct 2026 08:00" in checkins and "<td>yes</td>" in checkins
+    assert "22 Oct 2026 08:00" in checkins
+    assert '<td class="flag">bladder or bowel change</td>' in checkins
+
+
+def test_a_red_flag_on_a_session_shows_in_its_row_and_in_its_alerts_evidence(client, make, linked):
+    patient, therapist = linked
+    flagged = session_body(
+        started_at="2026-10-20T17:00:00Z",
+        symptoms={"saddle_numbness": True, "side": "left", "tingling": 1},
+    )
+    assert (
+        client.post("/v1/sessions", json=flagged, headers=make.headers(patient)).status_code == 201
+    )
+    text = client.get(
+        f"/v1/patients/{patient.id}/report.html", headers=make.headers(therapist)
+    ).get_data(as_text=True)
+    sessions = text[text.index("<h2>Sessions</h2>") : text.index("<h2>Check-ins</h2>")]
+    assert "<td>Left</td>" in sessions and '<td class="flag">saddle numbness</td>' in sessions
+    alerts = text[text.index("<h2>Alerts in this period</h2>") : text.index("<h2>Sessions</h2>")]
+    assert "tingling 1, weakness 0, left side; saddle numbness</li>" in alerts
+
+
+def test_an_alert_whose_reports_were_deleted_as_a_typo_is_not_in_the_report(client, make, linked):
+    patient, therapist = linked
+    headers = make.headers(patient)
+    client.post(
+        "/v1/sessions", json=session_body(started_at="2026-11-01T09:00:00Z"), headers=headers
+    )
+    typo = session_body(started_at="2026-11-03T09:00:00Z", symptoms={"bladder_bowel_change": True})
+    typo_id = client.post("/v1/sessions", json=typo, headers=headers).get_json()["id"]
+    assert client.delete(f"/v1/sessions/{typo_id}", headers=headers).status_code == 204
+    window = "from=2026-11-01T00:00:00Z&to=2026-11-10T00:00:00Z"
+    base = f"/v1/patients/{patient.id}"
+    page = client.get(f"{base}/report.html?{window}", headers=make.headers(therapist))
+    assert "No alerts were raised for reports felt in this period." in page.get_data(as_text=True)
+    report = client.get(f"{base}/report?{window}", headers=make.headers(therapist)).get_json()
+    assert report["alerts"] == []
+    chart = client.get(f"{base}/report/chart.svg?{window}", headers=make.headers(therapist))
+    assert "Alert 1" not in chart.get_data(as_text=True)
 
 
 def test_patients_list_and_caseload_rows(client, make):
