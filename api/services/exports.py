@@ -483,13 +483,14 @@ def _patients(db_session: Session, scope: Scope) -> Iterator[tuple[uuid.UUID, st
 def _chunks(
     db_session: Session, export: Export, scope: Scope, patient_id: uuid.UUID
 ) -> Iterator[list]:
-    """One patient's rows in time order, ROW_CHUNK at a time, each chunk its own transaction."""
+    """One patient's rows in time order, ROW_CHUNK at a time, each chunk its own transaction
+    that checks access again: a care link ended during the export ends its rows at once."""
     table, felt = export.table, export.felt
-    query = _filtered(
-        select(*(c.expression for c in export.columns)).where(table.c.patient_id == patient_id),
-        export,
-        scope,
-    ).order_by(felt, table.c.id)
+    rows_of_patient = select(*(c.expression for c in export.columns)).where(
+        table.c.patient_id == patient_id
+    )
+    query = _scoped(_filtered(rows_of_patient, export, scope), table.c.patient_id, scope)
+    query = query.order_by(felt, table.c.id)
     felt_at, id_at = export.position(felt.name), export.position("id")
     after: tuple[datetime, uuid.UUID] | None = None
     while True:

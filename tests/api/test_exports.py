@@ -452,6 +452,29 @@ def test_rows_come_patient_by_patient_in_time_order_across_many_chunks(client, m
     assert [r["id"] for r in rows] == expected_ids
 
 
+def test_a_care_link_ended_during_an_export_ends_that_patients_rows_at_once(
+    client, make, monkeypatch
+):
+    monkeypatch.setattr(exports, "ROW_CHUNK", 2)
+    monkeypatch.setattr(exports, "FLUSH_AT", 1)
+    therapist = make.user("therapist")
+    first, second = sorted((make.user("patient"), make.user("patient")), key=lambda u: u.id)
+    make.link(first, therapist)
+    link = make.link(second, therapist)
+    for patient in (first, second):
+        for day in range(1, 6):
+            body = session_body(started_at=f"2026-10-{day:02d}T09:00:00Z")
+            _post(client, make, "/v1/sessions", patient, body)
+    resp = client.get("/v1/exports/sessions.csv", headers=make.headers(therapist), buffered=False)
+    body = iter(resp.response)
+    received = next(body)  # the header, and on SQLite the first patient's first rows
+    assert str(second.id).encode() not in received
+    ended = client.delete(f"/v1/care-links/{link.id}", headers=make.headers(second))
+    assert ended.status_code == 204
+    rows = _records_from_text((received + b"".join(body)).decode())
+    assert {r["patient_id"] for r in rows} == {str(first.id)} and len(rows) == 5
+
+
 def test_therapist_export_is_audited_with_the_row_count(client, make, db, caseload):
     therapist, patients, _ = caseload
     headers = make.headers(therapist)
