@@ -170,6 +170,29 @@ def _active_alerts(db_session: Session, patient_id: uuid.UUID) -> dict[str, Aler
     }
 
 
+def still_raised_by(
+    db_session: Session, *, patient_id: uuid.UUID, report_id: uuid.UUID
+) -> list[Alert]:
+    """The patient's active alerts that a live firing of this report raised or updated (a
+    client that sends a report again, having lost the answer, is told them again)."""
+    fired_by_it = select(AlertTrigger.alert_id).where(
+        AlertTrigger.patient_id == patient_id,
+        AlertTrigger.withdrawn_at.is_(None),
+        AlertTrigger.key.contains(str(report_id), autoescape=True),
+    )
+    return list(
+        db_session.scalars(
+            select(Alert)
+            .where(
+                Alert.patient_id == patient_id,
+                Alert.status.in_(ACTIVE_STATUSES),
+                Alert.id.in_(fired_by_it),
+            )
+            .order_by(Alert.severity_rank.desc(), Alert.first_seen_at)
+        )
+    )
+
+
 def _new_alert(patient_id: uuid.UUID, finding: analyzer.Finding, now: datetime) -> Alert:
     return Alert(
         id=uuid.uuid4(),

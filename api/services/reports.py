@@ -159,7 +159,7 @@ def create(
     if report_id is not None:
         existing = get_by_id(db_session, model, report_id)
         if existing is not None:
-            return _existing(existing, patient, data, model)
+            return _existing(db_session, existing, patient, data, model)
         _refuse_id_of_other_kind(db_session, model, report_id)
     elif prepared is not None:
         report_id = uuid.UUID(prepared.report.id)
@@ -199,14 +199,19 @@ def _refuse_id_of_other_kind(db_session: Session, model: ReportModel, report_id:
         )
 
 
-def _existing(existing: Report, patient: User, data: dict, model: ReportModel) -> WriteResult:
+def _existing(
+    db_session: Session, existing: Report, patient: User, data: dict, model: ReportModel
+) -> WriteResult:
+    """The report as stored, when it is this one sent again, with the alerts it raised that
+    are still active; else 409."""
     comparable = {k: v for k, v in data.items() if not (k == "therapist_id" and v is None)}
     if (
         existing.patient_id == patient.id
         and existing.deleted_at is None
         and _same_content(existing, comparable)
     ):
-        return WriteResult(report=existing, alerts=[], created=False)
+        raised = alerts.still_raised_by(db_session, patient_id=patient.id, report_id=existing.id)
+        return WriteResult(report=existing, alerts=raised, created=False)
     raise Conflict(
         f"A {_noun(model)} with this id already exists with other content.",
         errors={"id": ["Already used."]},

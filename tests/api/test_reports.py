@@ -151,6 +151,31 @@ def test_client_id_retry_with_same_content_returns_existing(
 
 
 @pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
+def test_a_red_flag_sent_again_with_its_id_is_answered_with_its_alerts_while_active(
+    client, make, path, model, body, felt
+):
+    """A phone that lost the first answer sends the report again: it must still learn of the
+    urgent alert the report raised (and of nothing once that alert is resolved)."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    flagged = body(id=str(uuid.uuid4()), symptoms={"bladder_bowel_change": True})
+    first = client.post(path, json=flagged, headers=make.headers(patient)).get_json()
+    (raised,) = [a for a in first["alerts"] if a["rule"] == "red_flag_bladder_bowel"]
+    again = client.post(path, json=flagged, headers=make.headers(patient))
+    assert again.status_code == 200
+    assert [a["id"] for a in again.get_json()["alerts"]] == [a["id"] for a in first["alerts"]]
+    assert again.get_json()["alerts"][0]["status"] == "open"
+    other = client.post(path, json=body(id=str(uuid.uuid4())), headers=make.headers(patient))
+    assert raised["id"] not in [a["id"] for a in other.get_json()["alerts"]]
+    resolved = client.post(
+        f"/v1/alerts/{raised['id']}/resolve", json={"note": "seen"}, headers=make.headers(therapist)
+    )
+    assert resolved.status_code == 200
+    later = client.post(path, json=flagged, headers=make.headers(patient)).get_json()
+    assert raised["id"] not in [a["id"] for a in later["alerts"]]
+
+
+@pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
 def test_client_id_with_other_content_is_409_and_not_overwritten(
     client, make, db, path, model, body, felt
 ):
