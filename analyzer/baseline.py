@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from statistics import fmean, median_low
 
 from analyzer.config import AnalyzerConfig
@@ -92,10 +93,36 @@ def grade_baseline(history: Sequence[Report], name: str, config: AnalyzerConfig)
     ``new_patient_grade``: one early report read a grade low must not make the
     patient's usual grade look lower than it is.
     """
-    recent = history[-(config.baseline_reports + config.neuro_confirm_reports) :]
-    pool = recent[: -config.neuro_confirm_reports] or recent
+    pool = _grade_pool(history, config)
     grade = median_low(getattr(r.symptoms, name) for r in pool) if pool else 0
     if len(pool) < config.neuro_min_reports:
         # Too few reports to know the usual grade: a mild grade counts as usual.
         grade = max(grade, config.new_patient_grade)
     return grade
+
+
+def grade_basis(history: Sequence[Report], config: AnalyzerConfig) -> str:
+    """What the usual grade of grade_baseline rests on, as a clinician reads it."""
+    if len(_grade_pool(history, config)) >= config.neuro_min_reports:
+        return "earlier reports"
+    return f"few reports yet: at least grade {config.new_patient_grade} counts as usual"
+
+
+def _grade_pool(history: Sequence[Report], config: AnalyzerConfig) -> Sequence[Report]:
+    recent = history[-(config.baseline_reports + config.neuro_confirm_reports) :]
+    return recent[: -config.neuro_confirm_reports] or recent
+
+
+def early_rise_start(history: Sequence[Report], name: str, config: AnalyzerConfig) -> int | None:
+    """While a new patient's usual grade still rests on fewer than ``neuro_min_reports``
+    reports: their lowest grade, when every report since the last one at it has been higher
+    than the report before (0, then 1): a rise under way in their own reports, which
+    counting a mild grade as usual must not hide. None otherwise."""
+    if len(history) < 2 or len(_grade_pool(history, config)) >= config.neuro_min_reports:
+        return None
+    grades = [getattr(r.symptoms, name) for r in history]
+    low = min(grades)
+    run = grades[len(grades) - 1 - grades[::-1].index(low) :]
+    if len(run) < 2 or any(later <= earlier for earlier, later in pairwise(run)):
+        return None
+    return low

@@ -11,7 +11,13 @@ from datetime import UTC, timedelta
 from statistics import fmean, median
 from typing import Any
 
-from analyzer.baseline import baseline_series, grade_baseline, pain_baseline
+from analyzer.baseline import (
+    baseline_series,
+    early_rise_start,
+    grade_baseline,
+    grade_basis,
+    pain_baseline,
+)
 from analyzer.config import RULES, AnalyzerConfig
 from analyzer.domain import Finding, PatientContext, Report
 from analyzer.texts import render
@@ -70,22 +76,33 @@ def red_flag_bladder_bowel(
 def _nerve_rise(
     name: str, trigger: Report, history: Sequence[Report], config: AnalyzerConfig
 ) -> dict[str, Any] | None:
-    """Evidence when the grade of ``name`` is severe or >= urgent_rise above the baseline."""
+    """Evidence when the grade of ``name`` is severe, >= urgent_rise above the baseline, or
+    >= urgent_rise above where a new patient's rising reports started."""
     grade = getattr(trigger.symptoms, name)
     baseline = grade_baseline(history, name, config)
+    basis = grade_basis(history, config)
+    start = early_rise_start(history, name, config)
     if grade >= config.neuro_severe_grade:
         pattern = "severe"
     elif grade - baseline >= config.neuro_urgent_rise:
         pattern = "rise above the usual grade"
+    elif start is not None and grade - start >= config.neuro_urgent_rise:
+        pattern = "rising since the first reports"
+        baseline, basis = start, "the first report, rising since"
     else:
         return None
     return {
         name: grade,
         "usual_grade": baseline,
+        "usual_basis": basis,
         "rise": grade - baseline,
-        "previous_grades": [getattr(r.symptoms, name) for r in history[-3:]],
+        "previous_grades": _previous_grades(history, name),
         "pattern": pattern,
     }
+
+
+def _previous_grades(history: Sequence[Report], name: str) -> list[int]:
+    return [getattr(r.symptoms, name) for r in history[-3:]]
 
 
 def progressive_weakness(
@@ -121,7 +138,8 @@ def neuro_recheck(
     for name in ("weakness", "numbness"):
         grade = getattr(trigger.symptoms, name)
         baseline = grade_baseline(history, name, config)
-        if grade - baseline == 1 and grade < config.neuro_severe_grade:
+        urgent = _nerve_rise(name, trigger, history, config) is not None
+        if grade - baseline == 1 and not urgent:
             run = history[-config.neuro_confirm_reports :]
             sustained = (
                 len(run) == config.neuro_confirm_reports
@@ -139,6 +157,8 @@ def neuro_recheck(
         "symptom": name,
         "grade": grade,
         "usual_grade": baseline,
+        "usual_basis": grade_basis(history, config),
+        "previous_grades": _previous_grades(history, name),
         "sustained": bool(run),
         "confirming_reports": len(run),
         "symptoms_raised": sorted(r[1] for r in raised),

@@ -23,8 +23,8 @@ _NEURO_GUIDANCE = (
 )
 _MCID = "Farrar 2001; Ostelo 2008"
 _CLINICIAN_NEURO = (
-    "Progressive neurological signs per the founding guidance: stop massage and refer "
-    "for prompt medical assessment."
+    "Progressive neurological signs per the massage guidance this product follows: stop "
+    "massage and refer for prompt medical assessment."
 )
 
 
@@ -56,38 +56,39 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
         "progressive_weakness": RuleText(
             title="Increasing leg weakness reported",
             message=(
-                "You reported leg weakness of grade {weakness} on a 0-3 scale; your usual grade "
-                "in earlier reports was {usual_grade}. " + _NEURO_GUIDANCE
+                "You reported leg weakness of grade {weakness} on a 0-3 scale (your reports "
+                "just before: {previous_grades}). " + _NEURO_GUIDANCE
             ),
             clinician_message=(
-                "Leg weakness grade {weakness}/3 ({pattern}); usual grade {usual_grade}, last "
-                "grades {previous_grades}. " + _CLINICIAN_NEURO
+                "Leg weakness grade {weakness}/3 ({pattern}); usual grade {usual_grade} "
+                "({usual_basis}), last grades {previous_grades}. " + _CLINICIAN_NEURO
             ),
             recommendation=STOP_NOW,
         ),
         "significant_numbness": RuleText(
             title="Significant numbness reported",
             message=(
-                "You reported numbness of grade {numbness} on a 0-3 scale; your usual grade in "
-                "earlier reports was {usual_grade}. " + _NEURO_GUIDANCE
+                "You reported numbness of grade {numbness} on a 0-3 scale (your reports just "
+                "before: {previous_grades}). " + _NEURO_GUIDANCE
             ),
             clinician_message=(
-                "Numbness grade {numbness}/3 ({pattern}); usual grade {usual_grade}, last "
-                "grades {previous_grades}. " + _CLINICIAN_NEURO
+                "Numbness grade {numbness}/3 ({pattern}); usual grade {usual_grade} "
+                "({usual_basis}), last grades {previous_grades}. " + _CLINICIAN_NEURO
             ),
             recommendation=STOP_NOW,
         ),
         "neuro_recheck": RuleText(
             title="Nerve symptoms a little stronger than usual",
             message=(
-                "You reported {symptom} of grade {grade} on a 0-3 scale, one grade above your "
-                "usual {usual_grade}. A one-grade change can be ordinary day-to-day variation; "
-                "a check-in within the next 24 hours shows whether it stays."
+                "You reported {symptom} of grade {grade} on a 0-3 scale (your reports just "
+                "before: {previous_grades}). A one-grade change can be ordinary day-to-day "
+                "variation; a check-in within the next 24 hours shows whether it stays."
             ),
             clinician_message=(
                 "{symptom} grade {grade}/3, one above the patient's usual grade {usual_grade} "
-                "(raised: {symptoms_raised}). Re-check nerve symptoms before the next massage; "
-                "a further rise is an urgent referral per the founding guidance."
+                "({usual_basis}; raised: {symptoms_raised}). Re-check nerve symptoms before the "
+                "next massage; a further rise is an urgent referral per the massage guidance "
+                "this product follows."
             ),
             recommendation=(
                 "Send a check-in within 24 hours, and tell your therapist before the next "
@@ -194,8 +195,8 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
                 "flare-up."
             ),
             clinician_message=(
-                "Acute flare with {pressure} pressure on {areas}: the founding guidance advises "
-                "gentle techniques away from the inflamed nerve."
+                "Acute flare with {pressure} pressure on {areas}: the massage guidance this "
+                "product follows advises gentle techniques away from the inflamed nerve."
             ),
             recommendation=(
                 "During a flare-up, keep to light, gentle techniques away from the sciatic "
@@ -232,8 +233,8 @@ ESCALATED_TEXTS: Mapping[str, RuleText] = MappingProxyType(
             clinician_message=(
                 "{symptom} grade {grade}/3 sustained one above the usual grade {usual_grade} "
                 "over {confirming_reports} more reports. Re-assess nerve symptoms before any "
-                "further massage; a further rise is an urgent referral per the founding "
-                "guidance."
+                "further massage; a further rise is an urgent referral per the massage "
+                "guidance this product follows."
             ),
             recommendation=(
                 "Do not book another massage until a healthcare professional or your therapist "

@@ -20,7 +20,8 @@ The headline is the realistic clinic (SPEC section 2), every habit at once:
 Groups: stable; pain drifting up 0.7-1 point per session after an onset session;
 post-session aggravation (+2-3 points after every session from the onset, fading over
 2-4 days); a progressive nerve deficit (numbness or weakness one grade higher on each
-report from an onset until grade 3); a bladder/bowel or saddle red flag on one report; a
+report from an onset until grade 3), and the same from a new patient's second or third
+report; a bladder/bowel or saddle red flag on one report; a
 grade-3 numbness or weakness on one report.
 
 Goals: stable patients with any warning or urgent finding <= 5 %, with an urgent one
@@ -251,13 +252,16 @@ class Simulator:
     def aggravated(self) -> Patient:
         return self.patient(aggravation=True)
 
-    def nerve_deficit(self) -> Patient:
-        """Numbness or weakness one grade higher on every report from an onset report on."""
+    def nerve_deficit(self, start: int | None = None) -> Patient:
+        """Numbness or weakness one grade higher on every report from an onset report on
+        (`start`; by default one after the first four)."""
         patient = self.patient()
         name = self.rng.choice(("numbness", "weakness"))
         rate = self.h.weakness_wobble if name == "weakness" else self.h.wobble
-        start = self.rng.randrange(4, len(patient.reports) - 2)
-        steady = _steady_grade(patient.reports[:start], name)
+        if start is None:
+            start = self.rng.randrange(4, len(patient.reports) - 2)
+        # Stable grades are 0-1: a higher median (one early report read a grade high) is 1.
+        steady = min(1, _steady_grade(patient.reports[:start], name))
         changed, target = {}, None
         for step, report in enumerate(patient.reports[start:], start=1):
             truth = min(3, steady + step)
@@ -268,6 +272,11 @@ class Simulator:
         patient = self.with_changes(patient, changed)
         patient.deficit_onset, patient.deficit_target = patient.reports[start].id, target
         return patient
+
+    def new_patient_nerve_deficit(self) -> Patient:
+        """A deficit rising from a new patient's second or third report: one or two reports
+        are all the history the analyzer has of their usual grade."""
+        return self.nerve_deficit(start=self.rng.choice((1, 2)))
 
     def red_flag(self) -> Patient:
         patient = self.patient()
@@ -361,6 +370,7 @@ GROUPS: dict[str, Callable[[Simulator], Patient]] = {
     "drift": Simulator.drifting,
     "aggravation": Simulator.aggravated,
     "nerve": Simulator.nerve_deficit,
+    "nerve_new": Simulator.new_patient_nerve_deficit,
     "red_flag": Simulator.red_flag,
     "grade_3": Simulator.grade_three,
 }
@@ -398,6 +408,12 @@ def headline(c: Cohort) -> list[tuple[str, float, str, bool]]:
         (
             "nerve deficit urgent by baseline + 2 grades",
             share(c["nerve"], deficit_caught),
+            ">=",
+            0.90,
+        ),
+        (
+            "  from a new patient's second or third report",
+            share(c["nerve_new"], deficit_caught),
             ">=",
             0.90,
         ),

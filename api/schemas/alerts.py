@@ -61,9 +61,15 @@ class EvidenceItemOut(OutSchema):
     symptom = _text("numbness or weakness")
     grade = _int("The grade reported (0-3)")
     usual_grade = _int("The patient's usual grade (their own baseline)")
+    usual_basis = _text(
+        "What the usual grade rests on: earlier reports; a new patient's few reports (a mild "
+        "grade counts as usual); or, for a rise under way since them, the first report"
+    )
     rise = _number("How far above the usual level")
     previous_grades = _ints("The grades of the reports just before")
-    pattern = _text("severe, or rise above the usual grade")
+    pattern = _text(
+        "severe, rise above the usual grade, or rising since the first reports (a new patient)"
+    )
     sustained = ma.fields.Boolean(metadata={"description": "Confirmed by later reports"})
     confirming_reports = _int("Reports that confirmed the rise")
     symptoms_raised = _texts("The symptoms one grade above usual")

@@ -376,6 +376,13 @@ URGENT_BY_SYMPTOM = {"weakness": "progressive_weakness", "numbness": "significan
         ([2], []),  # a new patient counts as usual grade 1
         ([0, 2], []),
         ([0, 0, 0, 2], []),  # still new: the usual grade rests on fewer than 3 reports
+        # A new patient's own reports rising a grade at a time: urgent two above the start,
+        # though a mild grade counts as usual while the reports are few.
+        ([0, 1, 2], [2]),
+        ([0, 0, 1, 2], [3]),
+        ([1, 0, 1, 2], [3]),  # from the lowest report on
+        ([0, 1, 1, 1, 2], []),  # a plateau at 1 since the 0: a re-check, as before
+        ([0, 1, 0, 2], []),  # fell back on the way
         ([1, 1, 1, 1, 1, 1, 0, 2], []),  # one low reading does not lower the usual grade
         ([2, 2, 2, 2, 2, 2], []),  # a steady moderate grade is the patient's own
     ],
@@ -386,6 +393,14 @@ def test_urgent_nerve_rules_on_severe_grade_or_two_above_the_usual(build, name, 
     findings = fired(reports, rule)
     assert [f.key for f in findings] == [f"{rule}:{reports[i].id}" for i in fires_on]
     assert all(f.severity == "urgent" for f in findings)
+
+
+def test_a_new_patients_rise_names_where_their_reports_started(build):
+    reports = nerve(build, "weakness", [0, 1, 2])
+    (finding,) = fired(reports, "progressive_weakness")
+    assert finding.evidence["pattern"] == "rising since the first reports"
+    assert (finding.evidence["usual_grade"], finding.evidence["rise"]) == (0, 2)
+    assert finding.evidence["previous_grades"] == [0, 1]
 
 
 def test_urgent_nerve_evidence_names_the_usual_grade(build):
@@ -410,6 +425,7 @@ def test_urgent_nerve_evidence_names_the_usual_grade(build):
         ([1], []),  # a new patient's mild grade is usual
         ([2], ["caution"]),  # a new patient's moderate grade: re-check
         ([0, 0, 0, 0, 0, 2], []),  # two grades up is for the urgent rules
+        ([0, 1, 2], []),  # and so is a new patient's rise from their first report
         ([2, 2, 2, 2, 2, 3], ["caution"]),  # the first 2 only: severe is urgent, not a re-check
     ],
 )

@@ -647,6 +647,28 @@ def test_a_new_patients_screening_takes_a_mild_grade_as_usual(client, make):
     assert resp.get_json() == {"verdict": "proceed", "reasons": []}
 
 
+def test_a_new_patients_weakness_rising_on_every_report_is_urgent_at_two_grades(client, make):
+    """0, then 1, then 2 from a patient's first check-ins: two grades above where their own
+    reports started, though a mild grade counts as usual while the reports are few; the
+    screening of the same symptoms stops the session too."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    for day, grade in enumerate((0, 1)):
+        quiet = _weakness_checkin(client, headers, start + timedelta(days=2 * day), grade)
+        assert quiet["alerts"] == []
+    risen = _weakness_checkin(client, headers, start + timedelta(days=4), 2)
+    [urgent] = risen["alerts"]
+    assert (urgent["rule"], urgent["severity"]) == ("progressive_weakness", "urgent")
+    assert urgent["evidence"]["items"][0]["pattern"] == "rising since the first reports"
+    assert "your reports just before: 0, 1" in urgent["message"]
+    assert "usual" not in urgent["message"]
+    screened = client.post(
+        "/v1/screenings", json={"symptoms": {"weakness": 2}}, headers=headers
+    ).get_json()
+    assert screened["verdict"] == "do_not_proceed"
+
+
 # ---- a report's felt time corrected, and the span a later write judges -----------------
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
