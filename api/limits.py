@@ -2,7 +2,6 @@
 sign-up and token calls per IP, writes and expensive reads per user."""
 
 import hashlib
-import ipaddress
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -71,16 +70,7 @@ def storage_state() -> dict:
 def by_ip() -> str:
     """The client's address; an IPv6 client by its /64, which one subscriber holds whole (so
     rotating addresses within it gains nothing)."""
-    address = get_remote_address()
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return "ip:" + address
-    if parsed.version == 6:
-        if parsed.ipv4_mapped is not None:
-            return f"ip:{parsed.ipv4_mapped}"
-        return "ip:" + str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return f"ip:{parsed}"
+    return "ip:" + auth.origin(get_remote_address())
 
 
 def _email() -> str | None:
@@ -111,7 +101,7 @@ def by_account_and_origin() -> str:
         log.warning("known-address lookup failed; counting the attempt against the account")
         request_session().rollback()  # not get_session: it would commit the failed reads
         known = False
-    return f"{key}:from:{ip}" if known else key
+    return f"{key}:from:{auth.origin(ip)}" if known else key
 
 
 def by_user() -> str:

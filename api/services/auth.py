@@ -5,6 +5,7 @@ window, when it gets the same successor again (a client that lost the response).
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -298,21 +299,39 @@ def reset_password(*, db_session: Session, user: User, new_password: str) -> Non
     )
 
 
+def origin(address: str) -> str:
+    """An address as sign-in limits tell clients apart: IPv4 as it is, IPv6 by its /64, which
+    one subscriber holds whole (a phone rotates its address within it)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+# The addresses of an account's recent sign-ins compared with an IPv6 client's /64: a few
+# dozen at most for a real account; an account signed in from more counts the rest unknown.
+KNOWN_ADDRESSES_READ = 500
+
+
 def signed_in_from(*, db_session: Session, email: str, ip: str, since: datetime) -> bool:
-    """Whether the account signed in successfully from this address since then (audit)."""
+    """Whether the account signed in successfully from this origin (the address, or an IPv6
+    address's /64) since then (audit)."""
     account = select(User.id).where(User.email == normalize_email(email)).scalar_subquery()
-    return bool(
-        db_session.scalar(
-            select(
-                select(AuditEvent.id)
-                .where(
-                    AuditEvent.action == "auth.login",
-                    AuditEvent.outcome == "success",
-                    AuditEvent.actor_id == account,
-                    AuditEvent.ip == ip,
-                    AuditEvent.occurred_at >= since,
-                )
-                .exists()
-            )
-        )
+    logins = select(AuditEvent.ip).where(
+        AuditEvent.action == "auth.login",
+        AuditEvent.outcome == "success",
+        AuditEvent.actor_id == account,
+        AuditEvent.occurred_at >= since,
     )
+    wanted = origin(ip)
+    if wanted == ip:  # IPv4 (or a name): the stored address itself
+        return bool(db_session.scalar(select(logins.where(AuditEvent.ip == ip).exists())))
+    addresses = db_session.scalars(
+        logins.where(AuditEvent.ip.is_not(None)).distinct().limit(KNOWN_ADDRESSES_READ)
+    )
+    return any(origin(address) == wanted for address in addresses)

@@ -102,6 +102,20 @@ def test_guessing_from_elsewhere_does_not_lock_the_owner_out_where_they_sign_in(
     _assert_limited(_login(client, owner.email, PASSWORD, ip=home))
 
 
+def test_a_phone_that_rotates_its_ipv6_address_keeps_its_own_bucket(limited_app, make):
+    """Phones change their IPv6 address within their /64: the owner's bucket is the /64's."""
+    client = limited_app(RATELIMIT_LOGIN=TINY).test_client()
+    owner = make.user("patient")
+    assert _login(client, owner.email, PASSWORD, ip="2001:db8:aa:1::1111").status_code == 200
+    for n in range(2):
+        assert _login(client, owner.email, ip=f"203.0.113.{n}").status_code == 401
+    _assert_limited(_login(client, owner.email, PASSWORD, ip="203.0.113.9"))
+    rotated = "2001:db8:aa:1:5c2e:9a1f:3b7d:2222"
+    assert _login(client, owner.email, PASSWORD, ip=rotated).status_code == 200
+    # Another /64 is somewhere else.
+    _assert_limited(_login(client, owner.email, PASSWORD, ip="2001:db8:aa:2::1111"))
+
+
 def test_sign_in_attempts_are_limited_per_ip_across_accounts(limited_app):
     client = limited_app(RATELIMIT_LOGIN_IP=TINY).test_client()
     for n in range(3):
