@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.db import session_scope
 from api.errors import DomainError
+from api.schemas.users import UserCreateIn
 from api.services import analysis, auth, care_links, demo, sync, users, webhooks
 from models import CareLink, User
 from models.user import ROLES
@@ -75,6 +76,14 @@ def create_user(email: str, role: str, display_name: str) -> None:
     """Create an account (therapists and admins are created only this way or by an admin).
 
     The password is asked for (or read from stdin)."""
+    # The same checks as the API's: an address no patient could link would be useless.
+    errors = UserCreateIn().validate(
+        {"email": email, "role": role, "display_name": display_name}, partial=("password",)
+    )
+    if errors:
+        raise click.ClickException(
+            "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
+        )
     password = _read_password()
     with operator_session() as db_session:
         user = users.create(

@@ -32,6 +32,16 @@ def test_users_create_refuses_short_password_and_duplicates(app, db):
     assert again.exit_code != 0 and "already exists" in again.output
 
 
+def test_users_create_refuses_what_the_api_would_before_asking_for_a_password(app, db):
+    runner = app.test_cli_runner()
+    args = ["users", "create", "--role", "therapist"]
+    bad_email = runner.invoke(args=[*args, "--email", "bad-email", "--name", "A"], input="x\n")
+    assert bad_email.exit_code != 0 and "email: Not a valid email address." in bad_email.output
+    blank = runner.invoke(args=[*args, "--email", "a@b.org", "--name", "  "], input="x\n")
+    assert blank.exit_code != 0 and "display_name: Must not be blank." in blank.output
+    assert db.scalar(select(User)) is None
+
+
 def test_passwords_are_never_taken_from_the_command_line(app, db):
     args = ["users", "create", "--email", "a@b.org", "--role", "admin", "--name", "A"]
     result = app.test_cli_runner().invoke(args=[*args, "--password", "long enough pass"])

@@ -1,6 +1,7 @@
 """Drawing a patient's course: the SVG chart and the printable HTML page."""
 
 import io
+import re
 import uuid
 import warnings
 from datetime import UTC, datetime, tzinfo
@@ -98,7 +99,7 @@ def chart_svg(course: Course, *, zone: tzinfo = UTC, include_info: bool = False)
     axes.set_ylabel("Pain (0-10)")
     axes.set_xlabel(f"Date ({zone})")
     # Names are text, never matplotlib math ("$...$" would be parsed or fail).
-    axes.set_title(f"Pain over time: {course.patient.display_name}", parse_math=False)
+    axes.set_title(f"Pain over time: {_xml_text(course.patient.display_name)}", parse_math=False)
     axes.grid(True, alpha=0.3)
     locator = mdates.AutoDateLocator(tz=zone)
     axes.xaxis.set_major_locator(locator)
@@ -151,7 +152,7 @@ def _accessible(svg: str, course: Course, shown: list, zone: tzinfo) -> str:
     for number, alert in shown:
         since = alert.first_seen_at.astimezone(zone).strftime("%Y-%m-%d")
         parts.append(f"Alert {number} ({alert.severity}): {alert.title}, since {since}.")
-    title = escape(f"Pain over time: {course.patient.display_name}")
+    title = escape(f"Pain over time: {_xml_text(course.patient.display_name)}")
     desc = escape(" ".join(parts))
     head_end = svg.index(">", svg.index("<svg")) + 1
     opening = svg[:head_end].replace(
@@ -248,6 +249,15 @@ def evidence_rows(course: Course, alert, when) -> list[str]:
         return [text for _, text in sorted(rows, key=lambda row: row[0])]
     felt = sorted(item["felt_at"] for item in alert.evidence.get("items", []))
     return [f"Reports felt {', '.join(when(datetime.fromisoformat(f)) for f in felt)}"]
+
+
+# Characters XML 1.0 does not allow (an SVG with one does not open); names stored before
+# the API refused them may hold some.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def red_flags(report) -> str:

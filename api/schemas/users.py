@@ -1,5 +1,7 @@
 """Shapes of accounts, the caller's profile and authentication."""
 
+import unicodedata
+
 import marshmallow as ma
 
 from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of, strict_boolean
@@ -12,8 +14,28 @@ def _email() -> ma.fields.Email:
     return ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
 
 
+# Bidirectional embeddings, overrides and isolates: in a name they reorder what the
+# therapist reads next to it (a name shown as another's).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _readable_name(value: str) -> None:
+    """A name is shown in lists, pages, PDFs and SVG charts: text that reads as written."""
+    if not value.strip():
+        raise ma.ValidationError("Must not be blank.")
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS:
+            raise ma.ValidationError("Must not contain control characters.")
+        if char in ("\ufffe", "\uffff"):
+            raise ma.ValidationError("Must not contain non-characters.")
+
+
 def _display_name(**kwargs) -> ma.fields.String:
-    return ma.fields.String(validate=ma.validate.Length(min=1, max=120), **kwargs)
+    return ma.fields.String(
+        validate=[ma.validate.Length(min=1, max=120), _readable_name],
+        metadata={"description": "Shown to the patient's therapists; no control characters"},
+        **kwargs,
+    )
 
 
 class RegisterIn(InSchema):

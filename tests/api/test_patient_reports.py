@@ -370,6 +370,22 @@ def test_chart_and_page_draw_any_display_name_as_text(client, make, linked, db, 
     ).get_data(as_text=True)
 
 
+def test_a_name_stored_with_control_characters_still_gives_a_chart_that_opens(
+    client, make, linked, db
+):
+    """Names are refused with them now; one stored before must not break the SVG (XML)."""
+    patient, therapist = linked
+    patient.display_name = "Ana\u000bMaria\x01"
+    db.flush()
+    _record(client, make.headers(patient), SESSIONS[:2])
+    resp = client.get(
+        f"/v1/patients/{patient.id}/report/chart.svg", headers=make.headers(therapist)
+    )
+    assert resp.status_code == 200
+    root = ET.fromstring(resp.data)  # parses: well-formed XML
+    assert "Pain over time: Ana\ufffdMaria\ufffd" in "".join(root.itertext())
+
+
 def _svg_text(root) -> list[str]:
     return ["".join(node.itertext()) for node in root.iter("{http://www.w3.org/2000/svg}text")]
 

@@ -37,6 +37,34 @@ def test_patch_me_sets_profile_and_display_name(client, make, db):
 
 
 @pytest.mark.parametrize(
+    "name",
+    ["   ", "Ana\u000bMaria", "Ana\x1b[31m", "Ana\u0085", "Ana\u202eairaM", "Ana\ufffe"],
+)
+def test_a_display_name_must_read_as_written(client, make, db, name):
+    """Blank names, control characters and direction overrides: refused on sign-up and on
+    change (a chart's SVG, a page and a PDF show the name)."""
+    patient = make.user("patient")
+    before = patient.display_name
+    changed = client.patch("/v1/me", json={"display_name": name}, headers=make.headers(patient))
+    assert changed.status_code == 422 and "display_name" in changed.get_json()["errors"]
+    signed_up = client.post(
+        "/v1/auth/register",
+        json={"email": "named@example.org", "password": "a long password", "display_name": name},
+    )
+    assert signed_up.status_code == 422 and "display_name" in signed_up.get_json()["errors"]
+    db.expire_all()
+    assert db.get(User, patient.id).display_name == before
+    assert db.scalar(select(User).where(User.email == "named@example.org")) is None
+
+
+def test_a_display_name_keeps_the_joiners_of_scripts_and_emoji(client, make):
+    patient = make.user("patient")
+    for name in ("Mehr\u200cdad", "Ana \U0001f469\u200d\U0001f4bb", "Zoë Łukasz"):
+        resp = client.patch("/v1/me", json={"display_name": name}, headers=make.headers(patient))
+        assert resp.status_code == 200 and resp.get_json()["display_name"] == name
+
+
+@pytest.mark.parametrize(
     "body",
     [{"role": "admin"}, {"email": "other@example.org"}, {"affected_side": "top"}, {"id": "x"}],
 )
