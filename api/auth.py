@@ -23,6 +23,9 @@ from models.user import ROLES
 
 ALGORITHM = "HS256"
 ISSUER = "sciatica-care"
+# App servers behind one load balancer may disagree on the time by a few seconds: a token
+# issued by one whose clock runs ahead is not "issued in the future" to the others.
+CLOCK_SKEW = 30
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # MethodView methods are named after their HTTP verb; these are the writes.
 WRITE_VIEWS = frozenset({"post", "put", "patch", "delete"})
@@ -108,6 +111,7 @@ def _verified_claims(token: str, secret: str) -> Mapping[str, Any]:
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             options={"require": ["exp", "iat", "sub"]},
+            leeway=CLOCK_SKEW,  # for "issued in the future"; expiry is checked without it
         )
     )
 
@@ -145,7 +149,11 @@ def issue_report_link(user: User, *, patient_id: uuid.UUID, now: datetime | None
 
 
 def _report_link_user(token: str, patient_id: uuid.UUID) -> User:
-    refused = Unauthorized("This report link is invalid, expired or revoked: ask for a new one.")
+    refused = Unauthorized(
+        "This report link is invalid, expired or revoked: ask for a new one.",
+        # RFC 9110: a 401 names how to authenticate; the link's token is a bearer of sorts.
+        headers={"WWW-Authenticate": 'Bearer realm="sciatica-care", error="invalid_token"'},
+    )
     try:
         claims = jwt.decode(
             token,
@@ -153,7 +161,10 @@ def _report_link_user(token: str, patient_id: uuid.UUID) -> User:
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "pid"]},
+            leeway=CLOCK_SKEW,
         )
+        if int(claims["exp"]) <= time.time():  # without the leeway: 15 minutes are 15
+            raise jwt.ExpiredSignatureError("Signature has expired")
         user_id, linked = uuid.UUID(claims["sub"]), uuid.UUID(claims["pid"])
         family_id = uuid.UUID(claims["fam"]) if "fam" in claims else None
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:

@@ -14,7 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from api.auth import _verified_claims
+from api.auth import _verified_claims, issue_access_token
 from api.db import session_scope
 from api.services import auth as auth_service
 from api.services import passwords
@@ -180,6 +180,21 @@ def test_token_accepted_before_is_refused_once_it_expires(client, make, monkeypa
     resp = client.get("/v1/me", headers=headers)
     assert resp.status_code == 401
     assert resp.headers["WWW-Authenticate"].endswith('error="invalid_token"')
+
+
+@pytest.mark.parametrize(("ahead", "status"), [(2, 200), (25, 200), (90, 401)])
+def test_a_token_from_a_server_whose_clock_runs_ahead_is_taken_within_the_skew(
+    app, client, make, ahead, status
+):
+    """Several app servers behind one balancer: a token issued by one whose clock is a few
+    seconds ahead works on the others at once; one issued far in the future does not."""
+    user = make.user("patient")
+    with app.test_request_context():
+        token, _ = issue_access_token(
+            user, family_id=None, now=datetime.now(UTC) + timedelta(seconds=ahead)
+        )
+    resp = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == status
 
 
 def test_token_issued_before_password_change_is_refused(client, make, db):

@@ -2,7 +2,9 @@
 15 minutes without a bearer header; read-only, audited, closed by sign-out and by access."""
 
 import io
+import sys
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -156,6 +158,19 @@ def test_an_expired_report_link_is_refused(app, client, make, linked):
     resp = client.get(f"/v1/patients/{patient.id}/report-links/{token}/report.html")
     assert resp.status_code == 401
     assert resp.mimetype == "application/problem+json"
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_report_link_ends_at_its_expiry_to_the_second(app, client, make, linked, monkeypatch):
+    """The leeway for servers' clocks is for the time of issue only: 15 minutes are 15."""
+    patient, therapist = linked
+    with app.test_request_context():
+        token, expires_at = issue_report_link(therapist, patient_id=patient.id)
+    tokens = sys.modules["api.auth"]
+    at_expiry = SimpleNamespace(time=lambda: expires_at.timestamp())
+    monkeypatch.setattr(tokens, "time", at_expiry)  # the clock, at the link's expiry
+    resp = client.get(f"/v1/patients/{patient.id}/report-links/{token}/report.html")
+    assert resp.status_code == 401
 
 
 def test_signing_out_closes_the_report_links_of_that_sign_in(client, make, linked):
