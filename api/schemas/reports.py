@@ -1,10 +1,13 @@
 """Shapes of sessions and check-ins (the patient's reports) and their symptoms."""
 
+from datetime import datetime, timedelta
+
 import marshmallow as ma
 
 from api.pagination import PageArgs
 from api.schemas.alerts import AlertOut
 from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of, strict_boolean
+from models import utcnow
 from models.report import AREAS, PRESSURES, SYMPTOM_SIDES, TECHNIQUES
 
 GRADE = ma.validate.Range(min=0, max=3)
@@ -59,8 +62,31 @@ class ReportIn(InSchema):
     notes = ma.fields.String(load_default=None, allow_none=True, validate=NOTES)
 
 
+# A report says when it was felt: a phone clock a time zone off, or a typed year, must not
+# place it in the future, where it would stand as the latest report for months.
+FELT_AHEAD = timedelta(hours=24)
+
+
+def _felt_by_now(value: datetime) -> None:
+    if value > utcnow() + FELT_AHEAD:
+        raise ma.ValidationError("Must not be more than 24 hours in the future.")
+
+
+def _each_once(values: list) -> None:
+    if len(set(values)) != len(values):
+        raise ma.ValidationError("Each area once.")
+
+
+def _felt_at() -> AwareDateTime:
+    return AwareDateTime(
+        required=True,
+        validate=_felt_by_now,
+        metadata={"description": "When it was felt: at most 24 hours ahead of the server"},
+    )
+
+
 class SessionIn(ReportIn):
-    started_at = AwareDateTime(required=True)
+    started_at = _felt_at()
     duration_minutes = ma.fields.Integer(
         required=True, validate=ma.validate.Range(min=1, max=240), strict=True
     )
@@ -69,7 +95,7 @@ class SessionIn(ReportIn):
     areas = ma.fields.List(
         ma.fields.String(validate=one_of(AREAS)),
         load_default=list,
-        validate=ma.validate.Length(max=len(AREAS)),
+        validate=[ma.validate.Length(max=len(AREAS)), _each_once],
     )
     acute_flare = strict_boolean(load_default=False)
     pain_before = _pain(required=True)
@@ -82,7 +108,7 @@ class SessionIn(ReportIn):
 
 
 class CheckInIn(ReportIn):
-    recorded_at = AwareDateTime(required=True)
+    recorded_at = _felt_at()
     pain = _pain(required=True)
 
 

@@ -1,10 +1,12 @@
 """Shapes of accounts, the caller's profile and authentication."""
 
 import unicodedata
+from datetime import date, timedelta
 
 import marshmallow as ma
 
 from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of, strict_boolean
+from models import utcnow
 from models.user import CAUSES, ROLES, SIDES
 
 PASSWORD_RULES = ma.validate.Length(min=10, max=256)
@@ -81,11 +83,23 @@ class MeOut(UserOut):
     medically_cleared_at = ma.fields.Date(attribute="profile.medically_cleared_at", allow_none=True)
 
 
+def _not_after_today(value: date) -> None:
+    # A day of grace: the patient's today may be the server's tomorrow (UTC+14).
+    if value > utcnow().date() + timedelta(days=1):
+        raise ma.ValidationError("A consultation date must not be in the future.")
+    if value.year < 1900:
+        raise ma.ValidationError("Must be after 1900.")
+
+
 class MeUpdateIn(InSchema):
     display_name = _display_name()
     affected_side = ma.fields.String(validate=one_of(SIDES))
     suspected_cause = ma.fields.String(validate=one_of(CAUSES))
-    medically_cleared_at = ma.fields.Date(allow_none=True)
+    medically_cleared_at = ma.fields.Date(
+        allow_none=True,
+        validate=_not_after_today,
+        metadata={"description": "The date of the consultation: not in the future"},
+    )
 
 
 class PasswordChangeIn(InSchema):

@@ -3,7 +3,7 @@
 import base64
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -173,6 +173,31 @@ def test_a_red_flag_sent_again_with_its_id_is_answered_with_its_alerts_while_act
     assert resolved.status_code == 200
     later = client.post(path, json=flagged, headers=make.headers(patient)).get_json()
     assert raised["id"] not in [a["id"] for a in later["alerts"]]
+
+
+@pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
+def test_a_report_felt_more_than_a_day_ahead_is_refused_and_nothing_changes(
+    client, make, db, path, model, body, felt
+):
+    """A phone clock a time zone off still writes; a typed year does not stand as the
+    patient's latest report for months."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    soon = (datetime.now(UTC) + timedelta(hours=23)).isoformat()
+    assert client.post(path, json=body(**{felt: soon}), headers=headers).status_code == 201
+    for when in (datetime.now(UTC) + timedelta(hours=25), datetime(2100, 12, 1, tzinfo=UTC)):
+        resp = client.post(path, json=body(**{felt: when.isoformat()}), headers=headers)
+        assert resp.status_code == 422 and felt in resp.get_json()["errors"]
+    (stored,) = db.scalars(select(model)).all()
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    moved = client.patch(f"{path}/{stored.id}", json={felt: later}, headers=headers)
+    assert moved.status_code == 422
+
+
+def test_a_session_names_each_area_once(client, make):
+    body = session_body(areas=["hip", "hip"])
+    resp = client.post("/v1/sessions", json=body, headers=make.headers(make.user("patient")))
+    assert resp.status_code == 422 and "areas" in resp.get_json()["errors"]
 
 
 @pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)

@@ -1,9 +1,11 @@
 """The caller's own profile, and account creation by admins."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
-from models import User
+from models import User, utcnow
 
 
 def test_me_returns_patient_profile(client, make):
@@ -34,6 +36,22 @@ def test_patch_me_sets_profile_and_display_name(client, make, db):
     assert stored.display_name == "Renamed"
     assert stored.profile.affected_side == "right"
     assert str(stored.profile.medically_cleared_at) == "2026-10-01"
+
+
+def test_a_consultation_date_in_the_future_is_refused(client, make, db):
+    patient = make.user("patient", medically_cleared_at=None)
+    for when in ("2099-01-01", (utcnow().date() + timedelta(days=3)).isoformat()):
+        resp = client.patch(
+            "/v1/me", json={"medically_cleared_at": when}, headers=make.headers(patient)
+        )
+        assert resp.status_code == 422 and "medically_cleared_at" in resp.get_json()["errors"]
+    db.expire_all()
+    assert db.get(User, patient.id).profile.medically_cleared_at is None
+    today = utcnow().date().isoformat()
+    resp = client.patch(
+        "/v1/me", json={"medically_cleared_at": today}, headers=make.headers(patient)
+    )
+    assert resp.status_code == 200
 
 
 @pytest.mark.parametrize(
