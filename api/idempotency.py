@@ -32,12 +32,23 @@ RESOURCE_TYPES = {
 ABANDONED_AFTER = timedelta(seconds=60)
 
 
-def _request_hash() -> str:
+def _request_hash(body: bytes | None = None) -> str:
     # Keyed: a body can hold a password (registration), so a plain hash would be crackable.
     digest = hmac.new(current_app.config["SECRET_KEY"].encode(), digestmod=hashlib.sha256)
     digest.update(f"{request.method} {request.path}\n".encode())
-    digest.update(request.get_data(cache=True))
+    digest.update(_canonical_body() if body is None else body)
     return digest.hexdigest()
+
+
+def _canonical_body() -> bytes:
+    """The body as JSON means it (a client library that encodes a retry again may space or
+    order it otherwise: the same request), or its bytes when it is not JSON."""
+    raw = request.get_data(cache=True)
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _owner() -> str:
@@ -126,7 +137,8 @@ def _store(
 
 
 def _answer(record: IdempotencyRecord, request_hash: str) -> Response:
-    if record.request_hash != request_hash:
+    # Records stored before bodies were compared as JSON hold the hash of the bytes.
+    if record.request_hash not in (request_hash, _request_hash(request.get_data(cache=True))):
         raise Invalid(
             "This Idempotency-Key was used with another request body.",
             errors={HEADER: ["Already used with another request body."]},

@@ -39,6 +39,24 @@ def test_same_key_with_another_body_is_422_and_saves_nothing(client, make, db):
     assert _count(db, CheckIn) == 1
 
 
+def test_a_retry_encoded_again_with_other_spacing_and_order_is_the_same_request(client, make, db):
+    patient = make.user("patient")
+    headers = {
+        **make.headers(patient, **{"Idempotency-Key": "k-encoded"}),
+        "Content-Type": "application/json",
+    }
+    body = session_body(symptoms={"numbness": 1, "side": "left"})
+    compact = json.dumps(body, separators=(",", ":"))
+    spaced = json.dumps(dict(reversed(body.items())), indent=2)
+    first = client.post("/v1/sessions", data=compact, headers=headers)
+    again = client.post("/v1/sessions", data=spaced, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert _count(db, MassageSession) == 1
+    changed = json.dumps({**body, "pain_before": body["pain_before"] + 1}, indent=2)
+    assert client.post("/v1/sessions", data=changed, headers=headers).status_code == 422
+
+
 def test_keys_are_scoped_per_user(client, make, db):
     one, two = make.user("patient"), make.user("patient")
     for user in (one, two):
@@ -139,10 +157,12 @@ def test_pending_key_answers_409_until_abandoned(app, client, make, db):
     db.flush()
     body = checkin_body()
     headers = make.headers(patient, **{"Idempotency-Key": "k-5"})
-    # A different hash would be 422; make it match the in-flight request.
+    # A different hash would be 422; make it match the in-flight request (its body as JSON
+    # means it: keys sorted, no spaces).
     raw = json.dumps(body).encode()
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     key = app.config["SECRET_KEY"].encode()
-    pending.request_hash = hmac.new(key, b"POST /v1/checkins\n" + raw, sha256).hexdigest()
+    pending.request_hash = hmac.new(key, b"POST /v1/checkins\n" + canonical, sha256).hexdigest()
     db.flush()
     resp = client.post("/v1/checkins", data=raw, content_type="application/json", headers=headers)
     assert resp.status_code == 409
@@ -150,6 +170,21 @@ def test_pending_key_answers_409_until_abandoned(app, client, make, db):
     db.flush()
     resp = client.post("/v1/checkins", data=raw, content_type="application/json", headers=headers)
     assert resp.status_code == 201
+
+
+def test_a_key_stored_with_the_hash_of_the_bytes_still_replays(app, client, make, db):
+    """Records stored before bodies were compared as JSON: the same bytes still match."""
+    patient = make.user("patient")
+    headers = make.headers(patient, **{"Idempotency-Key": "k-bytes"})
+    raw = json.dumps(checkin_body(), indent=1).encode()
+    first = client.post("/v1/checkins", data=raw, content_type="application/json", headers=headers)
+    assert first.status_code == 201
+    record = db.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "k-bytes"))
+    key = app.config["SECRET_KEY"].encode()
+    record.request_hash = hmac.new(key, b"POST /v1/checkins\n" + raw, sha256).hexdigest()
+    db.flush()
+    again = client.post("/v1/checkins", data=raw, content_type="application/json", headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
 
 
 def test_register_accepts_idempotency_key(client, db):
