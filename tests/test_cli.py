@@ -167,6 +167,11 @@ def test_demo_logins_work(app, client):
     token = resp.get_json()["access_token"]
     sessions = client.get("/v1/sessions?limit=200", headers={"Authorization": f"Bearer {token}"})
     assert len(sessions.get_json()["items"]) == 16
+    # Each demo patient reads as their name says in the therapist's list.
+    patients = client.get("/v1/patients", headers={"Authorization": f"Bearer {token}"})
+    trends = {p["display_name"]: p["trend"] for p in patients.get_json()["items"]}
+    assert trends["Demo patient A (improving)"] == "improving"
+    assert trends["Demo patient B (worsening)"] == "worsening"
 
 
 def test_demo_data_shows_every_rule_at_least_once(app, db):

@@ -63,7 +63,7 @@ HISTORIES = {
         (MassageSession, _session(21, 5, 3)),
         (MassageSession, _session(14, 4, 3)),
         (CheckIn, _checkin(12, 3)),
-        (MassageSession, _session(7, 4, 2, notes="Sitting at work is easier this week.")),
+        (MassageSession, _session(7, 3, 2, notes="Sitting at work is easier this week.")),
     ],
     "worsening": [
         (MassageSession, _session(40, 4, 4, technique="deep_tissue", pressure="firm")),
