@@ -15,13 +15,13 @@ ENVIRONMENTS = ("development", "production", "testing")
 RATELIMIT_STRATEGIES = ("fixed-window", "moving-window", "sliding-window-counter")
 RATELIMIT_DEFAULTS = {
     # Sign-in attempts per account (per known address apart): a stepped delay.
-    "RATELIMIT_LOGIN": "5/minute;20/hour;100/day",
+    "RATELIMIT_LOGIN": "5/minute,20/hour,100/day",
     # Every sign-in attempt per address: high, so one clinic behind one NAT address is not
     # locked out by one person's typos.
-    "RATELIMIT_LOGIN_IP": "60/minute;600/hour",
-    "RATELIMIT_EXPENSIVE_READS": "30/minute;300/hour",
-    "RATELIMIT_REFRESH": "30/minute;300/hour",
-    "RATELIMIT_REGISTER": "5/minute;20/hour",
+    "RATELIMIT_LOGIN_IP": "60/minute,600/hour",
+    "RATELIMIT_EXPENSIVE_READS": "30/minute,300/hour",
+    "RATELIMIT_REFRESH": "30/minute,300/hour",
+    "RATELIMIT_REGISTER": "5/minute,20/hour",
     "RATELIMIT_WRITES": "120/minute",
 }
 
@@ -56,7 +56,7 @@ def _rate_limits() -> dict:
         try:
             parse_many(value)
         except ValueError as exc:
-            raise ConfigError(f"{name} is not a rate limit such as '10/minute;50/hour'") from exc
+            raise ConfigError(f"{name} is not a rate limit such as '10/minute,50/hour'") from exc
         settings[name] = value
     strategy = os.environ.get("RATELIMIT_STRATEGY", "").strip() or "fixed-window"
     if strategy not in RATELIMIT_STRATEGIES:

@@ -3,6 +3,7 @@
 import gc
 import os
 import runpy
+import subprocess
 import threading
 
 import pytest
@@ -197,11 +198,11 @@ def test_analyzer_overrides_come_from_environment_and_are_validated(env):
 
 def test_rate_limits_grace_and_statement_timeout_have_defaults(env):
     config = create_app().config
-    assert config["RATELIMIT_LOGIN"] == "5/minute;20/hour;100/day"
-    assert config["RATELIMIT_LOGIN_IP"] == "60/minute;600/hour"
-    assert config["RATELIMIT_EXPENSIVE_READS"] == "30/minute;300/hour"
-    assert config["RATELIMIT_REGISTER"] == "5/minute;20/hour"
-    assert config["RATELIMIT_REFRESH"] == "30/minute;300/hour"
+    assert config["RATELIMIT_LOGIN"] == "5/minute,20/hour,100/day"
+    assert config["RATELIMIT_LOGIN_IP"] == "60/minute,600/hour"
+    assert config["RATELIMIT_EXPENSIVE_READS"] == "30/minute,300/hour"
+    assert config["RATELIMIT_REGISTER"] == "5/minute,20/hour"
+    assert config["RATELIMIT_REFRESH"] == "30/minute,300/hour"
     assert config["RATELIMIT_WRITES"] == "120/minute"
     assert config["RATELIMIT_STORAGE_URI"] == "memory://"
     assert config["RATELIMIT_STRATEGY"] == "fixed-window"
@@ -306,3 +307,26 @@ def test_gunicorn_serves_with_processes_unless_told_otherwise(
     expected = expected or (2 * settings["_cores"]() + 1, 1)
     assert (settings["workers"], settings["threads"]) == expected
     assert settings["worker_class"] == "gthread"  # heartbeat kept during a long export
+
+
+def test_env_example_read_by_a_shell_gives_the_defaults_the_app_has(env):
+    """`set -a; . ./.env` in a POSIX shell: every value arrives whole (a `;` in an unquoted
+    rate limit ended the line there) and equals the app's own default."""
+    shell = subprocess.run(
+        [
+            "sh",
+            "-c",
+            'set -a; . "$1" >/dev/null 2>&1 || exit 3; env -0',
+            "sh",
+            ROOT / ".env.example",
+        ],
+        capture_output=True,
+        check=True,
+        env={"PATH": os.environ["PATH"]},
+    )
+    read = dict(line.split("=", 1) for line in shell.stdout.decode().split("\0") if "=" in line)
+    defaults = create_app().config
+    for name in ("RATELIMIT_LOGIN", "RATELIMIT_LOGIN_IP", "RATELIMIT_EXPENSIVE_READS"):
+        assert read[name] == defaults[name], name
+    assert read["RATELIMIT_REGISTER"] == defaults["RATELIMIT_REGISTER"]
+    assert read["RATELIMIT_REFRESH"] == defaults["RATELIMIT_REFRESH"]
