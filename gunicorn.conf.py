@@ -13,6 +13,7 @@ directory unless set) and GET /metrics adds them up.
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -56,7 +57,15 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server):
-    """Samples of an earlier run must not count in this one."""
+    """An unsafe configuration stops the master at once, in one line (each worker would
+    otherwise fail with a traceback after the server began listening); samples of an
+    earlier run must not count in this one."""
+    from api.config import ConfigError, from_environment
+
+    try:
+        from_environment(str(Path(__file__).resolve().parent / "instance"))
+    except ConfigError as error:
+        sys.exit(f"Refusing to start: {error.message}")
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):

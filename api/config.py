@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import click
 from limits import parse_many
 
 import analyzer
@@ -26,8 +27,9 @@ RATELIMIT_DEFAULTS = {
 }
 
 
-class ConfigError(RuntimeError):
-    """The environment does not describe a safe configuration."""
+class ConfigError(click.ClickException, RuntimeError):
+    """The environment does not describe a safe configuration. (A click exception: the
+    command line says so in one line, without a traceback.)"""
 
 
 def _bool(value: str) -> bool:

@@ -1,9 +1,14 @@
 """The install-and-run path: migrations, demo data and a real gunicorn on loopback."""
 
 import json
+import os
+import subprocess
 
 import pytest
 import requests
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import BIN, _free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +102,21 @@ def test_metrics_add_up_every_worker_and_the_log_has_one_json_line_per_request(s
     by_id = {r["request_id"]: r for r in logged}
     assert set(ids) <= set(by_id)
     assert {by_id[i]["status"] for i in ids} == {200}
+
+
+@pytest.mark.parametrize("command", ["gunicorn", "flask"])
+def test_an_unsafe_configuration_is_refused_in_one_line_before_serving(command, tmp_path):
+    """Production without a real SECRET_KEY: gunicorn's master stops before it listens (its
+    workers would each print a traceback), and the command line says why without one."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "TEST_DATABASE_URL")}
+    env |= {"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/refused.sqlite3"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    args = {
+        "gunicorn": [BIN / "gunicorn", "--bind", f"127.0.0.1:{_free_port()}", "api:create_app()"],
+        "flask": [BIN / "flask", "--app", "api", "users", "list"],
+    }[command]
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "SECRET_KEY must be set" in output and "Traceback" not in output
+    assert "Listening at" not in output
