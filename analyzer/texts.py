@@ -113,7 +113,7 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
             message=(
                 "Your pain went from {pain_before} before the session to {pain_after} after it "
                 "(+{change} points). A rise of 2 points or more, and of at least 30 %, is the "
-                "smallest change people notice as a real difference (" + _MCID + ")."
+                "smallest change people notice as a real difference."
             ),
             clinician_message=(
                 "Pain {pain_before} -> {pain_after} (+{change} points) after technique "
@@ -129,12 +129,12 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
             title="Pain higher after several sessions",
             message=(
                 "Your pain rose by a noticeable amount (2 points or more) after {worsened_count} "
-                "of your last {window} sessions (" + _MCID + ")."
+                "of your last {window} sessions."
             ),
             clinician_message=(
-                "Post-session worsening at or above the MCID in {worsened_count} of the last "
-                "{window} sessions (changes {changes}); by chance about 6 % with 1-point noise. "
-                "Review technique and pressure."
+                "Post-session worsening at or above the MCID (" + _MCID + ") in "
+                "{worsened_count} of the last {window} sessions (changes {changes}); by chance "
+                "about 6 % with 1-point noise. Review technique and pressure."
             ),
             recommendation=(
                 "Pause massage and review the approach with your therapist and a healthcare "
@@ -145,9 +145,9 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
             title="Pain still higher days after a session",
             message=(
                 "{hours_after} hours after your session, your pain was {pain}. Your usual pain in "
-                "recent reports was about {baseline}, and this is beyond your ordinary "
+                "recent reports was about {baseline:.1f}, and this is beyond your ordinary "
                 "day-to-day variation. Ordinary soreness after massage usually fades within 36 "
-                "hours (Cambron 2007)."
+                "hours."
             ),
             clinician_message=(
                 "Pain {pain} {hours_after} h after a session (pain before it {pain_before}); "
@@ -163,7 +163,8 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
             title="Pain rising over recent reports",
             message=(
                 "Your pain before sessions and in check-ins has been higher lately: your last "
-                "{recent_count} reports were {recent_values}, against about {baseline} before."
+                "{recent_count} reports were {recent_values}, against about {baseline:.1f} "
+                "before."
             ),
             clinician_message=(
                 "Baseline pain over the last {count} reports ({values}) by {method}: the last "
@@ -324,5 +325,10 @@ def _display(value: Any) -> Any:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value) or "none"
+        return ", ".join(str(_display(v)) for v in value) or "none"
+    if isinstance(value, str):
+        return _WORDS.get(value, value.replace("_", " "))  # codes read as words
     return value
+
+
+_WORDS = {"checkin": "check-in"}

@@ -92,6 +92,9 @@ def test_rendered_findings_are_non_diagnostic_and_fully_filled(build):
         ):
             assert not DIAGNOSTIC.search(text)
             assert "{" not in text and "}" not in text
+            assert "_" not in text  # codes read as words ("sciatic nerve path")
+        # Patients read plain words: no citations, no scores to the hundredth.
+        assert not re.search(r"\(\w+ (19|20)\d\d|\d\.\d\d", finding.message), finding.message
 
 
 def test_screening_reasons_are_non_diagnostic():

@@ -671,7 +671,7 @@ def test_a_new_patients_weakness_rising_on_every_report_is_urgent_at_two_grades(
 
 # ---- a report's felt time corrected, and the span a later write judges -----------------
 
-T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
+T0 = datetime(2026, 9, 1, 8, tzinfo=UTC)
 
 
 def _checkin(client, headers, at: datetime, **body) -> dict:
