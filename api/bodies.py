@@ -36,8 +36,9 @@ def _no_constant(name: str):
 
 
 def check(raw: bytes) -> None:
-    """Raise MalformedBody for a body no schema should see; leave plain syntax errors to the
-    argument parser, which answers them with its own 400."""
+    """Raise MalformedBody for a body no schema should see: not JSON (saying where it
+    stopped being JSON), or JSON that would break something later. An empty body is left
+    to the argument parser."""
     try:
         value = json.loads(
             raw,
@@ -49,8 +50,13 @@ def check(raw: bytes) -> None:
         raise MalformedBody(str(exc)) from exc
     except RecursionError as exc:
         raise MalformedBody(_too_deep()) from exc
-    except ValueError:
-        return
+    except json.JSONDecodeError as exc:
+        if not raw.strip():
+            return
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise MalformedBody(f"The body is not valid JSON: {exc.msg} ({where}).") from exc
+    except ValueError as exc:  # not UTF-8, UTF-16 or UTF-32 text
+        raise MalformedBody("The body is not valid JSON text (UTF-8).") from exc
     _walk(value)
 
 

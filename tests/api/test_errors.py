@@ -38,6 +38,19 @@ def test_malformed_json_is_400_problem(client, make):
         headers=make.headers(patient),
     )
     _assert_problem(resp, 400)
+    # It says what is wrong and where, not that "the browser (or proxy)" erred.
+    assert resp.get_json()["detail"] == (
+        "The body is not valid JSON: Expecting property name enclosed in double quotes "
+        "(line 1, column 2)."
+    )
+    latin1 = client.post(
+        "/v1/checkins",
+        data='{"notes": "caf\xe9"}'.encode("latin-1"),
+        content_type="application/json",
+        headers=make.headers(patient),
+    )
+    _assert_problem(latin1, 400)
+    assert latin1.get_json()["detail"] == "The body is not valid JSON text (UTF-8)."
 
 
 def test_non_json_body_is_415_problem(client, make):
