@@ -90,6 +90,27 @@ _IPV4_IN_LAST_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
+# Cloud instance metadata services (credentials of the server itself): never a receiver,
+# whatever WEBHOOKS_ALLOW_PRIVATE allows. Link-local ranges hold most (169.254.169.254);
+# AWS's IPv6 one and Alibaba's sit elsewhere.
+_METADATA = (
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fe80::/10"),
+    ipaddress.ip_network("fd00:ec2::254/128"),
+    ipaddress.ip_network("100.100.100.200/32"),
+)
+
+
+def _metadata_service(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in _METADATA)
+
+
+METADATA_REFUSED = "The URL's host is a link-local or cloud metadata address: never a receiver."
+
+
 def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
@@ -138,6 +159,8 @@ def _addresses(url: httpx.URL, settings: Settings) -> list[str]:
             raise _refuse("The URL's host does not resolve.") from exc
         raise _refuse(NOT_PUBLIC) from exc
     addresses = [info[4][0] for info in found]
+    if any(_metadata_service(a) for a in addresses):
+        raise _refuse(METADATA_REFUSED)
     if not addresses or not (settings.allow_private or all(_public(a) for a in addresses)):
         raise _refuse(NOT_PUBLIC)
     return addresses
@@ -149,6 +172,13 @@ def check_url(url: str, settings: Settings) -> None:
     parsed = _check_form(url, settings)
     if not settings.allow_private:
         _addresses(parsed, settings)
+        return
+    try:  # a name on the clinic's network may not resolve here yet: checked at delivery
+        literal = str(ipaddress.ip_address(parsed.host))
+    except ValueError:
+        return
+    if _metadata_service(literal):
+        raise _refuse(METADATA_REFUSED)
 
 
 def new_secret() -> str:

@@ -938,6 +938,41 @@ def test_a_name_that_turns_private_after_its_check_is_not_reached(
     assert delivery.last_error == "ConnectError: connection failed"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fe80::1]/hook",
+        "http://[fd00:ec2::254]/latest",
+        "http://100.100.100.200/latest",
+    ],
+)
+def test_cloud_metadata_is_never_a_receiver_even_where_private_ones_are_allowed(
+    app, client, make, db, url
+):
+    """A clinic that allows receivers on its own network does not open the server's
+    instance metadata (its credentials) with them."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    resp = client.post(
+        "/v1/webhooks",
+        json={"url": url, "events": ["alert.raised"]},
+        headers=make.headers(make.user("therapist")),
+    )
+    assert resp.status_code == 422 and "metadata" in resp.get_json()["errors"]["url"][0]
+    assert db.scalar(select(func.count()).select_from(WebhookSubscription)) == 0
+
+
+def test_a_name_that_resolves_to_a_metadata_address_is_not_reached(
+    app, client, make, receiver, monkeypatch, db
+):
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    FakeDNS(monkeypatch, "hooks.clinic.lan", ["169.254.169.254"])
+    patient, _, _ = _subscribed(client, make, "http://hooks.clinic.lan/hook", ["alert.raised"])
+    _red_flag(client, make, patient)
+    assert _drain(app)["retry"] == 1
+    assert _the_delivery(db).last_error.startswith("refused: The URL's host is a link-local")
+
+
 def test_a_delivery_names_its_host_to_the_address_it_reaches(
     app, client, make, clinic, receiver, monkeypatch
 ):
