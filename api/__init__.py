@@ -148,6 +148,8 @@ def _assign_request_id() -> None:
 
 def _common_headers(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
+    if response.status_code in (204, 304):
+        response.headers.pop("Content-Type", None)  # no body: no type (RFC 9110)
     if request.path.startswith("/v1/"):
         response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

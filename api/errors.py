@@ -139,6 +139,8 @@ def handle_http_exception(error: HTTPException) -> Response:
     detail = data.get("message") or error.description or error.name
     if status == 422 and errors:
         detail = "The request has invalid fields; see errors."
+    if status == 429:  # Flask-Limiter's description is the limit itself ("5 per 1 minute")
+        detail = f"Too many requests: the limit is {error.description}. Retry after Retry-After."
     headers = dict(data.get("headers") or {})
     if status == 405 and error.get_response().headers.get("Allow"):
         headers["Allow"] = error.get_response().headers["Allow"]

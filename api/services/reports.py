@@ -212,6 +212,11 @@ def _existing(
     ):
         raised = alerts.still_raised_by(db_session, patient_id=patient.id, report_id=existing.id)
         return WriteResult(report=existing, alerts=raised, created=False)
+    if existing.patient_id == patient.id and existing.deleted_at is not None:
+        raise Conflict(
+            f"The {_noun(model)} with this id was deleted; a new record needs a new id.",
+            errors={"id": ["Deleted."]},
+        )
     raise Conflict(
         f"A {_noun(model)} with this id already exists with other content.",
         errors={"id": ["Already used."]},

@@ -53,6 +53,7 @@ def _assert_limited(resp) -> None:
     body = resp.get_json()
     assert body["status"] == 429 and body["title"] == "Too many requests"
     assert body["type"].endswith(":too-many-requests")
+    assert body["detail"].startswith("Too many requests: the limit is ")
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
 
 

@@ -222,11 +222,17 @@ def test_deleted_id_cannot_be_recreated(client, make):
     report_id = str(uuid.uuid4())
     headers = make.headers(patient)
     client.post("/v1/sessions", json=session_body(id=report_id), headers=headers)
-    client.delete(f"/v1/sessions/{report_id}", headers=headers)
-    assert (
-        client.post("/v1/sessions", json=session_body(id=report_id), headers=headers).status_code
-        == 409
+    deleted = client.delete(f"/v1/sessions/{report_id}", headers=headers)
+    assert deleted.status_code == 204 and "Content-Type" not in deleted.headers
+    again = client.post("/v1/sessions", json=session_body(id=report_id), headers=headers)
+    assert again.status_code == 409
+    assert again.get_json()["detail"] == (
+        "The session with this id was deleted; a new record needs a new id."
     )
+    # Another patient learns only that the id is taken.
+    other = make.headers(make.user("patient"))
+    taken = client.post("/v1/sessions", json=session_body(id=report_id), headers=other)
+    assert taken.status_code == 409 and "deleted" not in taken.get_json()["detail"]
 
 
 @pytest.mark.parametrize("first", ["checkin", "session"])
