@@ -134,6 +134,11 @@ def _counter(db_session: Session) -> ChangeCounter:
     return db_session.execute(select(ChangeCounter).where(ChangeCounter.id == 1)).scalar_one()
 
 
+def _purged_through(db_session: Session) -> int:
+    """The watermark as stored now (the counter object read before keeps its old value)."""
+    return db_session.scalar(select(ChangeCounter.purged_through).where(ChangeCounter.id == 1))
+
+
 def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> SyncPage:
     position = decode(cursor)
     # Read before the changes: every number up to it belongs to a committed transaction.
@@ -165,7 +170,13 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
     ).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    changes = _materialise(db_session, rows)
+    changes, vanished = _materialise(db_session, rows)
+    if vanished and cursor and _purged_through(db_session) > position.kept:
+        # A purge removed tombstones between the two reads (PostgreSQL reads each statement
+        # afresh): this replica may hold one of their records.
+        raise CursorExpired(
+            "Deletion history was purged while this page was read; sync again without a cursor."
+        )
     if not cursor:
         # A fresh replica has nothing to delete.
         changes = [change for change in changes if change.deleted_at is None]
@@ -184,7 +195,9 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
     return SyncPage(changes=changes, next_cursor=encode(last), has_more=has_more)
 
 
-def _materialise(db_session: Session, rows) -> list[Change]:
+def _materialise(db_session: Session, rows) -> tuple[list[Change], bool]:
+    """The changes of `rows`, and whether any of their records was gone by now (a purged
+    tombstone: the only rows ever removed)."""
     loaded: dict = {}
     for order, (_, model) in BY_ORDER.items():
         ids = {row.id for row in rows if row.kind == order}
@@ -195,16 +208,17 @@ def _materialise(db_session: Session, rows) -> list[Change]:
                     for r in db_session.scalars(select(model).where(model.id.in_(ids)))
                 }
             )
-    ended = _link_end_times(db_session, rows, loaded)
+    present = [row for row in rows if (row.kind, row.id) in loaded]
+    ended = _link_end_times(db_session, present, loaded)
     changes = []
-    for row in rows:
+    for row in present:
         record = loaded[(row.kind, row.id)]
         kind = BY_ORDER[row.kind][0]
         deleted_at = getattr(record, "deleted_at", None)
         if row.gone:
             deleted_at = ended.get(record.patient_id) or utcnow()
         changes.append(Change(kind=kind, record=record, deleted_at=deleted_at))
-    return changes
+    return changes, len(present) < len(rows)
 
 
 def _link_end_times(db_session: Session, rows, loaded) -> dict:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -216,6 +216,35 @@ def test_a_cursor_that_passed_the_purged_tombstones_keeps_working(app, client, m
     changes, cursor = sync_all(client, headers, cursor)
     assert [c["id"] for c in changes] == [later["id"]]
     assert client.get(f"/v1/sync?cursor={cursor}", headers=headers).status_code == 200
+
+
+def test_a_purge_between_a_pages_two_reads_expires_the_cursor_instead_of_failing(
+    client, make, connection
+):
+    """PostgreSQL reads each statement afresh: a purge can remove a tombstone after the page
+    listed it and before its record is read. The page then answers 410 (this replica may
+    hold the purged record), never a 500."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    client.post("/v1/checkins", json=checkin_body(pain=2), headers=headers)
+    _, cursor = sync_all(client, headers)
+    gone = client.post("/v1/checkins", json=checkin_body(pain=3), headers=headers).get_json()
+    client.delete(f"/v1/checkins/{gone['id']}", headers=headers)
+    purged = []
+
+    def purge_in_between(conn, _cursor, statement, *_args):
+        if purged or not statement.lstrip().startswith("SELECT checkins."):
+            return
+        purged.append(True)  # as the purge command would, from another connection
+        conn.exec_driver_sql("DELETE FROM checkins WHERE deleted_at IS NOT NULL")
+        conn.exec_driver_sql("UPDATE change_counter SET purged_through = value")
+
+    event.listen(connection, "before_cursor_execute", purge_in_between)
+    try:
+        resp = client.get(f"/v1/sync?cursor={cursor}", headers=headers)
+    finally:
+        event.remove(connection, "before_cursor_execute", purge_in_between)
+    assert purged and resp.status_code == 410
 
 
 def _cursor(*parts) -> str:
