@@ -150,7 +150,7 @@ def _accessible(svg: str, course: Course, shown: list, zone: tzinfo) -> str:
             f"the latest was {befores[-1]}."
         )
     for number, alert in shown:
-        since = alert.first_seen_at.astimezone(zone).strftime("%Y-%m-%d")
+        since = first_felt(alert).astimezone(zone).strftime("%Y-%m-%d")
         parts.append(f"Alert {number} ({alert.severity}): {alert.title}, since {since}.")
     title = escape(f"Pain over time: {_xml_text(course.patient.display_name)}")
     desc = escape(" ".join(parts))
@@ -176,6 +176,13 @@ def _alert_times(course: Course, alert) -> list[datetime]:
     return times
 
 
+def first_felt(alert) -> datetime:
+    """When the earliest report behind the alert was felt (a report synced late, or data
+    entered afterwards, raises the alert later than that); when it was raised, failing that."""
+    felt = [datetime.fromisoformat(item["felt_at"]) for item in alert.evidence.get("items", [])]
+    return min(felt, default=alert.first_seen_at)
+
+
 def html(course: Course, *, generated: datetime, zone: tzinfo = UTC) -> str:
     """A self-contained printable page: summary, chart inline, alerts, sessions."""
     svg = chart_svg(course, zone=zone)
@@ -193,6 +200,7 @@ def html(course: Course, *, generated: datetime, zone: tzinfo = UTC) -> str:
         evidence={alert.id: evidence_rows(course, alert, when) for alert in course.alerts},
         label=label,
         red_flags=red_flags,
+        first_felt=first_felt,
         chart=Markup(svg[svg.index("<svg") :]),  # noqa: S704 - matplotlib escapes its text
         period=period(course.window.start, course.window.end, zone),
         zone=str(zone),

@@ -386,6 +386,23 @@ def test_a_name_stored_with_control_characters_still_gives_a_chart_that_opens(
     assert "Pain over time: Ana\ufffdMaria\ufffd" in "".join(root.itertext())
 
 
+def test_a_late_synced_red_flag_is_dated_by_when_it_was_felt(client, make, linked):
+    """Reports synced days later raise their alert on arrival: the page and the chart date
+    it by the report's felt time, and say when it was raised."""
+    patient, therapist = linked
+    flag = checkin_body(recorded_at="2026-11-20T08:00:00Z", symptoms={"bladder_bowel_change": True})
+    assert client.post("/v1/checkins", json=flag, headers=make.headers(patient)).status_code == 201
+    page = client.get(
+        f"/v1/patients/{patient.id}/report.html", headers=make.headers(therapist)
+    ).get_data(as_text=True)
+    banner = page[page.index('role="alert"') :].split("</div>")[0]
+    assert "Reports felt since 20 Nov 2026 08:00" in banner and "raised " in banner
+    chart = client.get(
+        f"/v1/patients/{patient.id}/report/chart.svg", headers=make.headers(therapist)
+    ).get_data(as_text=True)
+    assert "since 2026-11-20." in chart
+
+
 def _svg_text(root) -> list[str]:
     return ["".join(node.itertext()) for node in root.iter("{http://www.w3.org/2000/svg}text")]
 
