@@ -65,7 +65,10 @@ def patient_named_in_body(*, db_session: Session, user: User, patient_id: uuid.U
             raise unknown_patient("Patients act only for themselves.")
         return user
     if patient_id is None:
-        raise unknown_patient("Missing data for field.")
+        raise Invalid(
+            "A therapist or admin names the patient: patient_id is required.",
+            errors={"patient_id": ["Missing data for field."]},
+        )
     try:
         return get_patient_or_raise(db_session=db_session, user=user, patient_id=patient_id)
     except NotFound as exc:

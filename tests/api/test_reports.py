@@ -480,6 +480,7 @@ def test_therapist_records_for_linked_patient_only(client, make, db):
     missing = client.post("/v1/sessions", json=session_body(), headers=headers)
     assert unlinked.status_code == random.status_code == missing.status_code == 422
     assert same_problem(unlinked) == same_problem(random)
+    assert missing.get_json()["detail"].endswith("patient_id is required.")
     assert db.scalar(select(MassageSession)) is None
     make.link(patient, therapist)
     resp = client.post(
