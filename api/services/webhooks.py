@@ -80,15 +80,13 @@ def _refuse(detail: str) -> Invalid:
     return Invalid(detail, errors={"url": [detail]})
 
 
-# IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 and 8215):
-# a gateway on the path turns them into that IPv4 address.
-# IPv4 addresses written in IPv6, in the last 32 bits: NAT64's well-known prefix, and SIIT's
-# IPv4-translated form (::ffff:0:a.b.c.d).
+# IPv4 addresses written in IPv6, in the last 32 bits: NAT64's well-known prefix (RFC 6052)
+# and SIIT's IPv4-translated form (::ffff:0:a.b.c.d): a gateway on the path turns them into
+# that IPv4 address.
 _IPV4_IN_LAST_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
 # NAT64 for a network's own use: where its IPv4 address sits depends on the operator's
 # prefix length, and it never leads to a public receiver.
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
-
 
 # Cloud instance metadata services (credentials of the server itself): never a receiver,
 # whatever WEBHOOKS_ALLOW_PRIVATE allows. Link-local ranges hold most (169.254.169.254);
@@ -99,28 +97,34 @@ _METADATA = (
     ipaddress.ip_network("fd00:ec2::254/128"),
     ipaddress.ip_network("100.100.100.200/32"),
 )
-
-
-def _metadata_service(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip.version == net.version and ip in net for net in _METADATA)
-
-
 METADATA_REFUSED = "The URL's host is a link-local or cloud metadata address: never a receiver."
 
 
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(address.split("%", 1)[0])
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for on the way: mapped, 6to4, Teredo,
+    NAT64, SIIT, or IPv4-compatible (::a.b.c.d, deprecated but still routed by some)."""
+    embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if any(ip in network for network in _IPV4_IN_LAST_BITS) or int(ip) >> 32 == 0:
+        embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [e for e in embedded if e is not None]
+
+
+def _metadata_service(address: str) -> bool:
+    ip = _ip(address)
+    forms = [ip, *(_embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else ())]
+    return any(f.version == net.version and f in net for f in forms for net in _METADATA)
+
+
 def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    ip = _ip(address)
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.is_site_local or ip in _LOCAL_NAT64:
             return False
-        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
-        if any(ip in network for network in _IPV4_IN_LAST_BITS) or int(ip) >> 32 == 0:
-            # Or IPv4-compatible (::a.b.c.d, deprecated but still routed by some).
-            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        if any(e is not None and not _public(str(e)) for e in embedded):
+        if any(not _public(str(e)) for e in _embedded_ipv4(ip)):
             return False
         if ip.ipv4_mapped is not None:
             return True  # as public as the IPv4 address it is
@@ -159,10 +163,10 @@ def _addresses(url: httpx.URL, settings: Settings) -> list[str]:
             raise _refuse("The URL's host does not resolve.") from exc
         raise _refuse(NOT_PUBLIC) from exc
     addresses = [info[4][0] for info in found]
-    if any(_metadata_service(a) for a in addresses):
-        raise _refuse(METADATA_REFUSED)
     if not addresses or not (settings.allow_private or all(_public(a) for a in addresses)):
-        raise _refuse(NOT_PUBLIC)
+        raise _refuse(NOT_PUBLIC)  # metadata addresses are not public: one answer for all
+    if settings.allow_private and any(_metadata_service(a) for a in addresses):
+        raise _refuse(METADATA_REFUSED)
     return addresses
 
 

@@ -945,6 +945,12 @@ def test_a_name_that_turns_private_after_its_check_is_not_reached(
         "http://[fe80::1]/hook",
         "http://[fd00:ec2::254]/latest",
         "http://100.100.100.200/latest",
+        # The same addresses written in IPv6 forms a gateway turns back into IPv4.
+        "http://[64:ff9b::a9fe:a9fe]/latest",
+        "http://[::ffff:0:a9fe:a9fe]/latest",
+        "http://[::a9fe:a9fe]/latest",
+        "http://[2002:a9fe:a9fe::1]/latest",
+        "http://[::ffff:0:6464:64c8]/latest",
     ],
 )
 def test_cloud_metadata_is_never_a_receiver_even_where_private_ones_are_allowed(
@@ -971,6 +977,35 @@ def test_a_name_that_resolves_to_a_metadata_address_is_not_reached(
     _red_flag(client, make, patient)
     assert _drain(app)["retry"] == 1
     assert _the_delivery(db).last_error.startswith("refused: The URL's host is a link-local")
+
+
+def test_a_name_at_a_metadata_address_is_refused_like_any_internal_name(app, client, make):
+    """Where private receivers are not allowed, a name at a metadata address gets the one
+    answer every internal or unknown name gets: no probing which internal names exist."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = False
+    table = {"metadata.google.internal": "169.254.169.254", "db.clinic.lan": "10.0.0.5"}
+    real = socket.getaddrinfo
+
+    def answers(host, port, *args, **kwargs):
+        if host.endswith((".internal", ".lan")):
+            if host not in table:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (table[host], port))]
+        return real(host, port, *args, **kwargs)
+
+    therapist = make.user("therapist")
+    details = set()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", answers)
+        for host in ("metadata.google.internal", "db.clinic.lan", "nothing.clinic.lan"):
+            resp = client.post(
+                "/v1/webhooks",
+                json={"url": f"https://{host}/hook", "events": ["alert.raised"]},
+                headers=make.headers(therapist),
+            )
+            assert resp.status_code == 422
+            details.add(resp.get_json()["errors"]["url"][0])
+    assert details == {webhooks.NOT_PUBLIC}
 
 
 def test_a_delivery_names_its_host_to_the_address_it_reaches(
