@@ -135,7 +135,8 @@ def _counter(db_session: Session) -> ChangeCounter:
 
 
 def _purged_through(db_session: Session) -> int:
-    """The watermark as stored now (the counter object read before keeps its old value)."""
+    """The purge watermark as stored now (the counter object read before keeps its old
+    value)."""
     return db_session.scalar(select(ChangeCounter.purged_through).where(ChangeCounter.id == 1))
 
 
@@ -170,10 +171,13 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
     ).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    changes, vanished = _materialise(db_session, rows)
-    if vanished and cursor and _purged_through(db_session) > position.kept:
-        # A purge removed tombstones between the two reads (PostgreSQL reads each statement
-        # afresh): this replica may hold one of their records.
+    changes = _materialise(db_session, rows)
+    # PostgreSQL reads each statement afresh: a purge that committed after the counter was
+    # read may have removed a tombstone before the page listed it, or before its record was
+    # read. A replica not yet past the new watermark may hold one of those records.
+    now_purged = _purged_through(db_session)
+    past_it = (position.seq, position.kind) >= (now_purged, AFTER_ALL_KINDS)
+    if now_purged > purged and cursor and not past_it and now_purged > position.kept:
         raise CursorExpired(
             "Deletion history was purged while this page was read; sync again without a cursor."
         )
@@ -195,9 +199,9 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
     return SyncPage(changes=changes, next_cursor=encode(last), has_more=has_more)
 
 
-def _materialise(db_session: Session, rows) -> tuple[list[Change], bool]:
-    """The changes of `rows`, and whether any of their records was gone by now (a purged
-    tombstone: the only rows ever removed)."""
+def _materialise(db_session: Session, rows) -> list[Change]:
+    """The changes of `rows`, less any record gone by now (a tombstone purged since the rows
+    were listed: page() then answers 410 to a replica that may have held it)."""
     loaded: dict = {}
     for order, (_, model) in BY_ORDER.items():
         ids = {row.id for row in rows if row.kind == order}
@@ -218,7 +222,7 @@ def _materialise(db_session: Session, rows) -> tuple[list[Change], bool]:
         if row.gone:
             deleted_at = ended.get(record.patient_id) or utcnow()
         changes.append(Change(kind=kind, record=record, deleted_at=deleted_at))
-    return changes, len(present) < len(rows)
+    return changes
 
 
 def _link_end_times(db_session: Session, rows, loaded) -> dict:

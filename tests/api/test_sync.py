@@ -247,6 +247,36 @@ def test_a_purge_between_a_pages_two_reads_expires_the_cursor_instead_of_failing
     assert purged and resp.status_code == 410
 
 
+def test_a_purge_before_a_page_lists_its_changes_expires_a_cursor_that_held_its_record(
+    client, make, connection
+):
+    """The purge commits after the page read the counter and before it listed the changes:
+    the tombstone is not listed at all, and a replica holding its record must hear 410."""
+    headers = make.headers(make.user("patient"))
+    held = client.post("/v1/checkins", json=checkin_body(pain=3), headers=headers).get_json()
+    _, cursor = sync_all(client, headers)  # the phone holds `held`
+    client.delete(f"/v1/checkins/{held['id']}", headers=headers)
+    client.post("/v1/checkins", json=checkin_body(pain=5), headers=headers)
+    purged = []
+
+    def purge_before_the_list(conn, _cursor, statement, *_args):
+        if purged or "UNION ALL" not in statement:
+            return
+        purged.append(True)  # as the purge command would, from another connection
+        conn.exec_driver_sql(
+            "UPDATE change_counter SET purged_through = "
+            "(SELECT max(change_seq) FROM checkins WHERE deleted_at IS NOT NULL)"
+        )
+        conn.exec_driver_sql("DELETE FROM checkins WHERE deleted_at IS NOT NULL")
+
+    event.listen(connection, "before_cursor_execute", purge_before_the_list)
+    try:
+        resp = client.get(f"/v1/sync?cursor={cursor}", headers=headers)
+    finally:
+        event.remove(connection, "before_cursor_execute", purge_before_the_list)
+    assert purged and resp.status_code == 410
+
+
 def _cursor(*parts) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
 
