@@ -88,7 +88,7 @@ def _nerve_rise(
         pattern = "rise above the usual grade"
     elif start is not None and grade - start >= config.neuro_urgent_rise:
         pattern = "rising since the first reports"
-        baseline, basis = start, "the first report, rising since"
+        baseline, basis = start, "their lowest report, rising on each since"
     else:
         return None
     return {

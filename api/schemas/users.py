@@ -16,20 +16,29 @@ def _email() -> ma.fields.Email:
     return ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
 
 
-# Bidirectional embeddings, overrides and isolates: in a name they reorder what the
-# therapist reads next to it (a name shown as another's).
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Format characters a name may hold: the joiners some scripts and emoji sequences need, and
+# the tags of subdivision flags. Every other one (direction marks and overrides, zero-width
+# spaces, soft hyphens) changes how a name reads, or hides in it.
+_JOINERS = frozenset("\u200c\u200d")
+_TAGS = range(0xE0020, 0xE0080)
+# Letters that draw nothing: a name of them alone looks blank in a therapist's list.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 
 
 def _readable_name(value: str) -> None:
-    """A name is shown in lists, pages, PDFs and SVG charts: text that reads as written."""
-    if not value.strip():
-        raise ma.ValidationError("Must not be blank.")
+    """A name is shown in lists, pages, PDFs and SVG charts: text that reads as written,
+    on one line, with something to see."""
     for char in value:
-        if unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS:
-            raise ma.ValidationError("Must not contain control characters.")
-        if char in ("\ufffe", "\uffff"):
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cs", "Zl", "Zp"):
+            raise ma.ValidationError("Must not contain control characters or line breaks.")
+        if category == "Cf" and char not in _JOINERS and ord(char) not in _TAGS:
+            raise ma.ValidationError("Must not contain invisible formatting characters.")
+        if (ord(char) & 0xFFFE) == 0xFFFE or 0xFDD0 <= ord(char) <= 0xFDEF:
             raise ma.ValidationError("Must not contain non-characters.")
+    seen = [c for c in value if not c.isspace() and c not in _BLANK_LETTERS]
+    if not [c for c in seen if unicodedata.category(c) not in ("Cf", "Mn", "Me")]:
+        raise ma.ValidationError("Must not be blank.")
 
 
 def _display_name(**kwargs) -> ma.fields.String:
@@ -98,7 +107,10 @@ class MeUpdateIn(InSchema):
     medically_cleared_at = ma.fields.Date(
         allow_none=True,
         validate=_not_after_today,
-        metadata={"description": "The date of the consultation: not in the future"},
+        metadata={
+            "description": "The date of the consultation: not after today (the server's, with "
+            "a day's grace for time zones ahead of it)"
+        },
     )
 
 

@@ -403,6 +403,13 @@ def test_a_new_patients_rise_names_where_their_reports_started(build):
     assert finding.evidence["previous_grades"] == [0, 1]
 
 
+def test_a_new_patients_rise_from_a_lower_report_is_named_from_there(build):
+    reports = nerve(build, "weakness", [1, 0, 1, 2])
+    (finding,) = fired(reports, "progressive_weakness")
+    assert finding.evidence["usual_grade"] == 0
+    assert "usual grade 0 (their lowest report, rising on each since)" in finding.clinician_message
+
+
 def test_urgent_nerve_evidence_names_the_usual_grade(build):
     reports = nerve(build, "numbness", [0, 0, 0, 0, 0, 2])
     (finding,) = fired(reports, "significant_numbness")

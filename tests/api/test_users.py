@@ -56,7 +56,20 @@ def test_a_consultation_date_in_the_future_is_refused(client, make, db):
 
 @pytest.mark.parametrize(
     "name",
-    ["   ", "Ana\u000bMaria", "Ana\x1b[31m", "Ana\u0085", "Ana\u202eairaM", "Ana\ufffe"],
+    [
+        "   ",
+        "Ana\u000bMaria",
+        "Ana\x1b[31m",
+        "Ana\u0085",
+        "Ana\u202eairaM",
+        "Ana\ufffe",
+        "\u200b",  # a zero-width space alone
+        "\u2800\u3164",  # a braille blank and a Hangul filler: nothing drawn
+        "Ana\ufdd0",
+        "Ana\U0010ffff",
+        "Ana\u200fairaM",  # a right-to-left mark
+        "Ana\u2028Maria",  # a line separator
+    ],
 )
 def test_a_display_name_must_read_as_written(client, make, db, name):
     """Blank names, control characters and direction overrides: refused on sign-up and on
@@ -77,7 +90,8 @@ def test_a_display_name_must_read_as_written(client, make, db, name):
 
 def test_a_display_name_keeps_the_joiners_of_scripts_and_emoji(client, make):
     patient = make.user("patient")
-    for name in ("Mehr\u200cdad", "Ana \U0001f469\u200d\U0001f4bb", "Zoë Łukasz"):
+    names = ("Mehr\u200cdad", "Ana \U0001f469\u200d\U0001f4bb", "Zoë Łukasz", "José Núñez")
+    for name in names:
         resp = client.patch("/v1/me", json={"display_name": name}, headers=make.headers(patient))
         assert resp.status_code == 200 and resp.get_json()["display_name"] == name
 
