@@ -140,7 +140,10 @@ def handle_http_exception(error: HTTPException) -> Response:
     if status == 422 and errors:
         detail = "The request has invalid fields; see errors."
     if status == 429:  # Flask-Limiter's description is the limit itself ("5 per 1 minute")
-        detail = f"Too many requests: the limit is {error.description}. Retry after Retry-After."
+        detail = (
+            f"Too many requests: the limit is {error.description}; try again after the "
+            "seconds the Retry-After header gives."
+        )
     headers = dict(data.get("headers") or {})
     if status == 405 and error.get_response().headers.get("Allow"):
         headers["Allow"] = error.get_response().headers["Allow"]
