@@ -80,13 +80,17 @@ def _nerve_rise(
     >= urgent_rise above where a new patient's rising reports started."""
     grade = getattr(trigger.symptoms, name)
     baseline = grade_baseline(history, name, config)
-    basis = grade_basis(history, config)
-    start = early_rise_start(history, name, config)
+    basis = None
     if grade >= config.neuro_severe_grade:
         pattern = "severe"
     elif grade - baseline >= config.neuro_urgent_rise:
         pattern = "rise above the usual grade"
-    elif start is not None and grade - start >= config.neuro_urgent_rise:
+    elif grade >= config.neuro_urgent_rise and (
+        # A new patient's own reports rising on each since their lowest (grades below
+        # urgent_rise cannot be urgent_rise above it: the common case skips the look).
+        (start := early_rise_start(history, name, config)) is not None
+        and grade - start >= config.neuro_urgent_rise
+    ):
         pattern = "rising since the first reports"
         baseline, basis = start, "their lowest report, rising on each since"
     else:
@@ -94,7 +98,7 @@ def _nerve_rise(
     return {
         name: grade,
         "usual_grade": baseline,
-        "usual_basis": basis,
+        "usual_basis": basis or grade_basis(history, config),
         "rise": grade - baseline,
         "previous_grades": _previous_grades(history, name),
         "pattern": pattern,
@@ -138,8 +142,8 @@ def neuro_recheck(
     for name in ("weakness", "numbness"):
         grade = getattr(trigger.symptoms, name)
         baseline = grade_baseline(history, name, config)
-        urgent = _nerve_rise(name, trigger, history, config) is not None
-        if grade - baseline == 1 and not urgent:
+        # One grade up, unless the urgent rules take it (severe, or a new patient's rise).
+        if grade - baseline == 1 and _nerve_rise(name, trigger, history, config) is None:
             run = history[-config.neuro_confirm_reports :]
             sustained = (
                 len(run) == config.neuro_confirm_reports
