@@ -137,8 +137,11 @@ def _store(
 
 
 def _answer(record: IdempotencyRecord, request_hash: str) -> Response:
-    # Records stored before bodies were compared as JSON hold the hash of the bytes.
-    if record.request_hash not in (request_hash, _request_hash(request.get_data(cache=True))):
+    # Records stored before bodies were compared as JSON hold the hash of the bytes (worked
+    # out only when the first comparison fails).
+    if record.request_hash != request_hash and record.request_hash != _request_hash(
+        request.get_data(cache=True)
+    ):
         raise Invalid(
             "This Idempotency-Key was used with another request body.",
             errors={HEADER: ["Already used with another request body."]},

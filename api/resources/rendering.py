@@ -164,23 +164,25 @@ def _accessible(svg: str, course: Course, shown: list, zone: tzinfo) -> str:
     )
 
 
+def _felt_times(alert) -> list[datetime]:
+    """When the reports behind the alert were felt."""
+    return [datetime.fromisoformat(item["felt_at"]) for item in alert.evidence.get("items", [])]
+
+
 def _alert_times(course: Course, alert) -> list[datetime]:
     """When the reports behind the alert were felt, within the course's window."""
-    times = []
-    for item in alert.evidence.get("items", []):
-        felt = datetime.fromisoformat(item["felt_at"])
-        if (course.window.start is None or felt >= course.window.start) and (
-            course.window.end is None or felt < course.window.end
-        ):
-            times.append(felt)
-    return times
+    start, end = course.window.start, course.window.end
+    return [
+        felt
+        for felt in _felt_times(alert)
+        if (start is None or felt >= start) and (end is None or felt < end)
+    ]
 
 
 def first_felt(alert) -> datetime:
     """When the earliest report behind the alert was felt (a report synced late, or data
     entered afterwards, raises the alert later than that); when it was raised, failing that."""
-    felt = [datetime.fromisoformat(item["felt_at"]) for item in alert.evidence.get("items", [])]
-    return min(felt, default=alert.first_seen_at)
+    return min(_felt_times(alert), default=alert.first_seen_at)
 
 
 def html(course: Course, *, generated: datetime, zone: tzinfo = UTC) -> str:
@@ -268,9 +270,9 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def red_flags(report) -> str:
-    """The red-flag symptoms a session or check-in reported, or "none"."""
-    flags = [
+def _red_flags(report) -> list[str]:
+    """The red-flag symptoms a session or check-in reported."""
+    return [
         name
         for name, present in (
             ("bladder or bowel change", report.bladder_bowel_change),
@@ -278,15 +280,19 @@ def red_flags(report) -> str:
         )
         if present
     ]
-    return ", ".join(flags) or "none"
+
+
+def red_flags(report) -> str:
+    """The red-flag symptoms as a table cell shows them: named, or "none"."""
+    return ", ".join(_red_flags(report)) or "none"
 
 
 def _nerve_symptoms(report) -> str:
     side = f", {report.symptom_side} side" if report.symptom_side else ""
-    flags = red_flags(report)
+    flags = "".join(f"; {flag}" for flag in _red_flags(report))
     return (
         f"numbness {report.numbness}, tingling {report.tingling}, weakness {report.weakness}"
-        f"{side}" + (f"; {flags}" if flags != "none" else "")
+        f"{side}{flags}"
     )
 
 

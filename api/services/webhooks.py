@@ -177,11 +177,11 @@ def check_url(url: str, settings: Settings) -> None:
     if not settings.allow_private:
         _addresses(parsed, settings)
         return
-    try:  # a name on the clinic's network may not resolve here yet: checked at delivery
-        literal = str(ipaddress.ip_address(parsed.host))
-    except ValueError:
+    try:
+        metadata = _metadata_service(parsed.host)
+    except ValueError:  # a name (it may not resolve here yet): checked at every attempt
         return
-    if _metadata_service(literal):
+    if metadata:
         raise _refuse(METADATA_REFUSED)
 
 
