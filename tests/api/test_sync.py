@@ -218,6 +218,29 @@ def test_a_cursor_that_passed_the_purged_tombstones_keeps_working(app, client, m
     assert client.get(f"/v1/sync?cursor={cursor}", headers=headers).status_code == 200
 
 
+def _sync_with_a_purge(client, headers, cursor, connection, before):
+    """GET /v1/sync with the cursor while a purge of every tombstone commits just before the
+    first statement `before` picks (as the purge command would, from another connection).
+    Returns whether it ran, and the answer."""
+    purged = []
+
+    def purge(conn, _cursor, statement, *_args):
+        if purged or not before(statement.lstrip()):
+            return
+        purged.append(True)
+        conn.exec_driver_sql(
+            "UPDATE change_counter SET purged_through = "
+            "(SELECT max(change_seq) FROM checkins WHERE deleted_at IS NOT NULL)"
+        )
+        conn.exec_driver_sql("DELETE FROM checkins WHERE deleted_at IS NOT NULL")
+
+    event.listen(connection, "before_cursor_execute", purge)
+    try:
+        return purged, client.get(f"/v1/sync?cursor={cursor}", headers=headers)
+    finally:
+        event.remove(connection, "before_cursor_execute", purge)
+
+
 def test_a_purge_between_a_pages_two_reads_expires_the_cursor_instead_of_failing(
     client, make, connection
 ):
@@ -230,20 +253,9 @@ def test_a_purge_between_a_pages_two_reads_expires_the_cursor_instead_of_failing
     _, cursor = sync_all(client, headers)
     gone = client.post("/v1/checkins", json=checkin_body(pain=3), headers=headers).get_json()
     client.delete(f"/v1/checkins/{gone['id']}", headers=headers)
-    purged = []
-
-    def purge_in_between(conn, _cursor, statement, *_args):
-        if purged or not statement.lstrip().startswith("SELECT checkins."):
-            return
-        purged.append(True)  # as the purge command would, from another connection
-        conn.exec_driver_sql("DELETE FROM checkins WHERE deleted_at IS NOT NULL")
-        conn.exec_driver_sql("UPDATE change_counter SET purged_through = value")
-
-    event.listen(connection, "before_cursor_execute", purge_in_between)
-    try:
-        resp = client.get(f"/v1/sync?cursor={cursor}", headers=headers)
-    finally:
-        event.remove(connection, "before_cursor_execute", purge_in_between)
+    purged, resp = _sync_with_a_purge(
+        client, headers, cursor, connection, before=lambda sql: sql.startswith("SELECT checkins.")
+    )
     assert purged and resp.status_code == 410
 
 
@@ -257,23 +269,9 @@ def test_a_purge_before_a_page_lists_its_changes_expires_a_cursor_that_held_its_
     _, cursor = sync_all(client, headers)  # the phone holds `held`
     client.delete(f"/v1/checkins/{held['id']}", headers=headers)
     client.post("/v1/checkins", json=checkin_body(pain=5), headers=headers)
-    purged = []
-
-    def purge_before_the_list(conn, _cursor, statement, *_args):
-        if purged or "UNION ALL" not in statement:
-            return
-        purged.append(True)  # as the purge command would, from another connection
-        conn.exec_driver_sql(
-            "UPDATE change_counter SET purged_through = "
-            "(SELECT max(change_seq) FROM checkins WHERE deleted_at IS NOT NULL)"
-        )
-        conn.exec_driver_sql("DELETE FROM checkins WHERE deleted_at IS NOT NULL")
-
-    event.listen(connection, "before_cursor_execute", purge_before_the_list)
-    try:
-        resp = client.get(f"/v1/sync?cursor={cursor}", headers=headers)
-    finally:
-        event.remove(connection, "before_cursor_execute", purge_before_the_list)
+    purged, resp = _sync_with_a_purge(
+        client, headers, cursor, connection, before=lambda sql: "UNION ALL" in sql
+    )
     assert purged and resp.status_code == 410
 
 
