@@ -41,8 +41,10 @@ def chart_svg(course: Course, *, zone: tzinfo = UTC, include_info: bool = False)
     figure = Figure(figsize=(6.4, 4.4), dpi=100, layout="constrained")
     axes = figure.subplots()
     sessions = course.sessions
+    drawn: list[datetime] = []  # every moment on the time axis
     if sessions:
         times = [local(s.started_at) for s in sessions]
+        drawn += times
         axes.plot(
             times,
             [s.pain_before for s in sessions],
@@ -56,8 +58,10 @@ def chart_svg(course: Course, *, zone: tzinfo = UTC, include_info: bool = False)
                 *zip(*after, strict=True), "s--", color=PAIN_AFTER, label="Pain after session"
             )
     if course.checkins:
+        recorded = [local(c.recorded_at) for c in course.checkins]
+        drawn += recorded
         axes.plot(
-            [local(c.recorded_at) for c in course.checkins],
+            recorded,
             [c.pain for c in course.checkins],
             "^",
             color=CHECKIN,
@@ -70,6 +74,7 @@ def chart_svg(course: Course, *, zone: tzinfo = UTC, include_info: bool = False)
         colour, first = SEVERITY_COLOURS[alert.severity], True
         for moment in _alert_times(course, alert) or [alert.first_seen_at]:
             moment = local(moment)
+            drawn.append(moment)
             # Alerts on the same day stack upwards instead of hiding one another.
             level = stacked.get(moment.date().isoformat(), 0)
             stacked[moment.date().isoformat()] = level + 1
@@ -97,13 +102,14 @@ def chart_svg(course: Course, *, zone: tzinfo = UTC, include_info: bool = False)
     axes.set_ylim(-0.5, top)
     axes.set_yticks(range(0, 11, 2))
     axes.set_ylabel("Pain (0-10)")
-    axes.set_xlabel(f"Date ({zone})")
+    axes.set_xlabel(f"Date ({zone}){_period(drawn)}")
     # Names are text, never matplotlib math ("$...$" would be parsed or fail).
     axes.set_title(f"Pain over time: {_xml_text(course.patient.display_name)}", parse_math=False)
     axes.grid(True, alpha=0.3)
     locator = mdates.AutoDateLocator(tz=zone)
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
+    # The ticks name days and months; the year is in the axis label (no "2026-Dec" offset).
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone, show_offset=False))
     if not (sessions or course.checkins):
         axes.text(
             0.5,
@@ -128,6 +134,18 @@ def chart_svg(course: Course, *, zone: tzinfo = UTC, include_info: bool = False)
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     return _accessible(buffer.getvalue(), course, shown, zone)
+
+
+def _period(moments: list[datetime]) -> str:
+    """The days the chart spans, in words, for the axis label: ", 28 Oct - 2 Dec 2026"."""
+    if not moments:
+        return ""
+    first, last = min(moments), max(moments)
+    end = f"{last.day} {last:%b %Y}"
+    if first.date() == last.date():
+        return f", {end}"
+    start = f"{first.day} {first:%b}" + ("" if first.year == last.year else f" {first:%Y}")
+    return f", {start} \N{EN DASH} {end}"
 
 
 def _shown_alerts(course: Course, include_info: bool) -> list[tuple[int, object]]:

@@ -496,3 +496,27 @@ def test_clinic_timezone_is_validated_at_start(monkeypatch, tmp_path):
         from_environment(str(tmp_path))
     monkeypatch.setenv("CLINIC_TIMEZONE", "Europe/Paris")
     assert from_environment(str(tmp_path))["CLINIC_TIMEZONE"] == "Europe/Paris"
+
+
+@pytest.mark.parametrize(
+    ("rows", "label"),
+    [
+        (SESSIONS, "Date (UTC), 1 Oct \N{EN DASH} 21 Oct 2026"),
+        (
+            [("2025-12-20T10:00:00Z", "swedish", "light", 5, 4)]
+            + [("2026-01-03T10:00:00Z", "swedish", "light", 4, 3)],
+            "Date (UTC), 20 Dec 2025 \N{EN DASH} 3 Jan 2026",
+        ),
+        (SESSIONS[:1], "Date (UTC), 1 Oct 2026"),
+    ],
+)
+def test_chart_axis_names_its_days_once_in_words(client, make, linked, rows, label):
+    patient, therapist = linked
+    _record(client, make.headers(patient), rows)
+    resp = client.get(
+        f"/v1/patients/{patient.id}/report/chart.svg", headers=make.headers(therapist)
+    )
+    labels = _svg_text(ET.fromstring(resp.data))
+    assert label in labels
+    # No offset such as "2026-Oct" beside the ticks: the year is said once, in the label.
+    assert not [text for text in labels if re.fullmatch(r"\d{4}-\w{3}.*", text)], labels
