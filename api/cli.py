@@ -84,6 +84,8 @@ def create_user(email: str, role: str, display_name: str) -> None:
         raise click.ClickException(
             "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
         )
+    with operator_session() as db_session:
+        users.refuse_taken(db_session=db_session, email=email)
     password = _read_password()
     with operator_session() as db_session:
         user = users.create(

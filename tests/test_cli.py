@@ -30,6 +30,11 @@ def test_users_create_refuses_short_password_and_duplicates(app, db):
     assert _create(runner, "a@b.org", "admin", "long enough pass").exit_code == 0
     again = _create(runner, "a@b.org", "admin", "long enough pass")
     assert again.exit_code != 0 and "already exists" in again.output
+    # Said before the password is read: a short one is not what the operator hears about.
+    taken = _create(runner, "A@B.org", "therapist", "short")
+    assert taken.exit_code != 0 and "already exists" in taken.output
+    assert "password" not in taken.output
+    assert db.scalar(select(func.count()).select_from(User)) == 1
 
 
 def test_users_create_refuses_what_the_api_would_before_asking_for_a_password(app, db):

@@ -75,10 +75,21 @@ def _create(
     except IntegrityError as exc:
         if not is_unique_violation(exc):
             raise
-        raise Conflict(
-            "An account with this email already exists.", errors={"email": ["Already registered."]}
-        ) from exc
+        raise _taken() from exc
     return user
+
+
+def _taken() -> Conflict:
+    return Conflict(
+        "An account with this email already exists.", errors={"email": ["Already registered."]}
+    )
+
+
+def refuse_taken(*, db_session: Session, email: str) -> None:
+    """Conflict when `email` has an account already: for an operator, told before they type
+    a password (create still refuses it, should one be made meanwhile)."""
+    if get_by_email(db_session=db_session, email=email) is not None:
+        raise _taken()
 
 
 def register(*, db_session: Session, email: str, password: str, display_name: str) -> User:
