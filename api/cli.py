@@ -239,7 +239,9 @@ def analyze(patient_id) -> None:
     with operator_session() as db_session:
         found = analysis.patients(db_session=db_session, patient_id=patient_id)
         for patient in found:
-            changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=None)
+            changes = analysis.reanalyze(
+                db_session=db_session, patient=patient, focus=None, corrected=False
+            )
             db_session.commit()
             for verb in totals:
                 for alert in getattr(changes, verb):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy import Select, and_, bindparam, false, or_, select
 from sqlalchemy.orm import Session
 
 import analyzer
@@ -97,19 +97,30 @@ def read_stored(
     findings: list[analyzer.Finding],
     judged_from: datetime | None,
     judged_to: datetime | None,
+    *,
+    corrected: bool,
 ) -> StoredAlerts:
+    """What planning weighs; the live triggers of the span only after a correction (the
+    only analysis that withdraws, see plan_changes)."""
     keys = [f.key for f in findings]
-    known, live = _stored_triggers(db_session, patient_id, keys, judged_from, judged_to)
+    span = (judged_from, judged_to) if corrected else None
+    known, live = _stored_triggers(db_session, patient_id, keys, span)
     with db_session.no_autoflush:
         active = _active_alerts(db_session, patient_id)
     return StoredAlerts(known, live, active)
 
 
 @lru_cache
-def _weighed_triggers(bounded_from: bool, bounded_to: bool) -> Select:
-    """In one read: the patient's triggers of the keys found (bound as ``keys``), and the
-    live triggers of their active alerts felt in the span judged (bounds bound by the
-    caller), each with whether it is one of the latter."""
+def _weighed_triggers(span: bool, bounded_from: bool, bounded_to: bool) -> Select:
+    """In one read: the patient's triggers of the keys found (bound as ``keys``) and, with
+    `span`, the live triggers of their active alerts felt in the span judged (bounds bound
+    by the caller), each with whether it is one of the latter."""
+    if not span:
+        columns = (AlertTrigger.id, AlertTrigger.key, AlertTrigger.withdrawn_at)
+        return select(*columns, AlertTrigger.felt_at, false().label("live")).where(
+            AlertTrigger.patient_id == bindparam("patient_id"),
+            AlertTrigger.key.in_(bindparam("keys", expanding=True)),
+        )
     live = and_(AlertTrigger.withdrawn_at.is_(None), Alert.status.in_(ACTIVE_STATUSES))
     if bounded_from:
         live = and_(live, AlertTrigger.felt_at >= bindparam("judged_from"))
@@ -135,12 +146,13 @@ def _stored_triggers(
     db_session: Session,
     patient_id: uuid.UUID,
     keys: list[str],
-    judged_from: datetime | None,
-    judged_to: datetime | None,
+    span: tuple[datetime | None, datetime | None] | None,
 ) -> tuple[dict[str, _TriggerRow], list[_TriggerRow]]:
-    """The stored triggers of `keys` by key, and the live ones in the judged span (what is
-    pending in the session is not asked: new triggers are current)."""
-    query = _weighed_triggers(judged_from is not None, judged_to is not None)
+    """The stored triggers of `keys` by key, and the live ones in the judged `span` (from,
+    to) when one is given (what is pending in the session is not asked: new triggers are
+    current)."""
+    judged_from, judged_to = span or (None, None)
+    query = _weighed_triggers(span is not None, judged_from is not None, judged_to is not None)
     params = {"patient_id": patient_id, "judged_from": judged_from, "judged_to": judged_to}
     wanted, known, live = set(keys), {}, {}
     for start in range(0, max(len(keys), 1), KEY_CHUNK):
@@ -259,19 +271,29 @@ def plan_changes(
     findings: list[analyzer.Finding],
     judged_from: datetime | None,
     judged_to: datetime | None,
+    corrected: bool,
     stored: StoredAlerts | None = None,
 ) -> Changes:
-    """Turn findings into alert changes in the session; triggers judged again but gone are
-    withdrawn. What is pending stays so (a new report with it) unless a withdrawal must be
-    written to refresh its alert; the caller flushes, then calls ``announce``.
+    """Turn findings into alert changes in the session. What is pending stays so (a new
+    report with it) unless a withdrawal must be written to refresh its alert; the caller
+    flushes, then calls ``announce``.
 
-    `stored` is what ``read_stored`` returned for the same findings and span, when the
-    caller knows nothing changed since (else it is read here)."""
+    After a correction (an edit or deletion, `corrected`), triggers judged again but gone
+    are withdrawn: the data behind them was corrected away. Any other analysis (a new
+    report, synced late or not; a re-run) withdraws nothing: a report placed before a
+    firing's can change what the rules find of it (a baseline, "earlier reports were
+    one-sided"), but what the patient reported still stands, and the alert stays until a
+    clinician resolves it.
+
+    `stored` is what ``read_stored`` returned for the same findings, span and
+    `corrected`, when the caller knows nothing changed since (else it is read here)."""
     now = utcnow()
     changes = Changes()
     keys = [f.key for f in findings]
     if stored is None:
-        stored = read_stored(db_session, patient_id, findings, judged_from, judged_to)
+        stored = read_stored(
+            db_session, patient_id, findings, judged_from, judged_to, corrected=corrected
+        )
     known, live, active = stored.known, stored.live, dict(stored.active)
     # Found again after a correction had withdrawn it: the same trigger counts again.
     again = {t.key: t for t in _triggers(db_session, [s.id for s in known.values() if s.withdrawn])}

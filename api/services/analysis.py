@@ -332,7 +332,12 @@ def prepare(
     if judgement is None:
         return None
     stored = alerts.read_stored(
-        db_session, patient.id, judgement.findings, report.felt_at, judgement.horizon
+        db_session,
+        patient.id,
+        judgement.findings,
+        report.felt_at,
+        judgement.horizon,
+        corrected=False,
     )
     return Prepared(
         patient_id=patient.id,
@@ -423,23 +428,29 @@ def analyze_new(
     cfg = config(db_session)
     alerts.lock_patient(db_session=db_session, patient_id=patient.id)
     if _still_holds(db_session, prepared, patient, report):
-        return _plan(db_session, patient, prepared.judgement, report.felt_at, cfg, prepared.stored)
+        judgement, stored = prepared.judgement, prepared.stored
+        return _plan(db_session, patient, judgement, report.felt_at, cfg, False, stored)
     with db_session.no_autoflush:  # the report stays pending: the profile may load
         judgement = _foresee(db_session, _context(patient), report, cfg)
     if judgement is None:
         db_session.flush()
         judgement = _judge(db_session, patient, report.felt_at, cfg)
-    return _plan(db_session, patient, judgement, report.felt_at, cfg)
+    return _plan(db_session, patient, judgement, report.felt_at, cfg, False)
 
 
-def reanalyze(*, db_session: Session, patient: User, focus: datetime | None) -> alerts.Changes:
-    """Re-judge the patient from `focus` on (None: everything) and apply it to their alerts.
+def reanalyze(
+    *, db_session: Session, patient: User, focus: datetime | None, corrected: bool
+) -> alerts.Changes:
+    """Re-judge the patient from `focus` on (None: everything) and apply it to their alerts;
+    `corrected` after an edit or deletion, whose firings gone are withdrawn (see
+    ``alerts.plan_changes``).
 
     Runs inside the caller's transaction; the caller commits the write and the alerts together.
     """
     cfg = config(db_session)
     alerts.lock_patient(db_session=db_session, patient_id=patient.id)
-    changes = _plan(db_session, patient, _judge(db_session, patient, focus, cfg), focus, cfg)
+    judgement = _judge(db_session, patient, focus, cfg)
+    changes = _plan(db_session, patient, judgement, focus, cfg, corrected)
     db_session.flush()
     alerts.announce(db_session, changes)
     return changes
@@ -451,6 +462,7 @@ def _plan(
     judgement: Judgement,
     focus: datetime | None,
     cfg: analyzer.AnalyzerConfig,
+    corrected: bool,
     stored: alerts.StoredAlerts | None = None,
 ) -> alerts.Changes:
     """Store the judgement's summary and plan its alert changes (written by the caller), from
@@ -462,5 +474,6 @@ def _plan(
         findings=judgement.findings,
         judged_from=focus,
         judged_to=judgement.horizon,
+        corrected=corrected,
         stored=stored,
     )

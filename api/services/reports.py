@@ -404,7 +404,9 @@ def _finish_write(
     patient = db_session.get(User, report.patient_id)
     touched: dict = {}
     for focus in foci:
-        changes = analysis.reanalyze(db_session=db_session, patient=patient, focus=focus)
+        changes = analysis.reanalyze(
+            db_session=db_session, patient=patient, focus=focus, corrected=True
+        )
         touched.update((alert.id, alert) for alert in changes.touched())
     _audit_write(db_session, user, report, verb, 204 if verb == "delete" else 200)
     stamp(db_session)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from models import Alert, AlertTrigger, CheckIn, MassageSession
+from models import Alert, AlertTrigger, AuditEvent, CheckIn, MassageSession, OutboxEvent
 from tests.conftest import checkin_body, session_body
 
 RED_FLAG = {"bladder_bowel_change": True}
@@ -148,6 +148,50 @@ def test_correcting_a_typo_resolves_the_alert_as_data_corrected(client, make, db
         assert alert["status"] == "resolved" and alert["resolution"] == "data_corrected"
         assert alert["resolved_by"] is None
     assert {a.status for a in _alerts(db, patient)} == {"resolved"}
+
+
+def test_a_report_synced_late_before_a_firing_leaves_its_urgent_alert_open(client, make, db):
+    """A check-in felt before the first one lands after a bilateral alert: the day-5 report
+    is no longer the first two-sided one, but nothing was corrected, so the urgent alert
+    stays open, with its firing live, and no resolution is told or audited."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    headers = make.headers(patient)
+    day = datetime(2026, 11, 1, 9, tzinfo=UTC)
+
+    def checkin(days: int, side: str):
+        body = checkin_body(recorded_at=_iso(day + timedelta(days=days)), symptoms={"side": side})
+        resp = client.post("/v1/checkins", json=body, headers=headers)
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()
+
+    checkin(0, "left")
+    [raised] = checkin(5, "both")["alerts"]
+    assert (raised["rule"], raised["severity"]) == ("bilateral_symptoms", "urgent")
+    assert checkin(-1, "both")["alerts"] == []
+    [alert] = _alerts(db, patient)
+    assert (alert.status, alert.resolution, alert.occurrences) == ("open", None, 1)
+    assert [t.withdrawn_at for t in _triggers(db, patient)] == [None]
+    screening = client.post(
+        "/v1/screenings", json={"patient_id": str(patient.id)}, headers=make.headers(therapist)
+    )
+    assert screening.get_json()["verdict"] == "do_not_proceed"
+    told = db.scalars(select(OutboxEvent.type).where(OutboxEvent.alert_id == alert.id))
+    assert sorted(told) == ["alert.raised"]
+    assert not db.scalar(select(AuditEvent).where(AuditEvent.action.like("alert.resolve%")))
+
+
+def test_a_rerun_with_a_higher_threshold_leaves_open_alerts_to_a_clinician(app, client, make, db):
+    """``flask analyze`` after a threshold is raised: the rule no longer finds the report,
+    but the data was not corrected; the alert is not resolved as if it had been."""
+    patient = make.user("patient")
+    body = checkin_body(pain=8)
+    assert client.post("/v1/checkins", json=body, headers=make.headers(patient)).status_code == 201
+    app.config["ANALYZER_OVERRIDES"] = {"severe_pain_min": 9}
+    ran = app.test_cli_runner().invoke(args=["analyze", "--patient", str(patient.id)])
+    assert ran.exit_code == 0 and "0 raised, 0 updated, 0 resolved" in ran.output, ran.output
+    [alert] = _alerts(db, patient)
+    assert (alert.rule, alert.status, alert.resolution) == ("severe_pain", "open", None)
 
 
 def _triggers(db, patient) -> list[AlertTrigger]:

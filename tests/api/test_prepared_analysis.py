@@ -66,7 +66,7 @@ def test_a_prepared_judgement_is_the_one_the_write_makes(db, make, group):
         if prepared is not None:
             prepared_count += 1
             assert prepared.judgement == judged, report.id
-        analysis.reanalyze(db_session=db, patient=patient, focus=row.felt_at)
+        analysis.reanalyze(db_session=db, patient=patient, focus=row.felt_at, corrected=False)
     # Only a report with nearly a full window felt after it goes unprepared.
     assert prepared_count == len(simulated.arrival)
 
