@@ -28,6 +28,7 @@ class Changes:
     raised: list[Alert] = field(default_factory=list)
     updated: list[Alert] = field(default_factory=list)
     resolved: list[Alert] = field(default_factory=list)
+    reopened: list[Alert] = field(default_factory=list)  # among `updated`, see _reopen
 
     def touched(self) -> list[Alert]:
         seen: dict[uuid.UUID, Alert] = {}
@@ -221,9 +222,11 @@ def _new_alert(patient_id: uuid.UUID, finding: analyzer.Finding, now: datetime) 
     )
 
 
-def _record(alert: Alert, finding: analyzer.Finding, now: datetime) -> None:
-    """Add a firing to the alert; a confirmed firing escalates it (never the other way)."""
-    if analyzer.SEVERITIES.index(finding.severity) > alert.severity_rank:
+def _record(alert: Alert, finding: analyzer.Finding, now: datetime) -> bool:
+    """Add a firing to the alert; a confirmed firing escalates it (never the other way).
+    True when it escalated."""
+    escalates = analyzer.SEVERITIES.index(finding.severity) > alert.severity_rank
+    if escalates:
         _set_severity(alert, finding.severity)
     alert.occurrences += 1
     alert.last_seen_at = now
@@ -233,6 +236,16 @@ def _record(alert: Alert, finding: analyzer.Finding, now: datetime) -> None:
     alert.recommendation = finding.recommendation
     alert.ruleset_version = analyzer.RULESET_VERSION
     _put_item(alert, finding)
+    return escalates
+
+
+def _reopen(alert: Alert) -> None:
+    """An acknowledged alert that escalates is open again: the clinician acknowledged a lower
+    severity (an override of a caution is not one of a warning), so it goes back to the
+    open inbox and its acknowledgement is cleared; the audit trail keeps that one."""
+    alert.status = "open"
+    alert.acknowledged_by = alert.acknowledged_at = None
+    alert.acknowledgement_outcome = alert.acknowledgement_reason = None
 
 
 def _put_item(alert: Alert, finding: analyzer.Finding) -> None:
@@ -310,7 +323,9 @@ def plan_changes(
             changes.raised.append(alert)
         else:
             changes._mark_updated(alert)
-        _record(alert, finding, now)
+        if _record(alert, finding, now) and alert.status == "acknowledged":
+            _reopen(alert)
+            changes.reopened.append(alert)
         if trigger is None:
             trigger = AlertTrigger(patient_id=patient_id, key=finding.key)
             db_session.add(trigger)
@@ -328,7 +343,9 @@ def announce(db_session: Session, changes: Changes) -> None:
     found: dict = {}
     for kind, touched in (("raised", changes.raised), ("updated", changes.updated)):
         for alert in touched:
-            _announce(db_session, alert, f"alert.{kind}", found=found)
+            reopened = alert in changes.reopened
+            action = "alert.reopen_escalated" if reopened else None
+            _announce(db_session, alert, f"alert.{kind}", audit_action=action, found=found)
     for alert in changes.resolved:
         _announce(
             db_session,

@@ -575,6 +575,63 @@ def test_one_grade_weakness_rise_asks_for_a_recheck_then_escalates_when_sustaine
     }
 
 
+def test_an_acknowledged_recheck_that_escalates_is_open_again(client, make, db):
+    """The therapist overrode a caution (a one-grade wobble); two more reports sustain it to a
+    warning: it is back in the open inbox, its acknowledgement cleared (the alert-quality
+    report counts no override of a warning), and the reopening is audited and told."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    headers, clinician = make.headers(patient), make.headers(therapist)
+    _, raised = _usual_then_raised(client, headers)
+    [caution] = raised["alerts"]
+    ack = client.post(
+        f"/v1/alerts/{caution['id']}/acknowledge",
+        json={"outcome": "overridden", "reason": "One-grade wobble, seen before."},
+        headers=clinician,
+    )
+    assert ack.status_code == 200 and ack.get_json()["status"] == "acknowledged"
+    felt = NEURO_START + timedelta(days=5)
+    [still] = _weakness_checkin(client, headers, felt + timedelta(hours=12), 1)["alerts"]
+    assert (still["severity"], still["status"]) == ("caution", "acknowledged")
+    [warning] = _weakness_checkin(client, headers, felt + timedelta(hours=24), 1)["alerts"]
+    assert (warning["id"], warning["severity"], warning["status"]) == (
+        caution["id"],
+        "warning",
+        "open",
+    )
+    assert warning["acknowledged_by"] is None and warning["acknowledgement_outcome"] is None
+    inbox = client.get("/v1/alerts?status=open", headers=clinician).get_json()["items"]
+    assert [a["id"] for a in inbox] == [caution["id"]]
+    quality = client.get("/v1/reports/alert-quality", headers=clinician).get_json()["rows"]
+    [row] = [r for r in quality if r["rule"] == "neuro_recheck"]
+    assert (row["severity"], row["overridden"], row["acknowledged"]) == ("warning", 0, 0)
+    db.expire_all()
+    actions = db.scalars(
+        select(AuditEvent.action)
+        .where(AuditEvent.resource_id == caution["id"])
+        .order_by(AuditEvent.occurred_at)
+    )
+    assert list(actions) == ["alert.acknowledge", "alert.reopen_escalated"]
+    told = db.execute(
+        select(OutboxEvent.type, OutboxEvent.payload)
+        .where(OutboxEvent.alert_id == uuid.UUID(caution["id"]))
+        .order_by(OutboxEvent.created_at)
+    )
+    last_type, last = list(told)[-1]
+    assert (last_type, last["data"]["severity"], last["data"]["status"]) == (
+        "alert.updated",
+        "warning",
+        "open",
+    )
+    # Acknowledged again, at the severity it now has.
+    again = client.post(
+        f"/v1/alerts/{caution['id']}/acknowledge",
+        json={"outcome": "accepted", "reason": "Sustained: referred to the GP."},
+        headers=clinician,
+    )
+    assert again.status_code == 200 and again.get_json()["status"] == "acknowledged"
+
+
 def test_correcting_the_confirming_reports_takes_the_recheck_back_to_caution(client, make, db):
     patient = make.user("patient")
     headers = make.headers(patient)
