@@ -74,10 +74,14 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Counts its changes (its ETag): optimistic locking, as the reports' version.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     triggers: Mapped[list["AlertTrigger"]] = relationship(
         back_populates="alert", order_by="AlertTrigger.felt_at"
     )
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class AlertTrigger(Base):

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import column, insert, inspect, select, table, text
 from sqlalchemy.engine import make_url
 
 import analyzer
@@ -164,8 +164,12 @@ def test_rebuilding_the_outbox_keeps_every_delivery_on_sqlite(empty_database_url
                 password_changed_at=now,
             )
         )
+        # The alerts table as 0007 has it: without the version 0010 adds (and fills in).
+        alerts_then = table(
+            "alerts", *(column(c.name, c.type) for c in Alert.__table__.c if c.name != "version")
+        )
         conn.execute(
-            insert(Alert.__table__).values(
+            insert(alerts_then).values(
                 id=alert,
                 patient_id=user,
                 rule="post_session_worsening",
@@ -222,6 +226,7 @@ def test_rebuilding_the_outbox_keeps_every_delivery_on_sqlite(empty_database_url
     with engine.connect() as conn:
         kept = conn.execute(text("SELECT count(*) FROM webhook_deliveries")).scalar_one()
         events = conn.execute(text("SELECT count(*) FROM outbox_events")).scalar_one()
+        versions = conn.execute(text("SELECT version FROM alerts")).scalars().all()
         enforced = (
             conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
             if engine.dialect.name == "sqlite"
@@ -229,6 +234,7 @@ def test_rebuilding_the_outbox_keeps_every_delivery_on_sqlite(empty_database_url
         )
     engine.dispose()
     assert (kept, events, enforced) == (1, 1, 1)
+    assert versions == [1]  # 0010: an alert written before it starts at version 1
 
 
 def _stored(engine, value: uuid.UUID) -> str:

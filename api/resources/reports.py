@@ -6,7 +6,6 @@ import uuid
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import Row
 from sqlalchemy.sql.elements import ColumnElement
 
 from api.auth import auth_required, current_user
@@ -16,7 +15,7 @@ from api.openapi import document
 from api.pagination import Page, page_schema, paginate
 from api.schemas.rendered import DIALECTS, item_json, sort_values
 from api.schemas.reports import ReportQuery
-from api.services import audit, reports
+from api.services import audit, reports, versions
 
 ROLES = ("patient", "therapist", "admin")
 IF_MATCH = {
@@ -40,10 +39,6 @@ def _rendered(page: Page) -> Response:
     items = ",".join(row.item for row in page.items)
     body = f'{{"items":[{items}],"next_cursor":{json.dumps(page.next_cursor)}}}\n'
     return current_app.response_class(body, mimetype="application/json")
-
-
-def _quoted(report: reports.Report | Row) -> str:
-    return f'"{reports.etag(report)}"'
 
 
 def _item_links(name: str) -> dict:
@@ -138,7 +133,7 @@ def make_blueprint(
                 prepared=prepared,
             )
             headers = {
-                "ETag": _quoted(result.report),
+                "ETag": versions.quoted(result.report),
                 "Location": url_for(f"{name}.Item", report_id=result.report.id),
             }
             return result, 201 if result.created else 200, headers
@@ -159,8 +154,8 @@ def make_blueprint(
                 report_id=report_id,
                 item=rendered_for(db_session),
             )
-            headers = {"ETag": _quoted(report)}
-            if request.if_none_match.contains(reports.etag(report)):
+            headers = {"ETag": versions.quoted(report)}
+            if request.if_none_match.contains(versions.etag(report)):
                 return Response(status=304, headers=headers)
             return current_app.response_class(
                 f"{report.item}\n", mimetype="application/json", headers=headers
@@ -181,7 +176,7 @@ def make_blueprint(
                 changes=changes,
                 if_match=request.if_match or None,
             )
-            return result, 200, {"ETag": _quoted(result.report)}
+            return result, 200, {"ETag": versions.quoted(result.report)}
 
         @auth_required(*ROLES)
         @transactional

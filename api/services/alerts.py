@@ -1,6 +1,7 @@
 """Alerts: de-duplicated from findings, listed, acknowledged and resolved."""
 
 import uuid
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 import analyzer
 from api.errors import Conflict, NotFound
-from api.services import access, audit, events
+from api.services import access, audit, events, versions
 from models import Alert, AlertTrigger, User, utcnow
 from models.alert import ACTIVE_STATUSES
 from models.base import column_rows
@@ -508,18 +509,28 @@ def hold_patient_of(db_session: Session, row) -> None:
         db_session.refresh(row)
 
 
-def _to_change(*, db_session: Session, user: User, alert_id: uuid.UUID) -> Alert:
+def _to_change(
+    *, db_session: Session, user: User, alert_id: uuid.UUID, if_match: Container[str] | None
+) -> Alert:
     """The alert to acknowledge or resolve, as it is once its patient's lock is held (a
-    firing added or a resolution made meanwhile is seen: its status is checked on that)."""
+    firing added or a resolution made meanwhile is seen: its status is checked on that,
+    and an If-Match on its version: a therapist's outcome is given to the alert they read)."""
     alert = get_or_raise(db_session=db_session, user=user, alert_id=alert_id)
     hold_patient_of(db_session, alert)
+    versions.check_precondition(alert, if_match, "alert")
     return alert
 
 
 def acknowledge(
-    *, db_session: Session, user: User, alert_id: uuid.UUID, outcome: str, reason: str
+    *,
+    db_session: Session,
+    user: User,
+    alert_id: uuid.UUID,
+    outcome: str,
+    reason: str,
+    if_match: Container[str] | None = None,
 ) -> Alert:
-    alert = _to_change(db_session=db_session, user=user, alert_id=alert_id)
+    alert = _to_change(db_session=db_session, user=user, alert_id=alert_id, if_match=if_match)
     if alert.status != "open":
         raise Conflict(f"The alert is {alert.status}; only an open alert can be acknowledged.")
     alert.status = "acknowledged"
@@ -532,8 +543,15 @@ def acknowledge(
     return alert
 
 
-def resolve(*, db_session: Session, user: User, alert_id: uuid.UUID, note: str) -> Alert:
-    alert = _to_change(db_session=db_session, user=user, alert_id=alert_id)
+def resolve(
+    *,
+    db_session: Session,
+    user: User,
+    alert_id: uuid.UUID,
+    note: str,
+    if_match: Container[str] | None = None,
+) -> Alert:
+    alert = _to_change(db_session=db_session, user=user, alert_id=alert_id, if_match=if_match)
     if alert.status == "resolved":
         raise Conflict("The alert is already resolved.")
     alert.status = "resolved"

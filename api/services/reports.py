@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.elements import ColumnElement
 
 from api.errors import Conflict, Invalid, NotFound, StalePrecondition
-from api.services import access, alerts, analysis, audit
+from api.services import access, alerts, analysis, audit, versions
 from models import CareLink, CheckIn, MassageSession, User, utcnow
 from models.base import column_rows, get_by_id, is_unique_violation
 from models.changes import stamp
@@ -40,10 +40,6 @@ class WriteResult:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.report, name)
-
-
-def etag(report: Report | Row) -> str:
-    return f"{report.id.hex[:12]}-{report.version}"
 
 
 # (resource type in the audit trail, noun in messages)
@@ -328,14 +324,6 @@ def sort_keys(model: ReportModel) -> list:
     return [felt_column(model), model.id]
 
 
-def _check_precondition(report: Report, if_match: Container[str] | None) -> None:
-    """``if_match``: the ETags an If-Match header names (``*`` holds every one); empty or
-    None when the client sent none (last write wins)."""
-    if not if_match or etag(report) in if_match:
-        return
-    raise StalePrecondition(f"The {_noun(type(report))} changed since you read it; fetch it again.")
-
-
 def update(
     *,
     db_session: Session,
@@ -346,7 +334,7 @@ def update(
     if_match: Container[str] | None = None,
 ) -> WriteResult:
     report = _to_change(db_session, user, model, report_id)
-    _check_precondition(report, if_match)
+    versions.check_precondition(report, if_match, _noun(type(report)))
     changes = dict(changes)
     if model is MassageSession and "therapist_id" in changes:
         patient = db_session.get(User, report.patient_id)
@@ -371,7 +359,7 @@ def delete(
     if_match: Container[str] | None = None,
 ) -> WriteResult:
     report = _to_change(db_session, user, model, report_id)
-    _check_precondition(report, if_match)
+    versions.check_precondition(report, if_match, _noun(type(report)))
     report.deleted_at = utcnow()
     return _finish_write(db_session, report, foci=[report.felt_at], user=user, verb="delete")
 

@@ -1,6 +1,7 @@
 """Alerts in the product: raised by writes, de-duplicated, corrected away, acknowledged."""
 
 import random
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -373,6 +374,50 @@ def test_acknowledge_records_outcome_and_reason(client, make, db, linked):
         headers=make.headers(therapist),
     )
     assert again.status_code == 409
+
+
+def test_an_alert_carries_an_etag_that_follows_its_changes(client, make, db, linked):
+    """GET gives a strong ETag and 304 while it holds; a new firing changes it; an outcome
+    sent with the ETag read before that firing gets 412 and changes nothing (the therapist
+    judged an alert that has since changed); with the current one it lands."""
+    patient, therapist, alert_id = linked
+    clinician, url = make.headers(therapist), f"/v1/alerts/{alert_id}"
+    first = client.get(url, headers=clinician)
+    tag = first.headers["ETag"]
+    assert first.status_code == 200 and re.fullmatch(r'"[0-9a-f]{12}-\d+"', tag)
+    unchanged = client.get(url, headers=clinician | {"If-None-Match": tag})
+    assert unchanged.status_code == 304 and unchanged.headers["ETag"] == tag
+    assert not unchanged.data
+    again = checkin_body(symptoms={"saddle_numbness": True})
+    assert client.post("/v1/checkins", json=again, headers=make.headers(patient)).status_code == 201
+    changed = client.get(url, headers=clinician | {"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != tag
+    assert changed.get_json()["occurrences"] == 2
+    outcome = {"outcome": "overridden", "reason": "Known catheter; not new."}
+    stale = client.post(f"{url}/acknowledge", json=outcome, headers=clinician | {"If-Match": tag})
+    assert stale.status_code == 412
+    assert stale.mimetype == "application/problem+json" and "changed" in stale.get_json()["detail"]
+    db.expire_all()
+    assert db.get(Alert, uuid.UUID(alert_id)).status == "open"
+    current = changed.headers["ETag"]
+    acknowledged = client.post(
+        f"{url}/acknowledge", json=outcome, headers=clinician | {"If-Match": current}
+    )
+    assert acknowledged.status_code == 200 and acknowledged.get_json()["status"] == "acknowledged"
+    after = acknowledged.headers["ETag"]
+    assert (
+        after not in (tag, current) and client.get(url, headers=clinician).headers["ETag"] == after
+    )
+    resolved = client.post(
+        f"{url}/resolve",
+        json={"note": "Seen in clinic."},
+        headers=clinician | {"If-Match": current},
+    )
+    assert resolved.status_code == 412
+    resolved = client.post(
+        f"{url}/resolve", json={"note": "Seen in clinic."}, headers=clinician | {"If-Match": after}
+    )
+    assert resolved.status_code == 200 and resolved.get_json()["status"] == "resolved"
 
 
 def test_a_trigger_while_acknowledged_updates_the_same_alert(client, make, db, linked):

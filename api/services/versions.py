@@ -1,0 +1,24 @@
+"""Strong ETags of the rows that count their changes (reports, alerts) and the If-Match
+precondition of a change to one."""
+
+from collections.abc import Container
+
+from api.errors import StalePrecondition
+
+
+def etag(row) -> str:
+    """The row's id (first 12 hex digits) and version: changes with every write of it."""
+    return f"{row.id.hex[:12]}-{row.version}"
+
+
+def quoted(row) -> str:
+    """The ETag as its header carries it."""
+    return f'"{etag(row)}"'
+
+
+def check_precondition(row, if_match: Container[str] | None, noun: str) -> None:
+    """``if_match``: the ETags an If-Match header names (``*`` holds every one); empty or
+    None when the client sent none (last write wins)."""
+    if not if_match or etag(row) in if_match:
+        return
+    raise StalePrecondition(f"The {noun} changed since you read it; fetch it again.")
