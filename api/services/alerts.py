@@ -1,5 +1,6 @@
 """Alerts: de-duplicated from findings, listed, acknowledged and resolved."""
 
+import json
 import uuid
 from collections.abc import Container
 from dataclasses import dataclass, field
@@ -51,12 +52,34 @@ def _item(finding: analyzer.Finding) -> dict:
     }
 
 
+TEXTS = ("title", "message", "clinician_message", "recommendation")
+
+
+def _trigger_evidence(finding: analyzer.Finding) -> dict:
+    """What a trigger keeps: its evidence item and the texts its finding had, so that an
+    alert whose latest firing is corrected away can say what the one before it said."""
+    return {**_item(finding), "texts": {name: getattr(finding, name) for name in TEXTS}}
+
+
+def _say(alert: Alert, texts) -> None:
+    """The alert's texts from a finding or a trigger's kept texts (a mapping)."""
+    for name in TEXTS:
+        value = texts[name] if isinstance(texts, dict) else getattr(texts, name)
+        setattr(alert, name, value)
+
+
+def _latest_felt(alert: Alert) -> str | None:
+    return max((item["felt_at"] for item in alert.evidence.get("items", [])), default=None)
+
+
 def _set_severity(alert: Alert, severity: str) -> None:
     alert.severity = severity
     alert.severity_rank = analyzer.SEVERITIES.index(severity)
 
 
 def _summary(items: list[dict]) -> dict:
+    """The alert's evidence of these items (triggers' kept texts left out)."""
+    items = [{k: v for k, v in i.items() if k != "texts"} for i in items]
     items = sorted(items, key=lambda i: i["felt_at"])[-EVIDENCE_ITEMS:]
     report_ids = sorted({rid for item in items for rid in item.get("report_ids", [])})
     return {"report_ids": report_ids, "items": items}
@@ -79,6 +102,7 @@ class _TriggerRow:
     key: str
     withdrawn: bool
     felt_at: datetime
+    item: dict  # its evidence item as stored, kept texts left out
 
 
 @dataclass(frozen=True)
@@ -112,14 +136,22 @@ def read_stored(
     return StoredAlerts(known, live, active)
 
 
+_TRIGGER_COLUMNS = (
+    AlertTrigger.id,
+    AlertTrigger.key,
+    AlertTrigger.withdrawn_at,
+    AlertTrigger.felt_at,
+    AlertTrigger.evidence,
+)
+
+
 @lru_cache
 def _weighed_triggers(span: bool, bounded_from: bool, bounded_to: bool) -> Select:
     """In one read: the patient's triggers of the keys found (bound as ``keys``) and, with
     `span`, the live triggers of their active alerts felt in the span judged (bounds bound
     by the caller), each with whether it is one of the latter."""
     if not span:
-        columns = (AlertTrigger.id, AlertTrigger.key, AlertTrigger.withdrawn_at)
-        return select(*columns, AlertTrigger.felt_at, false().label("live")).where(
+        return select(*_TRIGGER_COLUMNS, false().label("live")).where(
             AlertTrigger.patient_id == bindparam("patient_id"),
             AlertTrigger.key.in_(bindparam("keys", expanding=True)),
         )
@@ -129,13 +161,7 @@ def _weighed_triggers(span: bool, bounded_from: bool, bounded_to: bool) -> Selec
     if bounded_to:
         live = and_(live, AlertTrigger.felt_at <= bindparam("judged_to"))
     return (
-        select(
-            AlertTrigger.id,
-            AlertTrigger.key,
-            AlertTrigger.withdrawn_at,
-            AlertTrigger.felt_at,
-            live.label("live"),
-        )
+        select(*_TRIGGER_COLUMNS, live.label("live"))
         .join(Alert, Alert.id == AlertTrigger.alert_id)
         .where(
             AlertTrigger.patient_id == bindparam("patient_id"),
@@ -160,7 +186,8 @@ def _stored_triggers(
     for start in range(0, max(len(keys), 1), KEY_CHUNK):
         chunk = keys[start : start + KEY_CHUNK]
         for row in column_rows(db_session, query, params | {"keys": chunk}):
-            stored = _TriggerRow(row.id, row.key, row.withdrawn_at is not None, row.felt_at)
+            item = {k: v for k, v in row.evidence.items() if k != "texts"}
+            stored = _TriggerRow(row.id, row.key, row.withdrawn_at is not None, row.felt_at, item)
             if row.key in wanted:
                 known[row.key] = stored
             if row.live:
@@ -231,13 +258,14 @@ def _record(alert: Alert, finding: analyzer.Finding, now: datetime) -> bool:
         _set_severity(alert, finding.severity)
     alert.occurrences += 1
     alert.last_seen_at = now
-    alert.title = finding.title
-    alert.message = finding.message
-    alert.clinician_message = finding.clinician_message
-    alert.recommendation = finding.recommendation
     alert.ruleset_version = analyzer.RULESET_VERSION
     _put_item(alert, finding)
     return escalates
+
+
+def _stored(finding: analyzer.Finding) -> dict:
+    """The finding's evidence item as the database gives it back (JSON: lists, not tuples)."""
+    return json.loads(json.dumps(_item(finding)))
 
 
 def _reopen(alert: Alert) -> None:
@@ -250,9 +278,14 @@ def _reopen(alert: Alert) -> None:
 
 
 def _put_item(alert: Alert, finding: analyzer.Finding) -> None:
-    """The finding's item in the alert's evidence, in place of an earlier one of its key."""
+    """The finding's item in the alert's evidence, in place of an earlier one of its key;
+    the alert says what the finding says when it is the latest felt (a report synced late,
+    felt before the others, adds its evidence but does not speak for the alert)."""
+    latest = _latest_felt(alert)
     items = [i for i in alert.evidence.get("items", []) if i["key"] != finding.key]
     alert.evidence = _summary([*items, _item(finding)])
+    if latest is None or finding.felt_at.isoformat() >= latest:
+        _say(alert, finding)
 
 
 def _move(
@@ -261,17 +294,24 @@ def _move(
     known: dict[str, _TriggerRow],
     active: dict[str, Alert],
     changes: Changes,
+    corrected: bool,
 ) -> None:
     """Triggers found again at another felt time (their report's time was corrected) move
     with it, in their alert's evidence too (the alert is updated): withdrawal weighs a
     trigger by its felt time (see plan_changes), and one left at the old time would be
     withdrawn, its alert resolved as corrected, when that span is judged again without its
-    report."""
+    report. After a correction, a trigger found again with other numbers (pain 8 corrected
+    to 10) takes them, and so do its alert's evidence and texts."""
     found = {f.key: f for f in findings}
-    moved = [s.id for s in known.values() if not s.withdrawn and s.felt_at != found[s.key].felt_at]
+    moved = [
+        s.id
+        for s in known.values()
+        if not s.withdrawn
+        and (s.felt_at != found[s.key].felt_at or (corrected and s.item != _stored(found[s.key])))
+    ]
     for trigger in _triggers(db_session, moved):
         finding = found[trigger.key]
-        trigger.felt_at, trigger.evidence = finding.felt_at, _item(finding)
+        trigger.felt_at, trigger.evidence = finding.felt_at, _trigger_evidence(finding)
         alert = active.get(finding.rule)
         if alert is not None and alert.id == trigger.alert_id:
             _put_item(alert, finding)
@@ -311,7 +351,7 @@ def plan_changes(
     known, live, active = stored.known, stored.live, dict(stored.active)
     # Found again after a correction had withdrawn it: the same trigger counts again.
     again = {t.key: t for t in _triggers(db_session, [s.id for s in known.values() if s.withdrawn])}
-    _move(db_session, findings, known, active, changes)
+    _move(db_session, findings, known, active, changes, corrected)
     for finding in findings:
         if finding.key in known and finding.key not in again:
             continue  # seen before: re-analysis is idempotent, a resolved alert stays resolved
@@ -331,7 +371,7 @@ def plan_changes(
             trigger = AlertTrigger(patient_id=patient_id, key=finding.key)
             db_session.add(trigger)
         trigger.alert_id, trigger.felt_at, trigger.withdrawn_at = alert.id, finding.felt_at, None
-        trigger.evidence, trigger.seen_at = _item(finding), now
+        trigger.evidence, trigger.seen_at = _trigger_evidence(finding), now
     current = set(keys)
     vanished = _triggers(db_session, [t.id for t in live if t.key not in current])
     _withdraw(db_session, vanished, changes, now)
@@ -402,6 +442,8 @@ def _refresh_after_withdrawal(
         )
     )
     alert.evidence = _summary([t.evidence for t in live])
+    if live and "texts" in live[0].evidence:  # kept by triggers written since it was added
+        _say(alert, live[0].evidence["texts"])
     if live:
         # The firings that escalated it may be the ones corrected away.
         severities = [t.evidence.get("severity", analyzer.RULES[alert.rule]) for t in live]

@@ -235,16 +235,89 @@ def test_triggers_are_weighed_alike_when_their_keys_are_read_in_chunks(
     assert all(t.withdrawn_at is None for t in _triggers(db, patient))
     # One firing corrected away: only its trigger is withdrawn, its alert resolved.
     fixed = client.patch(url, json={"pain_after": 7}, headers=headers)
-    [resolved] = fixed.get_json()["alerts"]
-    assert resolved["rule"] == "severe_pain" and resolved["resolution"] == "data_corrected"
+    told = {a["rule"]: a for a in fixed.get_json()["alerts"]}
+    resolved, worsening = told["severe_pain"], told["post_session_worsening"]
+    assert resolved["resolution"] == "data_corrected"
+    # The other firing still holds, with the corrected numbers: its alert takes them.
+    assert worsening["status"] == "open" and worsening["occurrences"] == 1
+    [item] = worsening["evidence"]["items"]
+    assert (item["pain_after"], item["change"]) == (7, 2), item
     triggers = _triggers(db, patient)
     assert len(triggers) == 2 and sum(t.withdrawn_at is not None for t in triggers) == 1
     # Back again: the withdrawn trigger (not live, so found only by its key) counts again.
     back = client.patch(url, json={"pain_after": 9}, headers=headers)
-    [raised] = back.get_json()["alerts"]
-    assert raised["rule"] == "severe_pain" and raised["id"] != resolved["id"]
+    told = {a["rule"]: a for a in back.get_json()["alerts"]}
+    raised = told["severe_pain"]
+    assert raised["id"] != resolved["id"] and raised["status"] == "open"
+    assert told["post_session_worsening"]["evidence"]["items"][0]["pain_after"] == 9
     assert [t.id for t in _triggers(db, patient)] == [t.id for t in triggers]
     assert all(t.withdrawn_at is None for t in _triggers(db, patient))
+
+
+def _pain_checkin(client, headers, day: int, pain: int) -> dict:
+    felt = datetime(2026, 11, 1, 9, tzinfo=UTC) + timedelta(days=day)
+    body = checkin_body(recorded_at=_iso(felt), pain=pain)
+    resp = client.post("/v1/checkins", json=body, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def test_an_alert_says_what_its_latest_firing_says_after_a_correction(client, make, db):
+    """Pain 8, then 10; the 10 was a typo for 4: the alert keeps the 8 alone, and its texts
+    say 8, not the 10 that is gone."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    _pain_checkin(client, headers, 0, 8)
+    typo = _pain_checkin(client, headers, 1, 10)
+    [alert] = typo["alerts"]
+    assert "10/10" in alert["clinician_message"] and "pain of 10" in alert["message"]
+    fixed = client.patch(f"/v1/checkins/{typo['id']}", json={"pain": 4}, headers=headers)
+    [alert] = fixed.get_json()["alerts"]
+    assert alert["status"] == "open"
+    assert [i["pain"] for i in alert["evidence"]["items"]] == [8]
+    assert alert["message"] == "You reported pain of 8 out of 10."
+    assert "Pain 8/10 reported" in alert["clinician_message"]
+    [stored] = _alerts(db, patient)
+    assert (stored.message, stored.clinician_message) == (
+        alert["message"],
+        alert["clinician_message"],
+    )
+
+
+def test_a_firing_synced_late_adds_evidence_but_the_latest_one_speaks(client, make):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    [alert] = _pain_checkin(client, headers, 5, 10)["alerts"]
+    [late] = _pain_checkin(client, headers, 1, 8)["alerts"]  # felt earlier, synced later
+    assert late["id"] == alert["id"] and late["occurrences"] == 2
+    assert [i["pain"] for i in late["evidence"]["items"]] == [8, 10]
+    assert (late["message"], late["clinician_message"]) == (
+        alert["message"],
+        alert["clinician_message"],
+    )
+
+
+def test_correcting_a_firing_reports_numbers_corrects_its_evidence_and_texts(client, make, db):
+    """Pain 8 corrected to 10: the same firing (same report) with new numbers; the alert
+    takes them and is told as updated."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    created = _pain_checkin(client, headers, 0, 8)
+    [alert] = created["alerts"]
+    fixed = client.patch(f"/v1/checkins/{created['id']}", json={"pain": 10}, headers=headers)
+    [updated] = fixed.get_json()["alerts"]
+    assert updated["id"] == alert["id"] and updated["occurrences"] == 1
+    assert [i["pain"] for i in updated["evidence"]["items"]] == [10]
+    assert updated["message"] == "You reported pain of 10 out of 10."
+    assert "Pain 10/10 reported" in updated["clinician_message"]
+    db.expire_all()
+    told = db.scalars(
+        select(OutboxEvent.type).where(OutboxEvent.alert_id == uuid.UUID(alert["id"]))
+    )
+    assert sorted(told) == ["alert.raised", "alert.updated"]
+    # The same correction sent again changes nothing more.
+    again = client.patch(f"/v1/checkins/{created['id']}", json={"pain": 10}, headers=headers)
+    assert again.status_code == 200 and again.get_json()["alerts"] == []
 
 
 def test_deleting_the_only_evidence_resolves_the_alert(client, make, db):
