@@ -64,8 +64,7 @@ class Patients(MethodView):
             db_session,
             user=current_user(),
             resource_type="patient",
-            patient_ids=[r.patient_id for r in rows],
-            row_count=len(rows),
+            counts=dict.fromkeys((r.patient_id for r in rows), 1),
         )
         return {"items": rows, "next_cursor": page.next_cursor}
 
@@ -82,8 +81,7 @@ class Caseload(MethodView):
             get_session(),
             user=current_user(),
             resource_type="caseload",
-            patient_ids=[r.patient_id for r in rows],
-            row_count=len(rows),
+            counts=dict.fromkeys((r.patient_id for r in rows), 1),
         )
         return {"items": rows}
 
@@ -118,8 +116,7 @@ class AlertQuality(MethodView):
             get_session(),
             user=current_user(),
             resource_type="alert_quality",
-            patient_ids=quality.patient_ids,
-            row_count=len(quality.rows),
+            counts=dict.fromkeys(quality.patient_ids),  # in an aggregate: no row count
         )
         return quality
 

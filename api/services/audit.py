@@ -1,7 +1,8 @@
 """Audit trail entries; the request's actor, id and address come from the session's info."""
 
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import Select, select
@@ -115,35 +116,34 @@ def record_list(
     *,
     user: User,
     resource_type: str,
-    patient_ids: Iterable[uuid.UUID],
-    row_count: int,
+    counts: Mapping[uuid.UUID, int | None],
     action: str | None = None,
-    patient_id: uuid.UUID | None = None,
 ) -> None:
-    """A list or export: audited when any row is someone else's; one event with the count."""
-    others = {pid for pid in patient_ids if pid != user.id}
-    if not others and not (patient_id and patient_id != user.id):
-        return
-    single = next(iter(others)) if len(others) == 1 else patient_id
-    event = record(
-        db_session,
-        action=action or f"{resource_type}.list",
-        resource_type=resource_type,
-        patient_id=single,
-        row_count=row_count,
-        actor=user,
-    )
-    _after_read(db_session, event)
+    """A list, export or report of patients' data: one event per patient whose data was
+    handed out, the caller's own aside, with that patient's number of rows (None: the
+    patient's rows went into an aggregate), so that a search by patient finds each read.
+    """
+    for patient_id, row_count in counts.items():
+        if patient_id == user.id:
+            continue
+        event = record(
+            db_session,
+            action=action or f"{resource_type}.list",
+            resource_type=resource_type,
+            patient_id=patient_id,
+            row_count=row_count,
+            actor=user,
+        )
+        _after_read(db_session, event)
 
 
 def audited_page(db_session: Session, *, user: User, kind: str, page: Page) -> Page:
-    """Audit a page of health records (when any is someone else's) and hand it back."""
+    """Audit a page of health records (each patient's but the caller's) and hand it back."""
     record_list(
         db_session,
         user=user,
         resource_type=kind.replace("-", ""),
-        patient_ids=[item.patient_id for item in page.items],
-        row_count=len(page.items),
+        counts=Counter(item.patient_id for item in page.items),
     )
     return page
 

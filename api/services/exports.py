@@ -324,22 +324,23 @@ def _scoped(query: Select, column, scope: Scope) -> Select:
 
 
 def _audit(db_session: Session, *, user: User, export: Export, scope: Scope) -> None:
-    """One event per export of someone else's data, committed before the first byte leaves.
+    """One event per patient whose rows are exported (someone else's), committed before the
+    first byte leaves; a patient asked for by id is named even with no rows.
 
-    The count comes from a COUNT over the same filters, so the event says how many rows
-    were handed out even if the client stops reading half-way.
+    Each count comes from one grouped COUNT over the same filters, so the events say how
+    many rows were handed out even if the client stops reading half-way.
     """
     owner = export.table.c.patient_id
-    rows = _scoped(_filtered(select(func.count()), export, scope), owner, scope)
-    patients = _scoped(_filtered(select(owner), export, scope), owner, scope)
+    per_patient = _scoped(_filtered(select(owner, func.count()), export, scope), owner, scope)
+    counts = dict(db_session.execute(per_patient.group_by(owner)).tuples().all())
+    if scope.patient_id is not None:
+        counts.setdefault(scope.patient_id, 0)
     audit.record_list(
         db_session,
         user=user,
         resource_type=export.resource_type,
-        patient_ids=list(db_session.scalars(patients.distinct().limit(2))),
-        row_count=db_session.scalar(rows.select_from(export.table)),
+        counts=counts,
         action=export.action,
-        patient_id=scope.patient_id,
     )
 
 

@@ -179,8 +179,7 @@ def bundle_for(*, db_session: Session, user: User, patient_id: uuid.UUID) -> dic
         db_session,
         user=user,
         resource_type="fhir_bundle",
-        patient_ids=[patient.id],
-        row_count=len(entries),
+        counts={patient.id: len(entries)},
         action="export.fhir",
     )
     return {

@@ -5,6 +5,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -189,8 +190,7 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
         db_session,
         user=user,
         resource_type="sync",
-        patient_ids=[record.patient_id for record in handed_out],
-        row_count=len(handed_out),
+        counts=Counter(record.patient_id for record in handed_out),
     )
     last = Position(rows[-1].seq, rows[-1].kind, str(rows[-1].id)) if rows else position
     last = replace(last, kept=kept)

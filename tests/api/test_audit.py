@@ -86,6 +86,39 @@ def test_a_therapists_sync_and_screening_are_audited_a_patients_own_are_not(clie
     assert (read.action, read.patient_id) == ("screening.read", patient.id)
 
 
+@pytest.mark.parametrize(
+    ("path", "action", "rows"),
+    [
+        ("/v1/sessions", "session.list", (2, 1)),
+        ("/v1/sync", "sync.list", (2, 1)),
+        ("/v1/patients", "patient.list", (1, 1)),
+        ("/v1/reports/caseload", "caseload.list", (1, 1)),
+    ],
+)
+def test_a_read_over_several_patients_is_audited_once_per_patient_with_their_rows(
+    client, make, db, path, action, rows
+):
+    therapist, one, two = make.user("therapist"), make.user("patient"), make.user("patient")
+    make.link(one, therapist)
+    make.link(two, therapist)
+    for patient, day in ((one, 20), (one, 21), (two, 20)):
+        body = session_body(started_at=f"2026-11-{day}T09:00:00Z")
+        assert (
+            client.post("/v1/sessions", json=body, headers=make.headers(patient)).status_code == 201
+        )
+    resp = client.get(path, headers=make.headers(therapist))
+    assert resp.status_code == 200
+    events = _events(db, actor_id=therapist.id)
+    assert {(e.action, e.patient_id, e.row_count) for e in events} == {
+        (action, one.id, rows[0]),
+        (action, two.id, rows[1]),
+    }
+    assert {e.request_id for e in events} == {resp.headers["X-Request-ID"]}
+    admin = make.headers(make.user("admin"))
+    found = client.get(f"/v1/audit-events?patient_id={two.id}", headers=admin).get_json()
+    assert [(e["action"], e["actor_id"]) for e in found["items"]] == [(action, str(therapist.id))]
+
+
 def test_alert_lifecycle_and_care_links_are_audited(client, make, db):
     patient, therapist = make.user("patient"), make.user("therapist")
     link = client.post(

@@ -475,21 +475,56 @@ def test_a_care_link_ended_during_an_export_ends_that_patients_rows_at_once(
     assert {r["patient_id"] for r in rows} == {str(first.id)} and len(rows) == 5
 
 
-def test_therapist_export_is_audited_with_the_row_count(client, make, db, caseload):
+def test_therapist_export_is_audited_once_per_patient_with_their_row_count(
+    client, make, db, caseload
+):
     therapist, patients, _ = caseload
+    a, b = patients["a"], patients["b"]
+    _post(client, make, "/v1/sessions", a, session_body(started_at="2026-11-22T09:00:00Z"))
     headers = make.headers(therapist)
-    client.get("/v1/exports/sessions.csv", headers=headers).get_data()
-    client.get(
-        f"/v1/exports/sessions.csv?patient_id={patients['a'].id}", headers=headers
-    ).get_data()
+    exported = {}
+    for query in ("", "?from=2026-11-21T00:00:00Z", f"?patient_id={b.id}"):
+        resp = client.get(f"/v1/exports/sessions.csv{query}", headers=headers)
+        exported[query] = (resp.headers["X-Request-ID"], len(_records(resp)))
+    (whole, whole_rows), (later, later_rows), (only_b, only_b_rows) = exported.values()
+    assert (whole_rows, later_rows, only_b_rows) == (3, 1, 1)
     events = _events(db, actor_id=therapist.id)
-    assert {(e.action, e.patient_id, e.row_count) for e in events} == {
-        ("export.sessions_csv", None, 2),
-        ("export.sessions_csv", patients["a"].id, 1),
+    assert {(e.request_id, e.patient_id, e.row_count) for e in events} == {
+        (whole, a.id, 2),
+        (whole, b.id, 1),
+        (later, a.id, 1),
+        (only_b, b.id, 1),
     }
-    assert {(e.resource_type, e.actor_role, e.status) for e in events} == {
-        ("session", "therapist", 200)
+    assert {(e.action, e.resource_type, e.actor_role, e.status) for e in events} == {
+        ("export.sessions_csv", "session", "therapist", 200)
     }
+
+
+def test_an_admin_export_is_found_under_each_patient_it_holds(client, make, db):
+    admin, one, two = make.user("admin"), make.user("patient"), make.user("patient")
+    for patient in (one, two):
+        _post(client, make, "/v1/checkins", patient, checkin_body())
+    headers = make.headers(admin)
+    resp = client.get("/v1/exports/checkins.csv", headers=headers)
+    assert resp.status_code == 200 and len(_records(resp)) == 2
+    for patient in (one, two):
+        found = client.get(f"/v1/audit-events?patient_id={patient.id}", headers=headers)
+        assert [
+            (e["action"], e["actor_id"], e["row_count"]) for e in found.get_json()["items"]
+        ] == [("export.checkins_csv", str(admin.id), 1)]
+
+
+def test_an_export_of_a_patient_without_rows_is_audited_for_that_patient(
+    client, make, db, caseload
+):
+    therapist, patients, _ = caseload
+    a = patients["a"]
+    resp = client.get(
+        f"/v1/exports/checkins.csv?patient_id={a.id}", headers=make.headers(therapist)
+    )
+    assert resp.status_code == 200 and _records(resp) == []
+    [event] = _events(db, actor_id=therapist.id)
+    assert (event.action, event.patient_id, event.row_count) == ("export.checkins_csv", a.id, 0)
 
 
 def test_patient_exporting_their_own_data_is_not_audited(client, make, db):
