@@ -93,7 +93,14 @@ class Techniques(MethodView):
     @blp.response(200, TechniquesOut)
     def get(self):
         """Effect of technique x pressure across your caseload"""
-        return {"items": caseload.techniques(db_session=get_session(), user=current_user())}
+        report = caseload.techniques(db_session=get_session(), user=current_user())
+        audit.record_list(
+            get_session(),
+            user=current_user(),
+            resource_type="techniques",
+            counts=dict.fromkeys(report.patient_ids),  # in an aggregate: no row count
+        )
+        return {"items": report.rows}
 
 
 @blp.route("/v1/reports/alert-quality")

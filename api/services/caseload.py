@@ -105,8 +105,20 @@ def _fill_open_alerts(db_session: Session, ids: list, rows: dict) -> None:
         rows[patient_id].open_alerts[severity] = count
 
 
-def techniques(*, db_session: Session, user: User) -> list[dict]:
-    """Technique x pressure across the caseload: one grouped query."""
+@dataclass
+class Techniques:
+    """The technique x pressure rows and the patients whose sessions they count."""
+
+    rows: list[dict]
+    patient_ids: list[uuid.UUID]
+
+
+def techniques(*, db_session: Session, user: User) -> Techniques:
+    """Technique x pressure across the caseload: one grouped query, and one for its patients."""
+    counted = [MassageSession.deleted_at.is_(None)]
+    visible = access.visible_patient_ids(user)
+    if visible is not None:
+        counted.append(MassageSession.patient_id.in_(visible))
     change = MassageSession.pain_after - MassageSession.pain_before
     query = (
         select(
@@ -119,13 +131,10 @@ def techniques(*, db_session: Session, user: User) -> list[dict]:
             func.sum(case((change <= -2, 1), else_=0)),
             func.sum(case((change >= 2, 1), else_=0)),
         )
-        .where(MassageSession.deleted_at.is_(None))
+        .where(*counted)
         .group_by(MassageSession.technique, MassageSession.pressure)
         .order_by(MassageSession.technique, MassageSession.pressure)
     )
-    visible = access.visible_patient_ids(user)
-    if visible is not None:
-        query = query.where(MassageSession.patient_id.in_(visible))
     rows = []
     for (
         technique,
@@ -149,4 +158,5 @@ def techniques(*, db_session: Session, user: User) -> list[dict]:
                 "worsened_share": round(worsened / with_after, 3) if with_after else None,
             }
         )
-    return rows
+    patient_ids = select(distinct(MassageSession.patient_id)).where(*counted)
+    return Techniques(rows=rows, patient_ids=list(db_session.scalars(patient_ids)))

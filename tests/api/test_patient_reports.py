@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from statistics import fmean
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from models import AuditEvent
 from tests.conftest import checkin_body, session_body
 
 SESSIONS = [
@@ -354,6 +355,26 @@ def test_techniques_report_matches_raw_rows_across_caseload(client, make):
             assert item[key] == expected[key], (item, key)
     patients = {(i["technique"], i["pressure"]): i["patients"] for i in items}
     assert patients[("swedish", "light")] == 2 and patients[("deep_tissue", "firm")] == 1
+
+
+def test_techniques_report_is_audited_once_per_patient_it_counts(client, make, db):
+    therapist = make.user("therapist")
+    one, two, idle, outside = (make.user("patient") for _ in range(4))
+    for patient in (one, two, idle):
+        make.link(patient, therapist)
+    _record(client, make.headers(one), SESSIONS[:2])
+    _record(client, make.headers(two), SESSIONS[2:3])
+    _record(client, make.headers(outside), SESSIONS)
+    resp = client.get("/v1/reports/techniques", headers=make.headers(therapist))
+    assert resp.status_code == 200 and len(resp.get_json()["items"]) == 3
+    db.expire_all()
+    events = db.scalars(select(AuditEvent).where(AuditEvent.actor_id == therapist.id)).all()
+    # Their sessions went into the figures, not out as rows: no row count.
+    assert {(e.action, e.resource_type, e.patient_id, e.row_count) for e in events} == {
+        ("techniques.list", "techniques", one.id, None),
+        ("techniques.list", "techniques", two.id, None),
+    }
+    assert {e.request_id for e in events} == {resp.headers["X-Request-ID"]}
 
 
 @pytest.mark.parametrize("name", [r"Ann $\foo$ Lee", "$5 and $6", "50% {braces}"])
