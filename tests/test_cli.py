@@ -16,11 +16,14 @@ def _create(runner, email: str, role: str, password: str):
     return runner.invoke(args=args, input=f"{password}\n")
 
 
-def test_users_create_makes_a_therapist_with_the_password_from_stdin(app, db):
+def test_users_create_makes_a_therapist_with_the_password_from_stdin_audited(app, db):
     result = _create(app.test_cli_runner(), "T@Clinic.org", "therapist", "long enough pass")
     assert result.exit_code == 0, result.output
     user = db.scalar(select(User).where(User.email == "t@clinic.org"))
     assert user.role == "therapist" and verify_password(user.password_hash, "long enough pass")
+    [event] = db.scalars(select(AuditEvent)).all()
+    assert (event.action, event.resource_id, event.status) == ("user.create", str(user.id), 201)
+    assert (event.actor_id, event.actor_role) == (None, None)  # the operator's command line
 
 
 def test_users_create_refuses_short_password_and_duplicates(app, db):
@@ -130,7 +133,13 @@ def test_care_links_create_list_and_end(app, db, make, client):
     assert missing.exit_code != 0 and "No such care link" in missing.output
 
 
-def test_purge_tombstones_dry_run_counts_and_changes_nothing(app, db, make, client):
+def _purges(db) -> list[tuple]:
+    db.expire_all()
+    events = db.scalars(select(AuditEvent).where(AuditEvent.action == "tombstones.purge"))
+    return [(e.actor_id, e.resource_type, e.row_count) for e in events]
+
+
+def test_purge_tombstones_dry_run_changes_nothing_and_a_purge_is_audited(app, db, make, client):
     patient = make.user("patient")
     created = client.post("/v1/sessions", json=session_body(), headers=make.headers(patient))
     gone = client.delete(f"/v1/sessions/{created.get_json()['id']}", headers=make.headers(patient))
@@ -140,9 +149,11 @@ def test_purge_tombstones_dry_run_counts_and_changes_nothing(app, db, make, clie
     dry = runner.invoke(args=["purge-tombstones", "--dry-run"])
     assert dry.exit_code == 0 and dry.output.startswith("would remove 1 tombstones")
     assert db.scalar(select(func.count()).select_from(MassageSession)) == 1
+    assert _purges(db) == []
     real = runner.invoke(args=["purge-tombstones"])
     assert real.output.startswith("removed 1 tombstones")
     assert db.scalar(select(func.count()).select_from(MassageSession)) == 0
+    assert _purges(db) == [(None, "tombstone", 1)]
 
 
 def test_seed_demo_builds_a_living_clinic_once(app, db):

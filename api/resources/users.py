@@ -64,7 +64,7 @@ class Users(MethodView):
     @document(responses={409: "CONFLICT"})
     def post(self, data):
         """Create an account of any role (admins)"""
-        return users.create(db_session=get_session(), **data)
+        return users.create(db_session=get_session(), actor=current_user(), **data)
 
 
 @blp.route("/users/<uuid:user_id>")

@@ -240,8 +240,9 @@ def _link_end_times(db_session: Session, rows, loaded) -> dict:
 def purge_tombstones(
     *, db_session: Session, older_than: timedelta, dry_run: bool = False
 ) -> tuple[int, int]:
-    """Delete tombstones older than the retention; cursors from before them then get 410.
-    Returns how many (would) go and the change number through which cursors expire."""
+    """Delete tombstones older than the retention (audited with the number removed); cursors
+    from before them then get 410. Returns how many (would) go and the change number through
+    which cursors expire."""
     cutoff = utcnow() - older_than
     watermark = 0
     removed = 0
@@ -259,5 +260,9 @@ def purge_tombstones(
             update(ChangeCounter)
             .where(ChangeCounter.id == 1, ChangeCounter.purged_through < watermark)
             .values(purged_through=watermark)
+        )
+    if not dry_run:
+        audit.record(
+            db_session, action="tombstones.purge", resource_type="tombstone", row_count=removed
         )
     return removed, watermark

@@ -43,17 +43,33 @@ def get_all(*, role: str | None = None) -> Select:
 
 
 def create(
-    *, db_session: Session, email: str, password: str, display_name: str, role: str = "patient"
+    *,
+    db_session: Session,
+    email: str,
+    password: str,
+    display_name: str,
+    role: str = "patient",
+    actor: User | None = None,
 ) -> User:
-    """Create an account (and the patient profile for a patient); the caller commits. The
-    password is hashed first: call it before the request writes anything (see register)."""
-    return _create(
+    """Create an account (and the patient profile for a patient), audited as done by `actor`
+    (an admin; None: the operator's command line); the caller commits. The password is
+    hashed first: call it before the request writes anything (see register)."""
+    user = _create(
         db_session=db_session,
         email=email,
         password_hash=hash_password(password),
         display_name=display_name,
         role=role,
     )
+    audit.record(
+        db_session,
+        action="user.create",
+        resource_type="user",
+        resource_id=user.id,
+        status=201,
+        actor=actor,
+    )
+    return user
 
 
 def _create(

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from models import User, utcnow
+from models import AuditEvent, User, utcnow
 
 
 def test_me_returns_patient_profile(client, make):
@@ -115,20 +115,32 @@ def test_therapist_cannot_set_patient_profile_fields(client, make):
     assert "affected_side" in resp.get_json()["errors"]
 
 
-def test_admin_creates_therapist_account(client, make, db):
+def test_admin_creates_therapist_account_and_it_is_audited(client, make, db):
     admin = make.user("admin")
-    resp = client.post(
-        "/v1/users",
-        json={
-            "email": "t@example.org",
-            "password": "long enough pass",
-            "display_name": "T",
-            "role": "therapist",
-        },
-        headers=make.headers(admin),
-    )
+    body = {
+        "email": "t@example.org",
+        "password": "long enough pass",
+        "display_name": "T",
+        "role": "therapist",
+    }
+    resp = client.post("/v1/users", json=body, headers=make.headers(admin))
     assert resp.status_code == 201 and resp.get_json()["role"] == "therapist"
     assert db.scalar(select(User.role).where(User.email == "t@example.org")) == "therapist"
+    again = client.post("/v1/users", json=body, headers=make.headers(admin))
+    assert again.status_code == 409
+    db.expire_all()
+    [event] = db.scalars(select(AuditEvent).where(AuditEvent.action == "user.create")).all()
+    assert (event.actor_id, event.actor_role, event.resource_type, event.resource_id) == (
+        admin.id,
+        "admin",
+        "user",
+        resp.get_json()["id"],
+    )
+    assert (event.status, event.patient_id, event.request_id) == (
+        201,
+        None,
+        resp.headers["X-Request-ID"],
+    )
 
 
 @pytest.mark.parametrize("role", ["patient", "therapist"])
