@@ -121,7 +121,7 @@ def register(*, db_session: Session, email: str, password: str, display_name: st
     existing = get_by_email(db_session=db_session, email=email)
     if existing is None:
         try:
-            return _create(
+            user = _create(
                 db_session=db_session,
                 email=email,
                 password_hash=password_hash,
@@ -130,6 +130,15 @@ def register(*, db_session: Session, email: str, password: str, display_name: st
             )
         except Conflict:  # a concurrent sign-up with the same email won
             existing = get_by_email(db_session=db_session, email=email)
+        else:
+            audit.record(
+                db_session,
+                action="user.create",
+                resource_type="user",
+                resource_id=user.id,
+                status=201,
+            )
+            return user
     audit.record(
         db_session,
         action="auth.register_existing",

@@ -60,7 +60,7 @@ def _login(client, email, password=PASSWORD):
     return client.post("/v1/auth/token", json={"email": email, "password": password})
 
 
-def test_register_creates_patient_with_argon2id_hash_and_profile(client, db):
+def test_register_creates_patient_with_argon2id_hash_and_profile_audited(client, db):
     resp = _register(client, email="New.Patient@Example.org")
     assert resp.status_code == 201
     body = resp.get_json()
@@ -70,6 +70,9 @@ def test_register_creates_patient_with_argon2id_hash_and_profile(client, db):
     user = db.scalar(select(User).where(User.email == "new.patient@example.org"))
     assert user.password_hash.startswith("$argon2id$")
     assert user.profile is not None and user.profile.affected_side == "unknown"
+    [event] = db.scalars(select(AuditEvent)).all()
+    assert (event.action, event.resource_id, event.status) == ("user.create", body["id"], 201)
+    assert event.actor_id is None  # no one was signed in
 
 
 def test_register_with_a_taken_email_answers_alike_and_leaves_the_account_alone(client, db):
