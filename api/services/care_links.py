@@ -17,9 +17,10 @@ def create(
     *, db_session: Session, patient: User, therapist_email: str, by_operator: bool = False
 ) -> CareLink:
     """The patient grants the therapist access (or the operator's command line does for them;
-    the audit then names no user)."""
+    the audit then names no user). An email of no active therapist account, a deactivated
+    therapist's included, gets one answer: it tells nothing about the account."""
     therapist = users.get_by_email(db_session=db_session, email=therapist_email)
-    if therapist is None or therapist.role != "therapist":
+    if therapist is None or therapist.role != "therapist" or therapist.deactivated_at is not None:
         raise Invalid(
             "No therapist account has this email.",
             errors={"therapist_email": ["No therapist account has this email."]},

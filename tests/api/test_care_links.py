@@ -23,18 +23,24 @@ def test_patient_links_therapist_by_email_and_therapist_then_sees_sessions(clien
     assert len(items) == 1
 
 
-def test_linking_a_non_therapist_or_unknown_email_is_the_same_422(client, make, db):
+def test_linking_a_non_therapist_a_deactivated_therapist_or_unknown_email_is_the_same_422(
+    client, make, db
+):
     patient, other, admin = make.user("patient"), make.user("patient"), make.user("admin")
+    gone = make.user("therapist")
+    off = client.patch(f"/v1/users/{gone.id}", json={"active": False}, headers=make.headers(admin))
+    assert off.status_code == 200 and off.get_json()["deactivated_at"]
     answers = [
         client.post(
             "/v1/care-links", json={"therapist_email": email}, headers=make.headers(patient)
         )
-        for email in (other.email, admin.email, "nobody@example.org")
+        for email in (other.email, admin.email, gone.email, "nobody@example.org")
     ]
     assert {a.status_code for a in answers} == {422}
     assert "therapist_email" in answers[0].get_json()["errors"]
-    # Nothing tells a patient account or an admin from an email nobody has.
-    assert same_problem(answers[0]) == same_problem(answers[1]) == same_problem(answers[2])
+    # Nothing tells a patient account, an admin or a deactivated therapist from an email
+    # nobody has.
+    assert [same_problem(a) for a in answers] == [same_problem(answers[-1])] * len(answers)
     assert db.scalar(select(CareLink)) is None
 
 
