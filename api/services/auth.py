@@ -115,7 +115,7 @@ def login(*, db_session: Session, attempt: Attempt, refresh_ttl: timedelta) -> G
         or not _active(user)
         or user.password_changed_at != attempt.password_changed_at
     ):
-        _refused(db_session, "auth.login", user=user, status=401)
+        _refused(db_session, "auth.login", account=user, status=401)
         raise Unauthorized(BAD_CREDENTIALS)
     audit.record(
         db_session, action="auth.login", resource_type="user", resource_id=user.id, actor=user
@@ -218,20 +218,31 @@ def _reissue_or_revoke(
             )
     _revoke(db_session, RefreshToken.family_id == spent.family_id)
     owner = db_session.get(User, spent.user_id)
-    _refused(db_session, "auth.refresh_reuse", user=owner, status=401)
+    _refused(db_session, "auth.refresh_reuse", account=owner, status=401)
     raise Unauthorized(BAD_REFRESH)
 
 
-def _refused(db_session: Session, action: str, *, user: User | None, status: int) -> None:
-    """Audit a refused attempt; it stands although the request answers an error."""
+def _refused(
+    db_session: Session,
+    action: str,
+    *,
+    account: User | None,
+    status: int,
+    actor: User | None = None,
+) -> None:
+    """Audit a refused attempt on `account`; it stands although the request answers an error.
+
+    The actor is who was signed in (None: no one): whoever presents a password or a refresh
+    token may not be the account's owner.
+    """
     audit.record(
         db_session,
         action=action,
         resource_type="user",
-        resource_id=user.id if user else None,
+        resource_id=account.id if account else None,
         outcome="failure",
         status=status,
-        actor=user,
+        actor=actor,
     )
     db_session.info["keep_on_error"] = True
 
@@ -251,7 +262,7 @@ def change_password(
     """Set a new password after checking the current one; every refresh family of the user ends
     and access tokens issued before are refused (api.auth compares the password epoch)."""
     if not verify_password(user.password_hash, current_password):
-        _refused(db_session, "auth.password_change", user=user, status=422)
+        _refused(db_session, "auth.password_change", account=user, status=422, actor=user)
         raise Invalid(
             "The current password is incorrect.",
             errors={"current_password": ["Incorrect password."]},

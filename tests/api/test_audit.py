@@ -14,7 +14,9 @@ def _events(db, **filters) -> list[AuditEvent]:
     )
 
 
-def test_logins_are_audited_success_and_failure_without_secrets(client, make, db):
+def test_logins_are_audited_success_and_failure_without_secrets_a_refusal_without_actor(
+    client, make, db
+):
     patient = make.user("patient")
     client.post("/v1/auth/token", json={"email": patient.email, "password": PASSWORD})
     client.post("/v1/auth/token", json={"email": patient.email, "password": "wrong password"})
@@ -25,7 +27,12 @@ def test_logins_are_audited_success_and_failure_without_secrets(client, make, db
         ("failure", 401),
         ("failure", 401),
     ]
-    assert events[0].actor_id == patient.id and events[2].actor_id is None
+    # A refusal names the account tried, not as its actor: whoever tried may not own it.
+    assert [(e.actor_id, e.resource_id) for e in events] == [
+        (patient.id, str(patient.id)),
+        (None, str(patient.id)),
+        (None, None),
+    ]
     for event in events:
         assert event.ip == "127.0.0.1" and event.request_id
         values = " ".join(str(v) for v in vars(event).values())
@@ -156,7 +163,7 @@ def test_admin_lists_audit_events_with_filters(client, make, db):
     client.post("/v1/auth/token", json={"email": patient.email, "password": "nope nope nope"})
     headers = make.headers(admin)
     body = client.get(f"/v1/audit-events?actor_id={patient.id}", headers=headers).get_json()
-    assert [e["outcome"] for e in body["items"]] == ["failure", "success"]
+    assert [e["outcome"] for e in body["items"]] == ["success"]  # the refusal has no actor
     only = client.get("/v1/audit-events?action=auth.login&limit=1", headers=headers).get_json()
     assert len(only["items"]) == 1 and only["next_cursor"]
 
