@@ -21,9 +21,10 @@ class AuditEvents(MethodView):
     def get(self, args):
         """List audit events, newest first (admins)"""
         limit, cursor = args.pop("limit"), args.pop("cursor")
+        period = {"occurred_from": args.pop("from_", None), "occurred_to": args.pop("to", None)}
         return paginate(
             db_session=get_session(),
-            query=audit.get_all(**args),
+            query=audit.get_all(**args, **period),
             keys=audit.SORT_KEYS,
             limit=limit,
             cursor=cursor,

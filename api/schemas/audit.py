@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.pagination import PageArgs
-from api.schemas.common import AwareDateTime, OutSchema
+from api.schemas.common import AwareDateTime, OutSchema, Period
 
 
 class AuditEventOut(OutSchema):
@@ -22,9 +22,9 @@ class AuditEventOut(OutSchema):
     row_count = ma.fields.Integer(required=True, allow_none=True)
 
 
-class AuditQuery(PageArgs):
+class AuditQuery(PageArgs, Period):
     actor_id = ma.fields.UUID()
     patient_id = ma.fields.UUID()
     action = ma.fields.String(validate=ma.validate.Length(max=64))
-    occurred_from = AwareDateTime(data_key="from")
-    occurred_to = AwareDateTime(data_key="to")
+    from_ = AwareDateTime(data_key="from")
+    to = AwareDateTime()

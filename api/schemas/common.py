@@ -15,6 +15,16 @@ TIME_RULES = (
 )
 
 
+class Period(ma.Schema):
+    """A query's `from` and `to` (the fields `from_` and `to` of the subclass): `from` may not
+    be after `to`. One check, so that every period query refuses alike."""
+
+    @ma.validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
+            raise ma.ValidationError("Must not be after 'to'.", "from")
+
+
 class AwareDateTime(ma.fields.AwareDateTime):
     """ISO 8601 with an offset in, UTC out."""
 

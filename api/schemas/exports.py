@@ -2,20 +2,15 @@
 
 import marshmallow as ma
 
-from api.schemas.common import AwareDateTime
+from api.schemas.common import AwareDateTime, Period
 
 WHEN = "sessions by started_at, check-ins by recorded_at, alerts by first_seen_at"
 
 
-class ExportQuery(ma.Schema):
+class ExportQuery(Period):
     patient_id = ma.fields.UUID(metadata={"description": "Only this patient's rows"})
     from_ = AwareDateTime(data_key="from", metadata={"description": f"At or after; {WHEN}"})
     to = AwareDateTime(metadata={"description": f"Before; {WHEN}"})
-
-    @ma.validates_schema
-    def _ordered(self, data, **kwargs):
-        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
-            raise ma.ValidationError("Must not be after 'to'.", "from")
 
 
 CSV_BODY = {"type": "string", "description": "RFC 4180 CSV, UTF-8, CRLF line ends, header row"}

@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from api.pagination import PageArgs
 from api.schemas.alerts import AlertOut
-from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of
+from api.schemas.common import AwareDateTime, InSchema, OutSchema, Period, one_of
 from models.report import PRESSURES, TECHNIQUES
 
 TRENDS = ("improving", "stable", "worsening")
@@ -39,14 +39,9 @@ class CaseloadOut(OutSchema):
     )
 
 
-class ReportWindowQuery(ma.Schema):
+class ReportWindowQuery(Period):
     from_ = AwareDateTime(data_key="from", metadata={"description": "Felt at or after"})
     to = AwareDateTime(metadata={"description": "Felt before"})
-
-    @ma.validates_schema
-    def _ordered(self, data, **kwargs):
-        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
-            raise ma.ValidationError("Must not be after 'to'.", "from")
 
 
 class ReportPageQuery(ReportWindowQuery):

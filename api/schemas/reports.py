@@ -6,7 +6,14 @@ import marshmallow as ma
 
 from api.pagination import PageArgs
 from api.schemas.alerts import AlertOut
-from api.schemas.common import AwareDateTime, InSchema, OutSchema, one_of, strict_boolean
+from api.schemas.common import (
+    AwareDateTime,
+    InSchema,
+    OutSchema,
+    Period,
+    one_of,
+    strict_boolean,
+)
 from models import utcnow
 from models.report import AREAS, PRESSURES, SYMPTOM_SIDES, TECHNIQUES
 
@@ -164,12 +171,7 @@ class CheckInWriteOut(CheckInOut):
     alerts = _written_alerts()
 
 
-class ReportQuery(PageArgs):
+class ReportQuery(PageArgs, Period):
     patient_id = ma.fields.UUID()
     from_ = AwareDateTime(data_key="from", metadata={"description": "Felt at or after"})
     to = AwareDateTime(metadata={"description": "Felt before"})
-
-    @ma.validates_schema
-    def _ordered(self, data, **kwargs):
-        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
-            raise ma.ValidationError("Must not be after 'to'.", "from")

@@ -168,6 +168,21 @@ def test_admin_lists_audit_events_with_filters(client, make, db):
     assert len(only["items"]) == 1 and only["next_cursor"]
 
 
+def test_an_audit_period_with_to_before_from_is_refused_as_every_period_is(client, make):
+    headers = make.headers(make.user("admin"))
+    period = "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"
+    resp = client.get(f"/v1/audit-events?{period}", headers=headers)
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    export = client.get(f"/v1/exports/sessions.csv?{period}", headers=headers)
+    assert (
+        resp.get_json()["errors"]
+        == export.get_json()["errors"]
+        == {"from": ["Must not be after 'to'."]}
+    )
+    same = "from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:00Z"  # an empty period, as elsewhere
+    assert client.get(f"/v1/audit-events?{same}", headers=headers).status_code == 200
+
+
 @pytest.mark.parametrize("role", ["patient", "therapist"])
 def test_only_admins_read_the_audit_trail(client, make, role):
     assert client.get("/v1/audit-events", headers=make.headers(make.user(role))).status_code == 403
