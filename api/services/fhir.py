@@ -2,14 +2,18 @@
 
 - Patient: id and name (the display name); no email or other contact.
 - Observation per pain score (pain_before and pain_after of each session, pain of each
-  check-in): status final, category `survey` plus a category from PAIN_CONTEXT saying
-  pre-session, post-session or check-in, code LOINC 72514-3, valueInteger. A post-session
-  score is effective at the session's end (start + duration). Ids are stable: derived
-  from the report id and the context, so a re-export names the same Observations.
+  check-in): category `survey` plus a category from PAIN_CONTEXT saying pre-session,
+  post-session or check-in, code LOINC 72514-3, valueInteger, meta.lastUpdated. Status
+  final as first recorded, amended once the report was edited, entered-in-error (with no
+  value) once it was deleted. A post-session score is effective at the session's end
+  (start + duration). Ids are stable: derived from the report id and the context, so a
+  re-export names the same Observations, and a receiver that merged them by id learns of
+  each edit and deletion.
 - DetectedIssue per alert: severity urgent -> high, warning -> moderate, caution and
   info -> low; status open -> preliminary, acknowledged or resolved by a clinician ->
   final, resolved because its reports were corrected -> entered-in-error; code carries
-  the rule; detail is the clinician message; evidence has one entry per report named in
+  the rule (displayed by the rule's title; the alert's own title is the code's text);
+  detail is the clinician message; evidence has one entry per report named in
   the alert's evidence, pointing at that report's Observations (reports since deleted are
   left out); acknowledgement and resolution are mitigations.
 
@@ -22,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analyzer.texts import RULE_TEXTS
 from api.services import access, audit
 from api.services.exports import iso_utc
 from models import Alert, CheckIn, MassageSession, User, utcnow
@@ -58,13 +63,24 @@ def _patient(patient: User) -> dict:
     }
 
 
+def _observation_status(report: MassageSession | CheckIn) -> str:
+    """final as first recorded; amended once edited; entered-in-error once deleted."""
+    if report.deleted_at is not None:
+        return "entered-in-error"
+    return "amended" if report.version > 1 else "final"
+
+
 def _observation(
-    report_id: uuid.UUID, context: str, felt_at: datetime, pain: int, subject: str
+    report: MassageSession | CheckIn, context: str, felt_at: datetime, pain: int, subject: str
 ) -> dict:
-    return {
+    """One pain score. A deleted report's keeps its id (a receiver that merged it by id
+    learns it was withdrawn) but no longer its value."""
+    status = _observation_status(report)
+    observation = {
         "resourceType": "Observation",
-        "id": str(uuid.uuid5(OBSERVATION_NAMESPACE, f"{report_id}/{context}")),
-        "status": "final",
+        "id": str(uuid.uuid5(OBSERVATION_NAMESPACE, f"{report.id}/{context}")),
+        "meta": {"lastUpdated": iso_utc(report.deleted_at or report.updated_at)},
+        "status": status,
         "category": [
             {"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]},
             {"coding": [{"system": PAIN_CONTEXT, "code": context, "display": CONTEXTS[context]}]},
@@ -75,18 +91,20 @@ def _observation(
         },
         "subject": {"reference": subject},
         "effectiveDateTime": iso_utc(felt_at),
-        "valueInteger": pain,
     }
+    if status != "entered-in-error":
+        observation["valueInteger"] = pain
+    return observation
 
 
 def _session_observations(session: MassageSession, subject: str) -> list[dict]:
     observations = [
-        _observation(session.id, "pre-session", session.started_at, session.pain_before, subject)
+        _observation(session, "pre-session", session.started_at, session.pain_before, subject)
     ]
     if session.pain_after is not None:
         ended = session.started_at + timedelta(minutes=session.duration_minutes)
         observations.append(
-            _observation(session.id, "post-session", ended, session.pain_after, subject)
+            _observation(session, "post-session", ended, session.pain_after, subject)
         )
     return observations
 
@@ -117,14 +135,20 @@ def _mitigations(alert: Alert) -> list[dict]:
     return mitigations
 
 
+def _rule_display(alert: Alert) -> str:
+    known = RULE_TEXTS.get(alert.rule)
+    return known.title if known is not None else alert.title
+
+
 def _detected_issue(alert: Alert, subject: str, observed: dict[str, list[str]]) -> dict:
     issue = {
         "resourceType": "DetectedIssue",
         "id": str(alert.id),
         "status": _status(alert),
         "code": {
-            "coding": [{"system": ALERT_RULE, "code": alert.rule, "display": alert.title}],
-            "text": alert.rule,
+            # One display per code (the rule's own title); this alert's title is the text.
+            "coding": [{"system": ALERT_RULE, "code": alert.rule, "display": _rule_display(alert)}],
+            "text": alert.title,
         },
         "severity": SEVERITY[alert.severity],
         "patient": {"reference": subject},
@@ -155,22 +179,24 @@ def bundle_for(*, db_session: Session, user: User, patient_id: uuid.UUID) -> dic
     observed: dict[str, list[str]] = {}
     for session in db_session.scalars(
         select(MassageSession)
-        .where(MassageSession.patient_id == patient.id, MassageSession.deleted_at.is_(None))
+        .where(MassageSession.patient_id == patient.id)
         .order_by(MassageSession.started_at, MassageSession.id)
     ):
         for observation in _session_observations(session, subject):
             entries.append(_entry(observation))
-            observed.setdefault(str(session.id), []).append(entries[-1]["fullUrl"])
+            if session.deleted_at is None:
+                observed.setdefault(str(session.id), []).append(entries[-1]["fullUrl"])
     for checkin in db_session.scalars(
         select(CheckIn)
-        .where(CheckIn.patient_id == patient.id, CheckIn.deleted_at.is_(None))
+        .where(CheckIn.patient_id == patient.id)
         .order_by(CheckIn.recorded_at, CheckIn.id)
     ):
         entry = _entry(
-            _observation(checkin.id, "check-in", checkin.recorded_at, checkin.pain, subject)
+            _observation(checkin, "check-in", checkin.recorded_at, checkin.pain, subject)
         )
         entries.append(entry)
-        observed[str(checkin.id)] = [entry["fullUrl"]]
+        if checkin.deleted_at is None:
+            observed[str(checkin.id)] = [entry["fullUrl"]]
     for alert in db_session.scalars(
         select(Alert).where(Alert.patient_id == patient.id).order_by(Alert.first_seen_at, Alert.id)
     ):

@@ -9,6 +9,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from sqlalchemy import select
 
+from analyzer.texts import RULE_TEXTS
 from models import AuditEvent
 from tests.conftest import checkin_body, same_problem, session_body
 
@@ -122,12 +123,18 @@ def test_one_observation_per_pain_score(client, make, history):
         if session["pain_after"] is not None:
             expected.append(("post-session", None, session["pain_after"]))
     expected += [("check-in", c["recorded_at"], c["pain"]) for c in checkins]
-    assert len(observations) == len(sessions) * 2 - 1 + len(checkins) == len(expected)
-    got = sorted((_context(o), o["valueInteger"]) for o in observations)
+    # The deleted session's two scores stay, withdrawn: entered-in-error, without a value.
+    withdrawn = [o for o in observations if o["status"] == "entered-in-error"]
+    assert sorted(_context(o) for o in withdrawn) == ["post-session", "pre-session"]
+    assert all("valueInteger" not in o for o in withdrawn)
+    live = [o for o in observations if o not in withdrawn]
+    assert len(live) == len(sessions) * 2 - 1 + len(checkins) == len(expected)
+    got = sorted((_context(o), o["valueInteger"]) for o in live)
     assert got == sorted((context, pain) for context, _, pain in expected)
     subject = f"urn:uuid:{history['patient'].id}"
+    for observation in live:
+        assert observation["status"] == "final"  # none edited
     for observation in observations:
-        assert observation["status"] == "final"
         assert observation["code"]["coding"] == [LOINC]
         survey = observation["category"][0]["coding"][0]
         assert survey["code"] == "survey"
@@ -142,7 +149,14 @@ def test_observation_times_are_when_the_pain_was_felt(client, make, history):
     assert ("pre-session", red_flag["started_at"]) in times
     assert ("post-session", "2026-11-01T09:50:00Z") in times  # start + 50 minutes
     assert ("check-in", "2026-11-02T08:00:00Z") in times
-    assert ("pre-session", "2026-11-08T09:00:00Z") not in times  # the deleted session
+    # The deleted session's, withdrawn, at the time it was felt.
+    deleted = {
+        (_context(o), o["effectiveDateTime"]) for o in observations if "valueInteger" not in o
+    }
+    assert deleted == {
+        ("pre-session", "2026-11-08T09:00:00Z"),
+        ("post-session", "2026-11-08T09:50:00Z"),
+    }
 
 
 def test_detected_issues_map_every_alert_with_its_severity(client, make, history):
@@ -155,8 +169,12 @@ def test_detected_issues_map_every_alert_with_its_severity(client, make, history
         issue = issues[alert["id"]]
         assert issue["severity"] == SEVERITY[alert["severity"]]
         assert issue["status"] == "preliminary"  # open: not yet reviewed
-        assert issue["code"]["text"] == alert["rule"]
-        assert issue["code"]["coding"][0]["code"] == alert["rule"]
+        assert issue["code"]["text"] == alert["title"]
+        (coding,) = issue["code"]["coding"]
+        assert (coding["code"], coding["display"]) == (
+            alert["rule"],
+            RULE_TEXTS[alert["rule"]].title,
+        )
         assert issue["detail"] == alert["clinician_message"]
         assert issue["identifiedDateTime"] == alert["first_seen_at"]
         assert issue["patient"] == {"reference": f"urn:uuid:{patient.id}"}
@@ -169,7 +187,7 @@ def test_evidence_points_at_observations_in_the_bundle(client, make, history):
         for e in bundle["entry"]
         if e["resource"]["resourceType"] == "Observation"
     }
-    issues = {i["code"]["text"]: i for i in _resources(bundle, "DetectedIssue")}
+    issues = {i["code"]["coding"][0]["code"]: i for i in _resources(bundle, "DetectedIssue")}
     for issue in issues.values():
         for evidence in issue.get("evidence", []):
             for detail in evidence["detail"]:
@@ -195,7 +213,39 @@ def test_evidence_to_a_deleted_report_is_left_out(client, make):
     (issue,) = _resources(bundle, "DetectedIssue")
     assert issue["status"] == "entered-in-error"  # resolved because its report was removed
     assert "evidence" not in issue
-    assert _resources(bundle, "Observation") == []
+    (withdrawn,) = _resources(bundle, "Observation")
+    assert withdrawn["status"] == "entered-in-error" and "valueInteger" not in withdrawn
+
+
+def test_a_receiver_merging_by_id_learns_of_each_edit_and_deletion(client, make):
+    """The same Observation id through a report's life: final, amended after an edit (with
+    the new value and a later lastUpdated), entered-in-error once deleted."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    written = _post(client, make, "/v1/checkins", patient, checkin_body(pain=4))
+
+    def observation() -> dict:
+        bundle = _bundle(client, make, patient)
+        Bundle.model_validate(bundle)
+        (found,) = _resources(bundle, "Observation")
+        Observation.model_validate(found)
+        return found
+
+    first = observation()
+    assert (first["status"], first["valueInteger"]) == ("final", 4)
+    edited = client.patch(f"/v1/checkins/{written['id']}", json={"pain": 6}, headers=headers)
+    assert edited.status_code == 200
+    amended = observation()
+    assert (amended["id"], amended["status"], amended["valueInteger"]) == (
+        first["id"],
+        "amended",
+        6,
+    )
+    assert amended["meta"]["lastUpdated"] >= first["meta"]["lastUpdated"]
+    assert client.delete(f"/v1/checkins/{written['id']}", headers=headers).status_code == 204
+    gone = observation()
+    assert (gone["id"], gone["status"]) == (first["id"], "entered-in-error")
+    assert "valueInteger" not in gone and gone["effectiveDateTime"] == first["effectiveDateTime"]
 
 
 def test_acknowledged_and_resolved_alerts_are_final_with_mitigations(client, make):
