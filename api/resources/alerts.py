@@ -53,7 +53,7 @@ class AlertById(MethodView):
     def get(self, alert_id: uuid.UUID):
         """Read an alert with its evidence"""
         alert = alerts.read(db_session=get_session(), user=current_user(), alert_id=alert_id)
-        if request.if_none_match.contains(versions.etag(alert)):
+        if request.if_none_match.contains_weak(versions.etag(alert)):
             return Response(status=304, headers={"ETag": versions.quoted(alert)})
         return _tagged(alert)
 

@@ -155,7 +155,7 @@ def make_blueprint(
                 item=rendered_for(db_session),
             )
             headers = {"ETag": versions.quoted(report)}
-            if request.if_none_match.contains(versions.etag(report)):
+            if request.if_none_match.contains_weak(versions.etag(report)):
                 return Response(status=304, headers=headers)
             return current_app.response_class(
                 f"{report.item}\n", mimetype="application/json", headers=headers

@@ -461,6 +461,8 @@ def test_an_alert_carries_an_etag_that_follows_its_changes(client, make, db, lin
     unchanged = client.get(url, headers=clinician | {"If-None-Match": tag})
     assert unchanged.status_code == 304 and unchanged.headers["ETag"] == tag
     assert not unchanged.data
+    weak = client.get(url, headers=clinician | {"If-None-Match": f"W/{tag}"})
+    assert weak.status_code == 304
     again = checkin_body(symptoms={"saddle_numbness": True})
     assert client.post("/v1/checkins", json=again, headers=make.headers(patient)).status_code == 201
     changed = client.get(url, headers=clinician | {"If-None-Match": tag})

@@ -427,6 +427,12 @@ def test_etag_if_none_match_gives_304_and_changes_after_edit(client, make):
     etag = client.get(url, headers=headers).headers["ETag"]
     assert etag == created.headers["ETag"]
     assert client.get(url, headers=headers | {"If-None-Match": etag}).status_code == 304
+    # Weakly compared (RFC 9110 13.1.2): a proxy that compresses makes the tag weak.
+    weak = headers | {"If-None-Match": f"W/{etag}"}
+    assert client.get(url, headers=weak).status_code == 304
+    # If-Match compares strongly: a weak tag is not the one read.
+    stale = client.patch(url, json={"pain": 2}, headers=headers | {"If-Match": f"W/{etag}"})
+    assert stale.status_code == 412
     patched = client.patch(url, json={"pain": 2}, headers=headers)
     assert patched.headers["ETag"] != etag
     assert client.get(url, headers=headers | {"If-None-Match": etag}).status_code == 200
