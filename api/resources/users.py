@@ -1,7 +1,10 @@
 """The caller's own account and profile; account creation and deactivation by an admin."""
 
+import hashlib
+import json
 import uuid
 
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -10,6 +13,7 @@ from api.auth import auth_required, current_user
 from api.db import get_session
 from api.idempotency import idempotent
 from api.openapi import document
+from api.resources.reports import ETAG_HEADER, IF_MATCH, IF_NONE_MATCH
 from api.schemas.users import (
     MeOut,
     MeUpdateIn,
@@ -18,25 +22,45 @@ from api.schemas.users import (
     UserOut,
     UserStateIn,
 )
-from api.services import auth, users
+from api.services import auth, users, versions
 
 blp = Blueprint("users", __name__, url_prefix="/v1", description="Accounts and profiles")
+
+
+def _me_tag(user) -> str:
+    """A strong ETag of what GET /v1/me shows (no version is kept: a digest of it)."""
+    shown = json.dumps(MeOut().dump(user), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(shown.encode()).hexdigest()[:24]
 
 
 @blp.route("/me")
 class Me(MethodView):
     @auth_required()
-    @blp.response(200, MeOut)
+    @blp.response(200, MeOut, headers=ETAG_HEADER)
+    @blp.alt_response(304, description="Not modified", success=True)
+    @document(headers=[IF_NONE_MATCH])
     def get(self):
         """Your account and patient profile"""
-        return current_user()
+        tag = _me_tag(current_user())
+        if request.if_none_match.contains_weak(tag):
+            return Response(status=304, headers={"ETag": f'"{tag}"'})
+        return current_user(), 200, {"ETag": f'"{tag}"'}
 
     @auth_required()
     @blp.arguments(MeUpdateIn)
-    @blp.response(200, MeOut)
+    @blp.response(200, MeOut, headers=ETAG_HEADER)
+    @document(responses={412: "PRECONDITION_FAILED"}, headers=[IF_MATCH])
     def patch(self, data):
-        """Change your display name or patient profile"""
-        return users.update_me(db_session=get_session(), user=current_user(), changes=data)
+        """Change your display name or patient profile
+
+        Send the ETag you read as `If-Match` (optional): when another device changed the
+        profile since, the answer is 412 and nothing changes.
+        """
+        db_session = get_session()
+        user = users.hold(db_session=db_session, user=current_user())
+        versions.check_tag(_me_tag(user), request.if_match or None, "profile")
+        user = users.update_me(db_session=db_session, user=user, changes=data)
+        return user, 200, {"ETag": f'"{_me_tag(user)}"'}
 
 
 @blp.route("/me/password")

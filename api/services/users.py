@@ -29,6 +29,17 @@ def get_by_email(*, db_session: Session, email: str, lock: bool = False) -> User
     return db_session.scalar(query)
 
 
+def hold(*, db_session: Session, user: User) -> User:
+    """The signed-in `user` read again as it is now, with their profile, and on PostgreSQL
+    locked FOR NO KEY UPDATE until the transaction ends: a change checked against what a
+    client read (If-Match) is checked on what it will change."""
+    query = select(User).where(User.id == user.id).with_for_update(key_share=True)
+    held = db_session.scalar(query.execution_options(populate_existing=True))
+    if held.profile is not None:
+        db_session.refresh(held.profile)
+    return held
+
+
 def get_or_raise(*, db_session: Session, user_id: uuid.UUID) -> User:
     user = db_session.get(User, user_id)
     if user is None:

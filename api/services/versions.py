@@ -19,6 +19,11 @@ def quoted(row) -> str:
 def check_precondition(row, if_match: Container[str] | None, noun: str) -> None:
     """``if_match``: the ETags an If-Match header names (``*`` holds every one); empty or
     None when the client sent none (last write wins)."""
-    if not if_match or etag(row) in if_match:
+    check_tag(etag(row), if_match, noun)
+
+
+def check_tag(tag: str, if_match: Container[str] | None, noun: str) -> None:
+    """As check_precondition, for a resource whose ETag is `tag` (unquoted)."""
+    if not if_match or tag in if_match:
         return
     raise StalePrecondition(f"The {noun} changed since you read it; fetch it again.")

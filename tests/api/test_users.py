@@ -38,6 +38,37 @@ def test_patch_me_sets_profile_and_display_name(client, make, db):
     assert str(stored.profile.medically_cleared_at) == "2026-10-01"
 
 
+def test_the_profile_carries_an_etag_and_two_devices_do_not_overwrite_each_other(client, make, db):
+    """The phone and the tablet read the profile; the tablet records a consultation date;
+    the phone's change, sent with the ETag it read, gets 412 and changes nothing."""
+    patient = make.user("patient", medically_cleared_at=None)
+    headers = make.headers(patient)
+    read = client.get("/v1/me", headers=headers)
+    tag = read.headers["ETag"]
+    assert read.status_code == 200 and tag.startswith('"') and tag.endswith('"')
+    same = client.get("/v1/me", headers=headers | {"If-None-Match": tag})
+    assert same.status_code == 304 and not same.data and same.headers["ETag"] == tag
+    tablet = client.patch(
+        "/v1/me",
+        json={"medically_cleared_at": "2026-11-20"},
+        headers=headers | {"If-Match": tag},
+    )
+    assert tablet.status_code == 200 and tablet.headers["ETag"] != tag
+    assert client.get("/v1/me", headers=headers).headers["ETag"] == tablet.headers["ETag"]
+    phone = client.patch(
+        "/v1/me",
+        json={"medically_cleared_at": None, "affected_side": "left"},
+        headers=headers | {"If-Match": tag},
+    )
+    assert phone.status_code == 412 and phone.mimetype == "application/problem+json"
+    db.expire_all()
+    stored = db.get(User, patient.id).profile
+    assert (str(stored.medically_cleared_at), stored.affected_side) == ("2026-11-20", "unknown")
+    # Without If-Match the last write wins, as everywhere.
+    plain = client.patch("/v1/me", json={"affected_side": "left"}, headers=headers)
+    assert plain.status_code == 200 and plain.get_json()["affected_side"] == "left"
+
+
 def test_a_consultation_date_in_the_future_is_refused(client, make, db):
     patient = make.user("patient", medically_cleared_at=None)
     for when in ("2099-01-01", (utcnow().date() + timedelta(days=3)).isoformat()):
