@@ -65,27 +65,26 @@ def create(
     """Create an account (and the patient profile for a patient), audited as done by `actor`
     (an admin; None: the operator's command line); the caller commits. The password is
     hashed first: call it before the request writes anything (see register)."""
-    user = _create(
+    return _create(
         db_session=db_session,
         email=email,
         password_hash=hash_password(password),
         display_name=display_name,
         role=role,
-    )
-    audit.record(
-        db_session,
-        action="user.create",
-        resource_type="user",
-        resource_id=user.id,
-        status=201,
         actor=actor,
     )
-    return user
 
 
 def _create(
-    *, db_session: Session, email: str, password_hash: str, display_name: str, role: str
+    *,
+    db_session: Session,
+    email: str,
+    password_hash: str,
+    display_name: str,
+    role: str,
+    actor: User | None = None,
 ) -> User:
+    """The account, audited as user.create by `actor` (None: no one signed in)."""
     user = User(
         email=normalize_email(email),
         password_hash=password_hash,
@@ -103,6 +102,14 @@ def _create(
         if not is_unique_violation(exc):
             raise
         raise _taken() from exc
+    audit.record(
+        db_session,
+        action="user.create",
+        resource_type="user",
+        resource_id=user.id,
+        status=201,
+        actor=actor,
+    )
     return user
 
 
@@ -142,13 +149,6 @@ def register(*, db_session: Session, email: str, password: str, display_name: st
         except Conflict:  # a concurrent sign-up with the same email won
             existing = get_by_email(db_session=db_session, email=email)
         else:
-            audit.record(
-                db_session,
-                action="user.create",
-                resource_type="user",
-                resource_id=user.id,
-                status=201,
-            )
             return user
     audit.record(
         db_session,
