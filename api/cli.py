@@ -240,7 +240,7 @@ def analyze(patient_id) -> None:
         found = analysis.patients(db_session=db_session, patient_id=patient_id)
         for patient in found:
             changes = analysis.reanalyze(
-                db_session=db_session, patient=patient, focus=None, corrected=False
+                db_session=db_session, patient=patient, focus=None, corrected=None
             )
             db_session.commit()
             for verb in totals:

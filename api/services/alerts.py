@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Select, and_, bindparam, false, or_, select
+from sqlalchemy import Select, and_, bindparam, false, null, or_, select
 from sqlalchemy.orm import Session
 
 import analyzer
+from analyzer.texts import render
 from api.errors import Conflict, NotFound
 from api.services import access, audit, events, versions
 from models import Alert, AlertTrigger, User, utcnow
@@ -52,24 +53,49 @@ def _item(finding: analyzer.Finding) -> dict:
     }
 
 
-TEXTS = ("title", "message", "clinician_message", "recommendation")
+def _speak(alert: Alert) -> None:
+    """The alert says what its latest-felt firing at its severity says (a firing synced late,
+    felt before the others, adds evidence but does not speak for it; a warning does not
+    read as the caution before it). The texts are the rule's, filled from that firing's
+    evidence item as the analyzer fills them; an item an older ruleset wrote that no longer
+    fills them leaves the texts as they are."""
+    items = [i for i in alert.evidence.get("items", []) if i.get("severity") == alert.severity]
+    if not items:
+        return
+    latest = max(items, key=lambda i: i["felt_at"])
+    escalated = latest["severity"] != analyzer.RULES.get(alert.rule)
+    try:
+        texts = render(alert.rule, latest, escalated=escalated)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return
+    alert.title, alert.message = texts.title, texts.message
+    alert.clinician_message, alert.recommendation = texts.clinician_message, texts.recommendation
 
 
-def _trigger_evidence(finding: analyzer.Finding) -> dict:
-    """What a trigger keeps: its evidence item and the texts its finding had, so that an
-    alert whose latest firing is corrected away can say what the one before it said."""
-    return {**_item(finding), "texts": {name: getattr(finding, name) for name in TEXTS}}
+@dataclass(frozen=True)
+class Correction:
+    """An edit or deletion of one report: its id, and the keys of what the rules found from
+    its felt time on just before it (api.services.analysis.correction_of): the firings it
+    can have corrected away."""
 
+    report_id: uuid.UUID
+    found_before: frozenset[str]
+    was: analyzer.Report  # the report as the analyzer read it before
+    changed: bool = True  # what the analyzer reads of it changed (analysis.after_change)
 
-def _say(alert: Alert, texts) -> None:
-    """The alert's texts from a finding or a trigger's kept texts (a mapping)."""
-    for name in TEXTS:
-        value = texts[name] if isinstance(texts, dict) else getattr(texts, name)
-        setattr(alert, name, value)
+    def withdraws(self, trigger: "_TriggerRow", current: set[str]) -> bool:
+        """Not found after the correction, and either found just before it (the correction
+        took it away) or resting on the report whose readings it changed (deleted, or a
+        symptom corrected). One that no longer held before, say since a report synced late,
+        stays when the correction is elsewhere or changed only the notes."""
+        if trigger.key in current:
+            return False
+        return trigger.key in self.found_before or (self.changed and self.rests_on_it(trigger))
 
-
-def _latest_felt(alert: Alert) -> str | None:
-    return max((item["felt_at"] for item in alert.evidence.get("items", [])), default=None)
+    def rests_on_it(self, trigger: "_TriggerRow") -> bool:
+        """The trigger's key or evidence names the corrected report."""
+        named = str(self.report_id)
+        return named in trigger.key or named in trigger.item.get("report_ids", ())
 
 
 def _set_severity(alert: Alert, severity: str) -> None:
@@ -78,8 +104,6 @@ def _set_severity(alert: Alert, severity: str) -> None:
 
 
 def _summary(items: list[dict]) -> dict:
-    """The alert's evidence of these items (triggers' kept texts left out)."""
-    items = [{k: v for k, v in i.items() if k != "texts"} for i in items]
     items = sorted(items, key=lambda i: i["felt_at"])[-EVIDENCE_ITEMS:]
     report_ids = sorted({rid for item in items for rid in item.get("report_ids", [])})
     return {"report_ids": report_ids, "items": items}
@@ -102,7 +126,7 @@ class _TriggerRow:
     key: str
     withdrawn: bool
     felt_at: datetime
-    item: dict  # its evidence item as stored, kept texts left out
+    item: dict  # its evidence item as stored (read after a correction only, else empty)
 
 
 @dataclass(frozen=True)
@@ -124,12 +148,12 @@ def read_stored(
     judged_from: datetime | None,
     judged_to: datetime | None,
     *,
-    corrected: bool,
+    corrected: Correction | None,
 ) -> StoredAlerts:
-    """What planning weighs; the live triggers of the span only after a correction (the
-    only analysis that withdraws, see plan_changes)."""
+    """What planning weighs; the live triggers of the span, and the evidence of each, only
+    after a correction (the only analysis that withdraws, see plan_changes)."""
     keys = [f.key for f in findings]
-    span = (judged_from, judged_to) if corrected else None
+    span = (judged_from, judged_to) if corrected is not None else None
     known, live = _stored_triggers(db_session, patient_id, keys, span)
     with db_session.no_autoflush:
         active = _active_alerts(db_session, patient_id)
@@ -141,7 +165,6 @@ _TRIGGER_COLUMNS = (
     AlertTrigger.key,
     AlertTrigger.withdrawn_at,
     AlertTrigger.felt_at,
-    AlertTrigger.evidence,
 )
 
 
@@ -151,7 +174,8 @@ def _weighed_triggers(span: bool, bounded_from: bool, bounded_to: bool) -> Selec
     `span`, the live triggers of their active alerts felt in the span judged (bounds bound
     by the caller), each with whether it is one of the latter."""
     if not span:
-        return select(*_TRIGGER_COLUMNS, false().label("live")).where(
+        nothing = null().label("evidence")
+        return select(*_TRIGGER_COLUMNS, nothing, false().label("live")).where(
             AlertTrigger.patient_id == bindparam("patient_id"),
             AlertTrigger.key.in_(bindparam("keys", expanding=True)),
         )
@@ -161,7 +185,7 @@ def _weighed_triggers(span: bool, bounded_from: bool, bounded_to: bool) -> Selec
     if bounded_to:
         live = and_(live, AlertTrigger.felt_at <= bindparam("judged_to"))
     return (
-        select(*_TRIGGER_COLUMNS, live.label("live"))
+        select(*_TRIGGER_COLUMNS, AlertTrigger.evidence, live.label("live"))
         .join(Alert, Alert.id == AlertTrigger.alert_id)
         .where(
             AlertTrigger.patient_id == bindparam("patient_id"),
@@ -186,7 +210,7 @@ def _stored_triggers(
     for start in range(0, max(len(keys), 1), KEY_CHUNK):
         chunk = keys[start : start + KEY_CHUNK]
         for row in column_rows(db_session, query, params | {"keys": chunk}):
-            item = {k: v for k, v in row.evidence.items() if k != "texts"}
+            item = row.evidence or {}
             stored = _TriggerRow(row.id, row.key, row.withdrawn_at is not None, row.felt_at, item)
             if row.key in wanted:
                 known[row.key] = stored
@@ -279,13 +303,10 @@ def _reopen(alert: Alert) -> None:
 
 def _put_item(alert: Alert, finding: analyzer.Finding) -> None:
     """The finding's item in the alert's evidence, in place of an earlier one of its key;
-    the alert says what the finding says when it is the latest felt (a report synced late,
-    felt before the others, adds its evidence but does not speak for the alert)."""
-    latest = _latest_felt(alert)
+    then the alert says what its latest firing says (see _speak)."""
     items = [i for i in alert.evidence.get("items", []) if i["key"] != finding.key]
     alert.evidence = _summary([*items, _item(finding)])
-    if latest is None or finding.felt_at.isoformat() >= latest:
-        _say(alert, finding)
+    _speak(alert)
 
 
 def _move(
@@ -294,24 +315,28 @@ def _move(
     known: dict[str, _TriggerRow],
     active: dict[str, Alert],
     changes: Changes,
-    corrected: bool,
+    corrected: Correction | None,
 ) -> None:
     """Triggers found again at another felt time (their report's time was corrected) move
     with it, in their alert's evidence too (the alert is updated): withdrawal weighs a
     trigger by its felt time (see plan_changes), and one left at the old time would be
     withdrawn, its alert resolved as corrected, when that span is judged again without its
-    report. After a correction, a trigger found again with other numbers (pain 8 corrected
-    to 10) takes them, and so do its alert's evidence and texts."""
+    report. After a correction, a trigger that rests on the corrected report and is found
+    again with other numbers (pain 8 corrected to 10) takes them, and so do its alert's
+    evidence and texts."""
     found = {f.key: f for f in findings}
     moved = [
         s.id
         for s in known.values()
         if not s.withdrawn
-        and (s.felt_at != found[s.key].felt_at or (corrected and s.item != _stored(found[s.key])))
+        and (
+            s.felt_at != found[s.key].felt_at
+            or (corrected and corrected.rests_on_it(s) and s.item != _stored(found[s.key]))
+        )
     ]
     for trigger in _triggers(db_session, moved):
         finding = found[trigger.key]
-        trigger.felt_at, trigger.evidence = finding.felt_at, _trigger_evidence(finding)
+        trigger.felt_at, trigger.evidence = finding.felt_at, _item(finding)
         alert = active.get(finding.rule)
         if alert is not None and alert.id == trigger.alert_id:
             _put_item(alert, finding)
@@ -325,19 +350,20 @@ def plan_changes(
     findings: list[analyzer.Finding],
     judged_from: datetime | None,
     judged_to: datetime | None,
-    corrected: bool,
+    corrected: Correction | None,
     stored: StoredAlerts | None = None,
 ) -> Changes:
     """Turn findings into alert changes in the session. What is pending stays so (a new
     report with it) unless a withdrawal must be written to refresh its alert; the caller
     flushes, then calls ``announce``.
 
-    After a correction (an edit or deletion, `corrected`), triggers judged again but gone
-    are withdrawn: the data behind them was corrected away. Any other analysis (a new
-    report, synced late or not; a re-run) withdraws nothing: a report placed before a
-    firing's can change what the rules find of it (a baseline, "earlier reports were
-    one-sided"), but what the patient reported still stands, and the alert stays until a
-    clinician resolves it.
+    After a correction (an edit or deletion of a report, `corrected`), the triggers judged
+    again that the rules found just before it and no longer find are withdrawn: the data
+    behind them was corrected away. Nothing else is: a report placed before a firing's
+    (synced late) can change what the rules find of it (a usual grade, "earlier reports
+    were one-sided"), and a re-run with other thresholds can find less, but what the
+    patient reported still stands, and the alert stays until a clinician resolves it; a
+    later correction that did not take such a firing away does not withdraw it either.
 
     `stored` is what ``read_stored`` returned for the same findings, span and
     `corrected`, when the caller knows nothing changed since (else it is read here)."""
@@ -371,9 +397,10 @@ def plan_changes(
             trigger = AlertTrigger(patient_id=patient_id, key=finding.key)
             db_session.add(trigger)
         trigger.alert_id, trigger.felt_at, trigger.withdrawn_at = alert.id, finding.felt_at, None
-        trigger.evidence, trigger.seen_at = _trigger_evidence(finding), now
+        trigger.evidence, trigger.seen_at = _item(finding), now
     current = set(keys)
-    vanished = _triggers(db_session, [t.id for t in live if t.key not in current])
+    gone = [t.id for t in live if corrected and corrected.withdraws(t, current)]
+    vanished = _triggers(db_session, gone)
     _withdraw(db_session, vanished, changes, now)
     return changes
 
@@ -442,12 +469,11 @@ def _refresh_after_withdrawal(
         )
     )
     alert.evidence = _summary([t.evidence for t in live])
-    if live and "texts" in live[0].evidence:  # kept by triggers written since it was added
-        _say(alert, live[0].evidence["texts"])
     if live:
         # The firings that escalated it may be the ones corrected away.
         severities = [t.evidence.get("severity", analyzer.RULES[alert.rule]) for t in live]
         _set_severity(alert, max(severities, key=analyzer.SEVERITIES.index))
+        _speak(alert)
         changes._mark_updated(alert)
         return
     alert.status = "resolved"

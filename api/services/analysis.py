@@ -337,7 +337,7 @@ def prepare(
         judgement.findings,
         report.felt_at,
         judgement.horizon,
-        corrected=False,
+        corrected=None,
     )
     return Prepared(
         patient_id=patient.id,
@@ -429,17 +429,44 @@ def analyze_new(
     alerts.lock_patient(db_session=db_session, patient_id=patient.id)
     if _still_holds(db_session, prepared, patient, report):
         judgement, stored = prepared.judgement, prepared.stored
-        return _plan(db_session, patient, judgement, report.felt_at, cfg, False, stored)
+        return _plan(db_session, patient, judgement, report.felt_at, cfg, None, stored)
     with db_session.no_autoflush:  # the report stays pending: the profile may load
         judgement = _foresee(db_session, _context(patient), report, cfg)
     if judgement is None:
         db_session.flush()
         judgement = _judge(db_session, patient, report.felt_at, cfg)
-    return _plan(db_session, patient, judgement, report.felt_at, cfg, False)
+    return _plan(db_session, patient, judgement, report.felt_at, cfg, None)
+
+
+def correction_of(*, db_session: Session, report: MassageSession | CheckIn) -> alerts.Correction:
+    """Before an edit or deletion of `report` (its patient's lock held): what the rules find
+    from its felt time on as the history still is, judged as ``reanalyze`` judges. What the
+    correction takes away of it is withdrawn (``alerts.plan_changes``)."""
+    patient = db_session.get(User, report.patient_id)
+    cfg = config(db_session)
+    window = load_window(
+        db_session=db_session, patient_id=patient.id, focus=report.felt_at, cfg=cfg
+    )
+    findings = analyzer.analyze(
+        window.reports, _context(patient), config=cfg, focus_from=report.felt_at
+    )
+    return alerts.Correction(report.id, frozenset(f.key for f in findings), foreseen(report))
+
+
+def after_change(
+    correction: alerts.Correction, report: MassageSession | CheckIn
+) -> alerts.Correction:
+    """The correction once `report` is changed: whether what the analyzer reads of it did."""
+    changed = report.deleted_at is not None or foreseen(report) != correction.was
+    return replace(correction, changed=changed)
 
 
 def reanalyze(
-    *, db_session: Session, patient: User, focus: datetime | None, corrected: bool
+    *,
+    db_session: Session,
+    patient: User,
+    focus: datetime | None,
+    corrected: alerts.Correction | None,
 ) -> alerts.Changes:
     """Re-judge the patient from `focus` on (None: everything) and apply it to their alerts;
     `corrected` after an edit or deletion, whose firings gone are withdrawn (see
@@ -462,7 +489,7 @@ def _plan(
     judgement: Judgement,
     focus: datetime | None,
     cfg: analyzer.AnalyzerConfig,
-    corrected: bool,
+    corrected: alerts.Correction | None,
     stored: alerts.StoredAlerts | None = None,
 ) -> alerts.Changes:
     """Store the judgement's summary and plan its alert changes (written by the caller), from

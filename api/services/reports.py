@@ -342,12 +342,16 @@ def update(
             db_session=db_session, user=user, patient=patient, therapist_id=changes["therapist_id"]
         )
     felt_before = report.felt_at
+    correction = analysis.correction_of(db_session=db_session, report=report)
     _assign(report, changes)
+    correction = analysis.after_change(correction, report)
     # Moved, it is judged at its new place, then from its old one: each window may end
     # before the other place (analysis.AFTER_LIMIT). The firings found again at the new
     # place move with it first, and those that no longer hold are withdrawn from the old.
     foci = [report.felt_at] if report.felt_at == felt_before else [report.felt_at, felt_before]
-    return _finish_write(db_session, report, foci=foci, user=user, verb="update")
+    return _finish_write(
+        db_session, report, foci=foci, correction=correction, user=user, verb="update"
+    )
 
 
 def delete(
@@ -360,8 +364,11 @@ def delete(
 ) -> WriteResult:
     report = _to_change(db_session, user, model, report_id)
     versions.check_precondition(report, if_match, _noun(type(report)))
+    correction = analysis.correction_of(db_session=db_session, report=report)
     report.deleted_at = utcnow()
-    return _finish_write(db_session, report, foci=[report.felt_at], user=user, verb="delete")
+    return _finish_write(
+        db_session, report, foci=[report.felt_at], correction=correction, user=user, verb="delete"
+    )
 
 
 def _audit_write(db_session: Session, user: User, report: Report, verb: str, status: int) -> None:
@@ -378,10 +385,16 @@ def _audit_write(db_session: Session, user: User, report: Report, verb: str, sta
 
 
 def _finish_write(
-    db_session: Session, report: Report, *, foci: list[datetime], user: User, verb: str
+    db_session: Session,
+    report: Report,
+    *,
+    foci: list[datetime],
+    correction: alerts.Correction,
+    user: User,
+    verb: str,
 ) -> WriteResult:
-    """Flush the write with its analysis (re-judged from each of `foci` in turn) and audit;
-    the request's owner commits."""
+    """Flush the write with its analysis (re-judged from each of `foci` in turn, withdrawing
+    what `correction` took away) and audit; the request's owner commits."""
     try:
         db_session.flush()
     except StaleDataError as exc:
@@ -393,7 +406,7 @@ def _finish_write(
     touched: dict = {}
     for focus in foci:
         changes = analysis.reanalyze(
-            db_session=db_session, patient=patient, focus=focus, corrected=True
+            db_session=db_session, patient=patient, focus=focus, corrected=correction
         )
         touched.update((alert.id, alert) for alert in changes.touched())
     _audit_write(db_session, user, report, verb, 204 if verb == "delete" else 200)

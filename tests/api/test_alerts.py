@@ -195,6 +195,37 @@ def test_a_rerun_with_a_higher_threshold_leaves_open_alerts_to_a_clinician(app, 
     assert (alert.rule, alert.status, alert.resolution) == ("severe_pain", "open", None)
 
 
+def test_a_correction_elsewhere_after_a_late_sync_leaves_the_urgent_alert_open(client, make, db):
+    """As above, then the patient fixes a typo in the notes of the day-5 check-in itself:
+    the correction took nothing away (the late report had), so the alert stays open; a
+    correction of the side it reported does take it away."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    day = datetime(2026, 11, 1, 9, tzinfo=UTC)
+
+    def checkin(days: int, side: str) -> dict:
+        body = checkin_body(recorded_at=_iso(day + timedelta(days=days)), symptoms={"side": side})
+        resp = client.post("/v1/checkins", json=body, headers=headers)
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()
+
+    checkin(0, "left")
+    fired = checkin(5, "both")
+    assert [a["severity"] for a in fired["alerts"]] == ["urgent"]
+    checkin(-1, "both")
+    url = f"/v1/checkins/{fired['id']}"
+    edit = client.patch(url, json={"notes": "typo fixed"}, headers=headers)
+    assert edit.status_code == 200 and edit.get_json()["alerts"] == []
+    [alert] = _alerts(db, patient)
+    assert (alert.status, alert.resolution) == ("open", None)
+    assert [t.withdrawn_at for t in _triggers(db, patient)] == [None]
+    # Correcting what the report behind it says (one side, not both) takes it away.
+    side = client.patch(url, json={"symptoms": {"side": "left"}}, headers=headers)
+    assert [(a["status"], a["resolution"]) for a in side.get_json()["alerts"]] == [
+        ("resolved", "data_corrected")
+    ]
+
+
 def _triggers(db, patient) -> list[AlertTrigger]:
     db.expire_all()
     query = select(AlertTrigger).where(AlertTrigger.patient_id == patient.id)
@@ -318,6 +349,26 @@ def test_correcting_a_firing_reports_numbers_corrects_its_evidence_and_texts(cli
     # The same correction sent again changes nothing more.
     again = client.patch(f"/v1/checkins/{created['id']}", json={"pain": 10}, headers=headers)
     assert again.status_code == 200 and again.get_json()["alerts"] == []
+
+
+def test_a_firing_moved_before_another_gives_the_alert_the_latest_ones_texts(client, make, db):
+    """Pain 8 on day 0, 9 on day 1 (the alert says 9); the day-1 check-in was in fact felt on
+    day -1, with pain 10: the latest firing is the 8 now, and no report says 9."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    _pain_checkin(client, headers, 0, 8)
+    typo = _pain_checkin(client, headers, 1, 9)
+    assert typo["alerts"][0]["message"] == "You reported pain of 9 out of 10."
+    moved = datetime(2026, 10, 31, 9, tzinfo=UTC)
+    fixed = client.patch(
+        f"/v1/checkins/{typo['id']}",
+        json={"recorded_at": _iso(moved), "pain": 10},
+        headers=headers,
+    )
+    assert fixed.status_code == 200, fixed.get_json()
+    [alert] = _alerts(db, patient)
+    assert [i["pain"] for i in alert.evidence["items"]] == [10, 8]
+    assert alert.message == "You reported pain of 8 out of 10."
 
 
 def test_deleting_the_only_evidence_resolves_the_alert(client, make, db):
@@ -750,6 +801,22 @@ def test_an_acknowledged_recheck_that_escalates_is_open_again(client, make, db):
         headers=clinician,
     )
     assert again.status_code == 200 and again.get_json()["status"] == "acknowledged"
+
+
+def test_a_late_confirmation_that_escalates_gives_the_alert_the_escalated_texts(client, make):
+    """The re-check is sustained to a warning by a check-in synced late, felt before the
+    latest one-grade report: the warning reads as a warning, not as the caution after it."""
+    headers = make.headers(make.user("patient"))
+    _usual_then_raised(client, headers)
+    felt = NEURO_START + timedelta(days=5)
+    _weakness_checkin(client, headers, felt + timedelta(hours=12), 1)
+    _weakness_checkin(client, headers, felt + timedelta(hours=36), 0)
+    [caution] = _weakness_checkin(client, headers, felt + timedelta(hours=48), 1)["alerts"]
+    assert caution["severity"] == "caution"
+    [late] = _weakness_checkin(client, headers, felt + timedelta(hours=24), 1)["alerts"]
+    assert (late["id"], late["severity"]) == (caution["id"], "warning")
+    assert late["title"] == "Nerve symptoms stronger than usual on several reports"
+    assert "earlier reports as well" in late["message"]
 
 
 def test_correcting_the_confirming_reports_takes_the_recheck_back_to_caution(client, make, db):

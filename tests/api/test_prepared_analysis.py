@@ -2,6 +2,7 @@
 analysis the write would make itself, and a write whose patient changed meanwhile judges
 again."""
 
+import json
 import random
 import uuid
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+import analyzer
 from api.services import alerts, analysis, reports
 from bench.cohort import REALISTIC, Simulator
 from models import Alert, CheckIn, MassageSession
@@ -66,7 +68,7 @@ def test_a_prepared_judgement_is_the_one_the_write_makes(db, make, group):
         if prepared is not None:
             prepared_count += 1
             assert prepared.judgement == judged, report.id
-        analysis.reanalyze(db_session=db, patient=patient, focus=row.felt_at, corrected=False)
+        analysis.reanalyze(db_session=db, patient=patient, focus=row.felt_at, corrected=None)
     # Only a report with nearly a full window felt after it goes unprepared.
     assert prepared_count == len(simulated.arrival)
 
@@ -189,3 +191,21 @@ def _body(**fields) -> dict:
         "notes": None,
         **fields,
     }
+
+
+@pytest.mark.parametrize("group", ["stable", "drifting", "aggravated", "nerve_deficit", "red_flag"])
+def test_an_alert_speaks_each_firing_as_the_analyzer_wrote_it(group):
+    """An alert's texts are filled again from a firing's stored evidence item (alerts._speak):
+    for every finding of realistic patients, that gives the finding's own texts."""
+    sim = Simulator(random.Random(sum(map(ord, group))), REALISTIC)
+    simulated = getattr(sim, group)()
+    context = analyzer.PatientContext(affected_side="left", medically_cleared_at=None)
+    findings = analyzer.analyze(simulated.reports, context)
+    assert findings, group
+    for finding in findings:
+        item = json.loads(json.dumps(alerts._item(finding)))  # as the database gives it back
+        alert = Alert(rule=finding.rule, severity=finding.severity, evidence={"items": [item]})
+        alerts._speak(alert)
+        spoken = (alert.title, alert.message, alert.clinician_message, alert.recommendation)
+        written = (finding.title, finding.message, finding.clinician_message)
+        assert spoken == (*written, finding.recommendation), finding.key

@@ -409,7 +409,7 @@ def test_a_rolled_back_write_leaves_no_event_and_a_rerun_makes_none(app, make, c
         data={**_loaded_session(app), "symptoms": {"bladder_bowel_change": True}},
     )
     db.flush()
-    analysis.reanalyze(db_session=db, patient=patient, focus=None, corrected=False)
+    analysis.reanalyze(db_session=db, patient=patient, focus=None, corrected=None)
     db.flush()
     assert db.scalar(select(func.count()).select_from(OutboxEvent)) == 1
 
