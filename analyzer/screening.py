@@ -38,6 +38,7 @@ def screen(
     config: AnalyzerConfig = DEFAULT_CONFIG,
     history: Sequence[Report] = (),
     at: datetime | None = None,
+    medically_cleared: bool = True,
 ) -> Screening:
     """Red-flag symptoms or open urgent alerts stop the session; a risky plan, open warnings or
     a nerve re-check not yet done call for caution. ``open_alert_rules`` holds the (rule,
@@ -47,7 +48,10 @@ def screen(
     patient's ``history`` as a report of them felt then would be (the nerve rules of SPEC
     section 2): a grade two above the patient's usual one, or symptoms on both sides after
     one-sided reports, stop the session as the alert they would raise is urgent; one grade
-    above the usual one calls for a re-check first."""
+    above the usual one calls for a re-check first.
+
+    Without a healthcare professional's consultation on file (``medically_cleared``
+    False), the guidance's "consult one before starting massage" calls for caution."""
     for _, severity in open_alert_rules:
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}")
@@ -55,6 +59,8 @@ def screen(
     stop = symptom_stop + _alert_reasons(open_alert_rules, "urgent")
     caution = _plan_reasons(acute_flare, planned_pressure, planned_areas, config)
     caution += _alert_reasons(open_alert_rules, "warning")
+    if not medically_cleared:
+        caution.append(("not_medically_cleared", screening_text("not_medically_cleared")))
     if at is not None:
         rising, recheck = _against_history(symptoms, history, at, config)
         stopped = {rule for rule, _ in symptom_stop}  # said already, with the grade

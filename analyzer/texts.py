@@ -298,6 +298,11 @@ SCREENING_TEXTS: Mapping[str, str] = MappingProxyType(
             "A warning alert is open ({title}). Review it with the therapist before the session "
             "and prefer gentle techniques with light pressure."
         ),
+        "not_medically_cleared": (
+            "No consultation with a healthcare professional is on file. The guidance recommends "
+            "consulting one before starting massage; record the consultation date in the "
+            "profile once it has taken place."
+        ),
     }
 )
 

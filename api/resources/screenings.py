@@ -5,7 +5,6 @@ from flask_smorest import Blueprint
 
 from api.auth import auth_required, current_user
 from api.db import get_session
-from api.idempotency import idempotent
 from api.schemas.screenings import ScreeningIn, ScreeningOut
 from api.services import screenings
 
@@ -16,10 +15,14 @@ blp = Blueprint("screenings", __name__, url_prefix="/v1/screenings", description
 class Screenings(MethodView):
     @auth_required("patient", "therapist")
     @blp.arguments(ScreeningIn)
-    @idempotent
     @blp.response(200, ScreeningOut)
     def post(self, data):
-        """Check symptoms and the planned session before massage"""
+        """Check symptoms and the planned session before massage
+
+        The verdict is the patient's state now: an `Idempotency-Key` is accepted but nothing
+        is stored under it, so a retry is judged again (a red flag reported since is not
+        answered with an earlier "proceed").
+        """
         result = screenings.screen(db_session=get_session(), user=current_user(), data=data)
         return {
             "verdict": result.verdict,

@@ -29,4 +29,6 @@ def screen(*, db_session: Session, user: User, data: dict) -> analyzer.Screening
         config=cfg,
         history=window.reports,
         at=now,
+        medically_cleared=patient.profile is not None
+        and patient.profile.medically_cleared_at is not None,
     )

@@ -238,3 +238,28 @@ def test_a_re_check_names_each_raised_symptom_that_does_not_stop_the_session():
     assert [rule for rule, _ in result.reasons] == ["progressive_weakness", "neuro_recheck"]
     assert "for numbness (grade 2)," in result.reasons[1][1]
     assert "weakness" not in result.reasons[1][1]
+
+
+def test_no_consultation_on_file_calls_for_caution_and_stops_nothing_more():
+    plain = screen(
+        symptoms=Symptoms(),
+        acute_flare=False,
+        planned_pressure="light",
+        planned_areas=[],
+        medically_cleared=False,
+    )
+    assert plain.verdict == "caution"
+    assert [rule for rule, _ in plain.reasons] == ["not_medically_cleared"]
+    red_flag = screen(
+        symptoms=Symptoms(bladder_bowel_change=True),
+        acute_flare=False,
+        planned_pressure="light",
+        planned_areas=[],
+        medically_cleared=False,
+    )
+    assert red_flag.verdict == "do_not_proceed"
+    assert [rule for rule, _ in red_flag.reasons] == [
+        "red_flag_bladder_bowel",
+        "not_medically_cleared",
+    ]
+    assert run().verdict == "proceed"  # cleared, the default

@@ -674,6 +674,41 @@ def test_open_urgent_alert_means_do_not_proceed(client, make, linked):
     assert after.get_json()["verdict"] == "proceed"
 
 
+def test_a_screening_sent_again_with_its_key_is_judged_again(client, make):
+    """A screening is the patient's state now: a retry with the same Idempotency-Key after a
+    red flag was reported is not answered with the earlier "proceed"."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    make.link(patient, therapist)
+    headers = make.headers(therapist) | {"Idempotency-Key": "appointment-42-screening"}
+    body = {"patient_id": str(patient.id), "planned_pressure": "light"}
+    first = client.post("/v1/screenings", json=body, headers=headers)
+    assert first.status_code == 200 and first.get_json()["verdict"] == "proceed"
+    red_flag = checkin_body(symptoms=RED_FLAG)
+    assert (
+        client.post("/v1/checkins", json=red_flag, headers=make.headers(patient)).status_code == 201
+    )
+    again = client.post("/v1/screenings", json=body, headers=headers)
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+    assert again.get_json()["verdict"] == "do_not_proceed"
+    assert [r["rule"] for r in again.get_json()["reasons"]] == ["red_flag_bladder_bowel"]
+
+
+def test_a_screening_without_a_consultation_on_file_calls_for_caution(client, make):
+    """The guidance: consult a healthcare professional before starting massage."""
+    patient = make.user("patient", medically_cleared_at=None)
+    headers = make.headers(patient)
+    body = {"planned_pressure": "light"}
+    first = client.post("/v1/screenings", json=body, headers=headers).get_json()
+    assert first["verdict"] == "caution"
+    [reason] = first["reasons"]
+    assert reason["rule"] == "not_medically_cleared"
+    assert "consulting one before starting massage" in reason["message"]
+    cleared = client.patch("/v1/me", json={"medically_cleared_at": "2026-11-20"}, headers=headers)
+    assert cleared.status_code == 200
+    after = client.post("/v1/screenings", json=body, headers=headers).get_json()
+    assert after == {"verdict": "proceed", "reasons": []}
+
+
 def test_screening_for_an_unlinked_patient_is_refused(client, make):
     patient, therapist = make.user("patient"), make.user("therapist")
     resp = client.post(
