@@ -1,5 +1,5 @@
-"""Command-line tasks: accounts, care links, demo data, re-analysis, tombstone purge, the
-webhook worker."""
+"""Command-line tasks: accounts, care links, demo data, re-analysis, tombstone and
+idempotency-record purges, the webhook worker."""
 
 import signal
 import sys
@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import idempotency
 from api.db import session_scope
 from api.errors import DomainError
 from api.schemas.users import UserCreateIn
@@ -60,6 +61,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(analyze)
     app.cli.add_command(purge_tombstones)
+    app.cli.add_command(purge_idempotency)
     app.cli.add_command(webhooks_group)
 
 
@@ -248,6 +250,18 @@ def analyze(patient_id) -> None:
                     totals[verb] += 1
                     click.echo(f"{verb:<8} {alert.severity:<7} {alert.rule:<24} {patient.email}")
     click.echo(", ".join(f"{count} {verb}" for verb, count in totals.items()))
+
+
+@click.command("purge-idempotency")
+@click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
+@with_appcontext
+def purge_idempotency(dry_run: bool) -> None:
+    """Delete stored Idempotency-Key responses past IDEMPOTENCY_TTL_SECONDS (they hold what
+    they answered: run it daily)."""
+    with operator_session() as db_session:
+        removed = idempotency.purge_expired(db_session=db_session, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {removed} expired idempotency records")
 
 
 @click.command("purge-tombstones")

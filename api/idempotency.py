@@ -8,8 +8,9 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Response, current_app, g, request
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api.db import get_session, read_first, transactional
 from api.errors import Conflict, Invalid, NotFound
@@ -26,7 +27,6 @@ RESOURCE_TYPES = {
     "checkins": "checkin",
     "alerts": "alert",
     "care-links": "care_link",
-    "screenings": "screening",
 }
 # A pending record older than this belongs to a request that died; a retry may take over.
 ABANDONED_AFTER = timedelta(seconds=60)
@@ -52,8 +52,13 @@ def _canonical_body() -> bytes:
 
 
 def _owner() -> str:
+    """Whose keys: a signed-in user's; for a request with no one signed in (a sign-up), the
+    key and its body (people who cannot be told apart must not meet on one key; another
+    body with the same key is then another request, not a 422)."""
     user_id = g.get("user_id")
-    return f"user:{user_id}" if user_id is not None else "anonymous"
+    if user_id is not None:
+        return f"user:{user_id}"
+    return f"anonymous:{_request_hash()[:40]}"
 
 
 def _replay(record: IdempotencyRecord) -> Response:
@@ -249,3 +254,21 @@ def idempotent(func):
         ],
         responses={409: "CONFLICT"},
     )(transactional(wrapper))
+
+
+def purge_expired(*, db_session: Session, dry_run: bool = False) -> int:
+    """Delete the stored responses past their expiry (audited with the number removed): each
+    holds what it answered, a session's notes and symptoms say, which must not outlive the
+    retries it is kept for (a report deleted since included). Returns how many (would) go."""
+    expired = IdempotencyRecord.expires_at < utcnow()
+    count = db_session.scalar(select(func.count()).select_from(IdempotencyRecord).where(expired))
+    if not dry_run:
+        if count:
+            db_session.execute(delete(IdempotencyRecord).where(expired))
+        audit.record(
+            db_session,
+            action="idempotency.purge",
+            resource_type="idempotency_record",
+            row_count=count,
+        )
+    return count

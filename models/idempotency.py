@@ -14,7 +14,7 @@ class IdempotencyRecord(Base):
     __table_args__ = (UniqueConstraint("owner", "key"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    # "user:<id>" for signed-in callers, "anonymous" for registration.
+    # "user:<id>" for signed-in callers, "anonymous:<keyed hash of the request>" for sign-up.
     owner: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))

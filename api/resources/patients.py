@@ -46,6 +46,7 @@ def _course(patient_id: uuid.UUID, args: dict) -> patient_report.Course:
 @blp.route("/v1/patients")
 class Patients(MethodView):
     @auth_required(*CLINICIANS)
+    @limits.limited(limits.EXPENSIVE_READS_PER_USER)  # the caseload's figures, by page
     @blp.arguments(PatientsQuery, location="query")
     @blp.response(200, PatientRowPage)
     def get(self, args):

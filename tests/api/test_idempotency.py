@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
-from models import Alert, AuditEvent, CheckIn, IdempotencyRecord, MassageSession, User
+from models import Alert, AuditEvent, CheckIn, IdempotencyRecord, MassageSession, User, utcnow
 from tests.conftest import checkin_body, session_body
 
 
@@ -195,6 +195,50 @@ def test_register_accepts_idempotency_key(client, db):
     assert first.status_code == second.status_code == 201
     assert first.get_json() == second.get_json()
     assert _count(db, User) == 1
+
+
+def test_two_people_signing_up_with_the_same_key_do_not_meet(client, db):
+    """No one is signed in: a key is scoped to its body, so a second person who chose the
+    same key signs up (a 422 told them of someone else's request), and a retry replays."""
+    headers = {"Idempotency-Key": "signup-1"}
+    first = {"email": "a@example.org", "password": "long enough pass", "display_name": "A"}
+    second = {"email": "b@example.org", "password": "other long pass", "display_name": "B"}
+    one = client.post("/v1/auth/register", json=first, headers=headers)
+    two = client.post("/v1/auth/register", json=second, headers=headers)
+    assert one.status_code == two.status_code == 201
+    assert "Idempotent-Replayed" not in two.headers and two.get_json()["id"] != one.get_json()["id"]
+    retry = client.post("/v1/auth/register", json=second, headers=headers)
+    assert retry.headers["Idempotent-Replayed"] == "true" and retry.get_json() == two.get_json()
+    emails = set(db.scalars(select(User.email)))
+    assert emails == {"a@example.org", "b@example.org"}
+
+
+def test_expired_responses_are_purged_with_what_they_held(app, client, make, db):
+    """A stored response holds what it answered (a check-in's notes): once expired, the
+    purge deletes it, audited; a dry run counts and changes nothing; live ones stay."""
+    patient = make.user("patient")
+    old = make.headers(patient, **{"Idempotency-Key": "old"})
+    body = checkin_body(notes="private: a hard week")
+    written = client.post("/v1/checkins", json=body, headers=old)
+    assert written.status_code == 201
+    assert client.delete(f"/v1/checkins/{written.get_json()['id']}", headers=old).status_code == 204
+    db.execute(update(IdempotencyRecord).values(expires_at=utcnow() - timedelta(seconds=1)))
+    fresh = make.headers(patient, **{"Idempotency-Key": "fresh"})
+    assert client.post("/v1/checkins", json=checkin_body(), headers=fresh).status_code == 201
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["purge-idempotency", "--dry-run"])
+    assert dry.exit_code == 0 and dry.output == "would remove 1 expired idempotency records\n"
+    assert _count(db, IdempotencyRecord) == 2
+    real = runner.invoke(args=["purge-idempotency"])
+    assert real.exit_code == 0 and real.output == "removed 1 expired idempotency records\n"
+    db.expire_all()
+    assert list(db.scalars(select(IdempotencyRecord.key))) == ["fresh"]
+    stored = " ".join(r or "" for r in db.scalars(select(IdempotencyRecord.response_body)))
+    assert "a hard week" not in stored
+    purges = db.scalars(
+        select(AuditEvent.row_count).where(AuditEvent.action == "idempotency.purge")
+    )
+    assert list(purges) == [1]
 
 
 def test_overlong_key_is_rejected(client, make):

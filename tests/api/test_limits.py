@@ -333,6 +333,17 @@ def test_expensive_reads_are_limited_per_user(limited_app, make):
     assert client.get(mine, headers=make.headers(other)).status_code == 200
 
 
+def test_the_patient_list_shares_the_caseloads_budget(limited_app, make):
+    """GET /v1/patients works out the caseload's figures page by page: the same budget."""
+    client = limited_app(RATELIMIT_EXPENSIVE_READS="2/minute").test_client()
+    therapist = make.user("therapist")
+    make.link(make.user("patient"), therapist)
+    headers = make.headers(therapist)
+    assert client.get("/v1/patients", headers=headers).status_code == 200
+    assert client.get("/v1/reports/caseload", headers=headers).status_code == 200
+    _assert_limited(client.get("/v1/patients", headers=headers))
+
+
 def test_limited_answers_carry_the_rate_limit_headers(limited_app, make):
     client = limited_app(RATELIMIT_WRITES="5/minute").test_client()
     patient = make.user("patient")
