@@ -74,14 +74,20 @@ def _speak(alert: Alert) -> None:
 
 @dataclass(frozen=True)
 class Correction:
-    """An edit or deletion of one report: its id, and the keys of what the rules found from
-    its felt time on just before it (api.services.analysis.correction_of): the firings it
-    can have corrected away."""
+    """An edit or deletion of one report: its id, and what the rules found just before it
+    from the earlier of its old and new felt times on (each finding's evidence item by key;
+    api.services.analysis.correction_of): the firings it can have corrected away or changed."""
 
     report_id: uuid.UUID
-    found_before: frozenset[str]
+    found_before: dict[str, dict]
     was: analyzer.Report  # the report as the analyzer read it before
     changed: bool = True  # what the analyzer reads of it changed (analysis.after_change)
+
+    def changed_numbers(self, finding: analyzer.Finding) -> bool:
+        """Found before and after it, with other numbers: the correction changed them (a
+        report it cites corrected), not a late report or another ruleset."""
+        before = self.found_before.get(finding.key)
+        return before is not None and before != stored_item(finding)
 
     def withdraws(self, trigger: "_TriggerRow", current: set[str]) -> bool:
         """Not found after the correction, and either found just before it (the correction
@@ -287,7 +293,7 @@ def _record(alert: Alert, finding: analyzer.Finding, now: datetime) -> bool:
     return escalates
 
 
-def _stored(finding: analyzer.Finding) -> dict:
+def stored_item(finding: analyzer.Finding) -> dict:
     """The finding's evidence item as the database gives it back (JSON: lists, not tuples)."""
     return json.loads(json.dumps(_item(finding)))
 
@@ -321,9 +327,8 @@ def _move(
     with it, in their alert's evidence too (the alert is updated): withdrawal weighs a
     trigger by its felt time (see plan_changes), and one left at the old time would be
     withdrawn, its alert resolved as corrected, when that span is judged again without its
-    report. After a correction, a trigger that rests on the corrected report and is found
-    again with other numbers (pain 8 corrected to 10) takes them, and so do its alert's
-    evidence and texts."""
+    report. A trigger whose numbers a correction changed (pain 8 corrected to 10, a usual
+    grade it cites corrected) takes the new ones, and so do its alert's evidence and texts."""
     found = {f.key: f for f in findings}
     moved = [
         s.id
@@ -331,7 +336,7 @@ def _move(
         if not s.withdrawn
         and (
             s.felt_at != found[s.key].felt_at
-            or (corrected and corrected.rests_on_it(s) and s.item != _stored(found[s.key]))
+            or (corrected is not None and corrected.changed_numbers(found[s.key]))
         )
     ]
     for trigger in _triggers(db_session, moved):

@@ -438,19 +438,20 @@ def analyze_new(
     return _plan(db_session, patient, judgement, report.felt_at, cfg, None)
 
 
-def correction_of(*, db_session: Session, report: MassageSession | CheckIn) -> alerts.Correction:
+def correction_of(
+    *, db_session: Session, report: MassageSession | CheckIn, moved_to: datetime | None = None
+) -> alerts.Correction:
     """Before an edit or deletion of `report` (its patient's lock held): what the rules find
-    from its felt time on as the history still is, judged as ``reanalyze`` judges. What the
-    correction takes away of it is withdrawn (``alerts.plan_changes``)."""
+    from the earlier of its felt time and `moved_to` (its new one) on, as the history still
+    is, judged as ``reanalyze`` judges. What the correction takes away of it is withdrawn,
+    and what it changes is updated (``alerts.plan_changes``)."""
     patient = db_session.get(User, report.patient_id)
     cfg = config(db_session)
-    window = load_window(
-        db_session=db_session, patient_id=patient.id, focus=report.felt_at, cfg=cfg
-    )
-    findings = analyzer.analyze(
-        window.reports, _context(patient), config=cfg, focus_from=report.felt_at
-    )
-    return alerts.Correction(report.id, frozenset(f.key for f in findings), foreseen(report))
+    focus = min(report.felt_at, moved_to) if moved_to is not None else report.felt_at
+    window = load_window(db_session=db_session, patient_id=patient.id, focus=focus, cfg=cfg)
+    findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
+    found = {f.key: alerts.stored_item(f) for f in findings}
+    return alerts.Correction(report.id, found, foreseen(report))
 
 
 def after_change(

@@ -342,7 +342,8 @@ def update(
             db_session=db_session, user=user, patient=patient, therapist_id=changes["therapist_id"]
         )
     felt_before = report.felt_at
-    correction = analysis.correction_of(db_session=db_session, report=report)
+    moved_to = changes.get(felt_column(model).key)
+    correction = analysis.correction_of(db_session=db_session, report=report, moved_to=moved_to)
     _assign(report, changes)
     correction = analysis.after_change(correction, report)
     # Moved, it is judged at its new place, then from its old one: each window may end

@@ -226,6 +226,32 @@ def test_a_correction_elsewhere_after_a_late_sync_leaves_the_urgent_alert_open(c
     ]
 
 
+def test_a_report_moved_earlier_takes_away_the_firing_it_undoes(client, make, db):
+    """Left on day 0, both on day 2 (urgent bilateral), both again on day 5 (nothing new).
+    The day-5 check-in was in fact felt on day -1: the day-2 report no longer follows
+    one-sided ones, and the move took its firing away, so the alert is resolved as corrected
+    (judged from the earlier of the old and new times)."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    day = datetime(2026, 11, 1, 9, tzinfo=UTC)
+
+    def checkin(days: int, side: str) -> dict:
+        body = checkin_body(recorded_at=_iso(day + timedelta(days=days)), symptoms={"side": side})
+        resp = client.post("/v1/checkins", json=body, headers=headers)
+        assert resp.status_code == 201, resp.get_json()
+        return resp.get_json()
+
+    checkin(0, "left")
+    assert [a["rule"] for a in checkin(2, "both")["alerts"]] == ["bilateral_symptoms"]
+    moved = checkin(5, "both")
+    earlier = {"recorded_at": _iso(day - timedelta(days=1))}
+    resp = client.patch(f"/v1/checkins/{moved['id']}", json=earlier, headers=headers)
+    assert [(a["status"], a["resolution"]) for a in resp.get_json()["alerts"]] == [
+        ("resolved", "data_corrected")
+    ]
+    assert all(t.withdrawn_at is not None for t in _triggers(db, patient))
+
+
 def _triggers(db, patient) -> list[AlertTrigger]:
     db.expire_all()
     query = select(AlertTrigger).where(AlertTrigger.patient_id == patient.id)
@@ -709,6 +735,18 @@ def test_a_screening_without_a_consultation_on_file_calls_for_caution(client, ma
     assert after == {"verdict": "proceed", "reasons": []}
 
 
+def test_a_consultation_dated_after_today_is_not_on_file_yet(client, make):
+    """As the not_medically_cleared rule reads it: a consultation to come does not clear."""
+    soon = (datetime.now(UTC) + timedelta(days=30)).date()
+    patient = make.user("patient", medically_cleared_at=soon)
+    headers = make.headers(patient)
+    written = client.post("/v1/sessions", json=session_body(), headers=headers).get_json()
+    assert "not_medically_cleared" in {a["rule"] for a in written["alerts"]}
+    answer = client.post("/v1/screenings", json={"planned_pressure": "light"}, headers=headers)
+    assert answer.get_json()["verdict"] == "caution"
+    assert [r["rule"] for r in answer.get_json()["reasons"]] == ["not_medically_cleared"]
+
+
 def test_screening_for_an_unlinked_patient_is_refused(client, make):
     patient, therapist = make.user("patient"), make.user("therapist")
     resp = client.post(
@@ -852,6 +890,25 @@ def test_a_late_confirmation_that_escalates_gives_the_alert_the_escalated_texts(
     assert (late["id"], late["severity"]) == (caution["id"], "warning")
     assert late["title"] == "Nerve symptoms stronger than usual on several reports"
     assert "earlier reports as well" in late["message"]
+
+
+def test_correcting_a_report_a_firing_cites_updates_what_the_alert_says(client, make, db):
+    """Weakness 0 five times, 1 (a typo), then 3: the urgent alert cites "0, 0, 1" from the
+    reports just before. The typo corrected to 0, the same firing cites "0, 0, 0"."""
+    headers = make.headers(make.user("patient"))
+    for day in range(5):
+        _weakness_checkin(client, headers, NEURO_START + timedelta(days=day), 0)
+    typo = _weakness_checkin(client, headers, NEURO_START + timedelta(days=5), 1)
+    severe = _weakness_checkin(client, headers, NEURO_START + timedelta(days=6), 3)
+    [urgent] = [a for a in severe["alerts"] if a["rule"] == "progressive_weakness"]
+    assert "just before: 0, 0, 1" in urgent["message"]
+    grades = {"numbness": 0, "tingling": 0, "weakness": 0, "side": "left"}
+    fixed = client.patch(f"/v1/checkins/{typo['id']}", json={"symptoms": grades}, headers=headers)
+    told = {a["rule"]: a for a in fixed.get_json()["alerts"]}
+    updated = told["progressive_weakness"]
+    assert (updated["id"], updated["status"]) == (urgent["id"], "open")
+    assert updated["evidence"]["items"][-1]["previous_grades"] == [0, 0, 0]
+    assert "just before: 0, 0, 0" in updated["message"]
 
 
 def test_correcting_the_confirming_reports_takes_the_recheck_back_to_caution(client, make, db):
