@@ -151,6 +151,25 @@ def test_correcting_a_typo_resolves_the_alert_as_data_corrected(client, make, db
     assert {a.status for a in _alerts(db, patient)} == {"resolved"}
 
 
+DAY0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
+
+
+def _checkin_on(client, headers, day: float, **fields) -> dict:
+    """A check-in felt `day` days after DAY0, written (201)."""
+    body = checkin_body(recorded_at=_iso(DAY0 + timedelta(days=day)), **fields)
+    resp = client.post("/v1/checkins", json=body, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def _side_checkin(client, headers, day: float, side: str) -> dict:
+    return _checkin_on(client, headers, day, symptoms={"side": side})
+
+
+def _pain_checkin(client, headers, day: float, pain: int) -> dict:
+    return _checkin_on(client, headers, day, pain=pain)
+
+
 def test_a_report_synced_late_before_a_firing_leaves_its_urgent_alert_open(client, make, db):
     """A check-in felt before the first one lands after a bilateral alert: the day-5 report
     is no longer the first two-sided one, but nothing was corrected, so the urgent alert
@@ -158,18 +177,10 @@ def test_a_report_synced_late_before_a_firing_leaves_its_urgent_alert_open(clien
     patient, therapist = make.user("patient"), make.user("therapist")
     make.link(patient, therapist)
     headers = make.headers(patient)
-    day = datetime(2026, 11, 1, 9, tzinfo=UTC)
-
-    def checkin(days: int, side: str):
-        body = checkin_body(recorded_at=_iso(day + timedelta(days=days)), symptoms={"side": side})
-        resp = client.post("/v1/checkins", json=body, headers=headers)
-        assert resp.status_code == 201, resp.get_json()
-        return resp.get_json()
-
-    checkin(0, "left")
-    [raised] = checkin(5, "both")["alerts"]
+    _side_checkin(client, headers, 0, "left")
+    [raised] = _side_checkin(client, headers, 5, "both")["alerts"]
     assert (raised["rule"], raised["severity"]) == ("bilateral_symptoms", "urgent")
-    assert checkin(-1, "both")["alerts"] == []
+    assert _side_checkin(client, headers, -1, "both")["alerts"] == []
     [alert] = _alerts(db, patient)
     assert (alert.status, alert.resolution, alert.occurrences) == ("open", None, 1)
     assert [t.withdrawn_at for t in _triggers(db, patient)] == [None]
@@ -201,18 +212,10 @@ def test_a_correction_elsewhere_after_a_late_sync_leaves_the_urgent_alert_open(c
     correction of the side it reported does take it away."""
     patient = make.user("patient")
     headers = make.headers(patient)
-    day = datetime(2026, 11, 1, 9, tzinfo=UTC)
-
-    def checkin(days: int, side: str) -> dict:
-        body = checkin_body(recorded_at=_iso(day + timedelta(days=days)), symptoms={"side": side})
-        resp = client.post("/v1/checkins", json=body, headers=headers)
-        assert resp.status_code == 201, resp.get_json()
-        return resp.get_json()
-
-    checkin(0, "left")
-    fired = checkin(5, "both")
+    _side_checkin(client, headers, 0, "left")
+    fired = _side_checkin(client, headers, 5, "both")
     assert [a["severity"] for a in fired["alerts"]] == ["urgent"]
-    checkin(-1, "both")
+    _side_checkin(client, headers, -1, "both")
     url = f"/v1/checkins/{fired['id']}"
     edit = client.patch(url, json={"notes": "typo fixed"}, headers=headers)
     assert edit.status_code == 200 and edit.get_json()["alerts"] == []
@@ -233,18 +236,12 @@ def test_a_report_moved_earlier_takes_away_the_firing_it_undoes(client, make, db
     (judged from the earlier of the old and new times)."""
     patient = make.user("patient")
     headers = make.headers(patient)
-    day = datetime(2026, 11, 1, 9, tzinfo=UTC)
-
-    def checkin(days: int, side: str) -> dict:
-        body = checkin_body(recorded_at=_iso(day + timedelta(days=days)), symptoms={"side": side})
-        resp = client.post("/v1/checkins", json=body, headers=headers)
-        assert resp.status_code == 201, resp.get_json()
-        return resp.get_json()
-
-    checkin(0, "left")
-    assert [a["rule"] for a in checkin(2, "both")["alerts"]] == ["bilateral_symptoms"]
-    moved = checkin(5, "both")
-    earlier = {"recorded_at": _iso(day - timedelta(days=1))}
+    _side_checkin(client, headers, 0, "left")
+    assert [a["rule"] for a in _side_checkin(client, headers, 2, "both")["alerts"]] == [
+        "bilateral_symptoms"
+    ]
+    moved = _side_checkin(client, headers, 5, "both")
+    earlier = {"recorded_at": _iso(DAY0 - timedelta(days=1))}
     resp = client.patch(f"/v1/checkins/{moved['id']}", json=earlier, headers=headers)
     assert [(a["status"], a["resolution"]) for a in resp.get_json()["alerts"]] == [
         ("resolved", "data_corrected")
@@ -309,14 +306,6 @@ def test_triggers_are_weighed_alike_when_their_keys_are_read_in_chunks(
     assert told["post_session_worsening"]["evidence"]["items"][0]["pain_after"] == 9
     assert [t.id for t in _triggers(db, patient)] == [t.id for t in triggers]
     assert all(t.withdrawn_at is None for t in _triggers(db, patient))
-
-
-def _pain_checkin(client, headers, day: int, pain: int) -> dict:
-    felt = datetime(2026, 11, 1, 9, tzinfo=UTC) + timedelta(days=day)
-    body = checkin_body(recorded_at=_iso(felt), pain=pain)
-    resp = client.post("/v1/checkins", json=body, headers=headers)
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()
 
 
 def test_an_alert_says_what_its_latest_firing_says_after_a_correction(client, make, db):
@@ -385,7 +374,7 @@ def test_a_firing_moved_before_another_gives_the_alert_the_latest_ones_texts(cli
     _pain_checkin(client, headers, 0, 8)
     typo = _pain_checkin(client, headers, 1, 9)
     assert typo["alerts"][0]["message"] == "You reported pain of 9 out of 10."
-    moved = datetime(2026, 10, 31, 9, tzinfo=UTC)
+    moved = DAY0 - timedelta(days=1)
     fixed = client.patch(
         f"/v1/checkins/{typo['id']}",
         json={"recorded_at": _iso(moved), "pain": 10},
