@@ -43,8 +43,8 @@ class Me(MethodView):
         """Your account and patient profile"""
         tag = _me_tag(current_user())
         if request.if_none_match.contains_weak(tag):
-            return Response(status=304, headers={"ETag": f'"{tag}"'})
-        return current_user(), 200, {"ETag": f'"{tag}"'}
+            return Response(status=304, headers={"ETag": versions.quote(tag)})
+        return current_user(), 200, {"ETag": versions.quote(tag)}
 
     @auth_required()
     @blp.arguments(MeUpdateIn)
@@ -60,7 +60,7 @@ class Me(MethodView):
         user = users.hold(db_session=db_session, user=current_user())
         versions.check_tag(_me_tag(user), request.if_match or None, "profile")
         user = users.update_me(db_session=db_session, user=user, changes=data)
-        return user, 200, {"ETag": f'"{_me_tag(user)}"'}
+        return user, 200, {"ETag": versions.quote(_me_tag(user))}
 
 
 @blp.route("/me/password")

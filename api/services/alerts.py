@@ -53,21 +53,25 @@ def _item(finding: analyzer.Finding) -> dict:
     }
 
 
-def _speak(alert: Alert) -> None:
+def _speak(alert: Alert, finding: analyzer.Finding | None = None) -> None:
     """The alert says what its latest-felt firing at its severity says (a firing synced late,
     felt before the others, adds evidence but does not speak for it; a warning does not
-    read as the caution before it). The texts are the rule's, filled from that firing's
-    evidence item as the analyzer fills them; an item an older ruleset wrote that no longer
-    fills them leaves the texts as they are."""
+    read as the caution before it). The texts are the `finding`'s when it is that firing
+    (the analyzer wrote them); else the rule's, filled from that firing's evidence item as
+    the analyzer fills them; an item an older ruleset wrote that no longer fills them
+    leaves the texts as they are."""
     items = [i for i in alert.evidence.get("items", []) if i.get("severity") == alert.severity]
     if not items:
         return
     latest = max(items, key=lambda i: i["felt_at"])
-    escalated = latest["severity"] != analyzer.RULES.get(alert.rule)
-    try:
-        texts = render(alert.rule, latest, escalated=escalated)
-    except (KeyError, IndexError, ValueError, TypeError):
-        return
+    if finding is not None and latest["key"] == finding.key:
+        texts = finding
+    else:
+        escalated = latest["severity"] != analyzer.RULES.get(alert.rule)
+        try:
+            texts = render(alert.rule, latest, escalated=escalated)
+        except (KeyError, IndexError, ValueError, TypeError):
+            return
     alert.title, alert.message = texts.title, texts.message
     alert.clinician_message, alert.recommendation = texts.clinician_message, texts.recommendation
 
@@ -312,7 +316,7 @@ def _put_item(alert: Alert, finding: analyzer.Finding) -> None:
     then the alert says what its latest firing says (see _speak)."""
     items = [i for i in alert.evidence.get("items", []) if i["key"] != finding.key]
     alert.evidence = _summary([*items, _item(finding)])
-    _speak(alert)
+    _speak(alert, finding)
 
 
 def _move(

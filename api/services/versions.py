@@ -12,8 +12,13 @@ def etag(row) -> str:
 
 
 def quoted(row) -> str:
-    """The ETag as its header carries it."""
-    return f'"{etag(row)}"'
+    """The row's ETag as its header carries it."""
+    return quote(etag(row))
+
+
+def quote(tag: str) -> str:
+    """An entity tag as the ETag header carries it (a strong one: in double quotes)."""
+    return f'"{tag}"'
 
 
 def check_precondition(row, if_match: Container[str] | None, noun: str) -> None:
