@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 KINDS = ("session", "checkin")
@@ -78,6 +78,11 @@ class PatientContext:
 
     medically_cleared_at: date | None = None
     affected_side: str = "unknown"
+
+    def cleared_on(self, moment: datetime) -> bool:
+        """A healthcare professional's consultation on file by `moment`'s UTC date."""
+        cleared = self.medically_cleared_at
+        return cleared is not None and moment.astimezone(UTC).date() >= cleared
 
 
 @dataclass(frozen=True)

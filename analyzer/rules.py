@@ -382,12 +382,11 @@ def not_medically_cleared(
     """
     if not trigger.is_session:
         return None
-    cleared = context.medically_cleared_at
-    session_date = trigger.felt_at.astimezone(UTC).date()
-    if cleared is not None and session_date >= cleared:
+    if context.cleared_on(trigger.felt_at):
         return None
+    cleared = context.medically_cleared_at
     evidence = {
-        "session_date": session_date.isoformat(),
+        "session_date": trigger.felt_at.astimezone(UTC).date().isoformat(),
         "medically_cleared_at": cleared.isoformat() if cleared else None,
     }
     return make_finding("not_medically_cleared", trigger, [trigger], evidence)

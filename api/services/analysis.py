@@ -281,7 +281,8 @@ def patients(*, db_session: Session, patient_id: uuid.UUID | None = None) -> lis
     return found
 
 
-def _context(patient: User) -> analyzer.PatientContext:
+def context_of(patient: User) -> analyzer.PatientContext:
+    """What the analyzer knows of the patient besides their reports (their profile)."""
     profile = patient.profile
     if profile is None:
         return analyzer.PatientContext()
@@ -381,7 +382,7 @@ def _judge(
     if window.horizon is not None:
         found = recent_reports(db_session=db_session, patient_ids=[patient.id], cfg=cfg)
         latest = found[patient.id]
-    return _judgement(_context(patient), window.reports, latest, focus, window.horizon, cfg)
+    return _judgement(context_of(patient), window.reports, latest, focus, window.horizon, cfg)
 
 
 def _judgement(
@@ -431,7 +432,7 @@ def analyze_new(
         judgement, stored = prepared.judgement, prepared.stored
         return _plan(db_session, patient, judgement, report.felt_at, cfg, None, stored)
     with db_session.no_autoflush:  # the report stays pending: the profile may load
-        judgement = _foresee(db_session, _context(patient), report, cfg)
+        judgement = _foresee(db_session, context_of(patient), report, cfg)
     if judgement is None:
         db_session.flush()
         judgement = _judge(db_session, patient, report.felt_at, cfg)
@@ -449,7 +450,7 @@ def correction_of(
     cfg = config(db_session)
     focus = min(report.felt_at, moved_to) if moved_to is not None else report.felt_at
     window = load_window(db_session=db_session, patient_id=patient.id, focus=focus, cfg=cfg)
-    findings = analyzer.analyze(window.reports, _context(patient), config=cfg, focus_from=focus)
+    findings = analyzer.analyze(window.reports, context_of(patient), config=cfg, focus_from=focus)
     found = {f.key: alerts.stored_item(f) for f in findings}
     return alerts.Correction(report.id, found, foreseen(report))
 

@@ -29,12 +29,5 @@ def screen(*, db_session: Session, user: User, data: dict) -> analyzer.Screening
         config=cfg,
         history=window.reports,
         at=now,
-        medically_cleared=_cleared_by(patient, now),
+        medically_cleared=analysis.context_of(patient).cleared_on(now),
     )
-
-
-def _cleared_by(patient: User, now) -> bool:
-    """A consultation on file by today (UTC), as the not_medically_cleared rule reads it."""
-    profile = patient.profile
-    cleared_at = profile.medically_cleared_at if profile is not None else None
-    return cleared_at is not None and cleared_at <= now.date()
