@@ -24,17 +24,19 @@ def get_by_email(*, db_session: Session, email: str, lock: bool = False) -> User
     """The account of `email`; with `lock`, read again as it is now and, on PostgreSQL,
     locked FOR NO KEY UPDATE until the transaction ends."""
     query = select(User).where(User.email == normalize_email(email))
-    if lock:
-        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
-    return db_session.scalar(query)
+    return db_session.scalar(_held(query) if lock else query)
+
+
+def _held(query):
+    """`query` of accounts read again as they are now, locked FOR NO KEY UPDATE (PostgreSQL)."""
+    return query.with_for_update(key_share=True).execution_options(populate_existing=True)
 
 
 def hold(*, db_session: Session, user: User) -> User:
     """The signed-in `user` read again as it is now, with their profile, and on PostgreSQL
     locked FOR NO KEY UPDATE until the transaction ends: a change checked against what a
     client read (If-Match) is checked on what it will change."""
-    query = select(User).where(User.id == user.id).with_for_update(key_share=True)
-    held = db_session.scalar(query.execution_options(populate_existing=True))
+    held = db_session.scalar(_held(select(User).where(User.id == user.id)))
     if held.profile is not None:
         db_session.refresh(held.profile)
     return held
