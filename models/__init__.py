@@ -1,6 +1,6 @@
 """SQLAlchemy models of the product: one module per aggregate, no Flask import."""
 
-from models.alert import Alert, AlertTrigger
+from models.alert import Alert, AlertAcknowledgement, AlertTrigger
 from models.audit import AuditEvent
 from models.base import Base, UTCDateTime, utcnow
 from models.care_link import CareLink
@@ -14,6 +14,7 @@ from models.webhook import OutboxEvent, WebhookAttempt, WebhookDelivery, Webhook
 
 __all__ = [
     "Alert",
+    "AlertAcknowledgement",
     "AlertTrigger",
     "AuditEvent",
     "Base",

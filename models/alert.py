@@ -106,3 +106,32 @@ class AlertTrigger(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     alert: Mapped[Alert] = relationship(back_populates="triggers")
+
+
+class AlertAcknowledgement(Base):
+    """Each acknowledgement an alert was given, kept when an escalation reopens the alert
+    (which clears the alert's own): the alert-quality report counts an override of a
+    caution that later escalated as what it was."""
+
+    __tablename__ = "alert_acknowledgements"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('accepted', 'overridden')", name="outcome"),
+        CheckConstraint("severity IN ('info', 'caution', 'warning', 'urgent')", name="severity"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    alert_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), index=True
+    )
+    # The alert's severity when acknowledged.
+    severity: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(2000))
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Since when the alert had waited in the open inbox: first seen, or last reopened.
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When an escalation reopened the alert after this acknowledgement.
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

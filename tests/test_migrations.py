@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 import analyzer
 from api.db import make_engine
-from models import Alert, Base, MassageSession, PatientSummary, User
+from models import Alert, AlertAcknowledgement, Base, MassageSession, PatientSummary, User
 from tests.conftest import ROOT
 
 
@@ -240,3 +240,65 @@ def test_rebuilding_the_outbox_keeps_every_delivery_on_sqlite(empty_database_url
 def _stored(engine, value: uuid.UUID) -> str:
     # SQLite keeps uuids as 32 hex digits, PostgreSQL as uuid.
     return value.hex if engine.dialect.name == "sqlite" else str(value)
+
+
+def test_acknowledgements_migration_keeps_each_acknowledged_alerts_one(empty_database_url):
+    """0011: an alert acknowledged before it gives one acknowledgement, at its severity and
+    waiting from its first sighting; an alert never acknowledged gives none."""
+    url = empty_database_url
+    _run(url, command.upgrade, "0010")
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    patient, therapist, acknowledged, waiting = (uuid.uuid4() for _ in range(4))
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for user, role in ((patient, "patient"), (therapist, "therapist")):
+            conn.execute(
+                insert(User.__table__).values(
+                    id=user,
+                    email=f"{role}@example.org",
+                    password_hash="!",
+                    role=role,
+                    display_name=role,
+                    created_at=now,
+                    password_changed_at=now,
+                )
+            )
+        for alert, rule, ack in ((acknowledged, "severe_pain", True), (waiting, "flare", False)):
+            conn.execute(
+                insert(Alert.__table__).values(
+                    id=alert,
+                    patient_id=patient,
+                    rule=rule,
+                    severity="caution",
+                    severity_rank=1,
+                    status="acknowledged" if ack else "open",
+                    title="t",
+                    message="m",
+                    clinician_message="c",
+                    recommendation="r",
+                    evidence={},
+                    occurrences=1,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    ruleset_version="v",
+                    created_at=now,
+                    updated_at=now,
+                    acknowledged_by=therapist if ack else None,
+                    acknowledged_at=now + timedelta(minutes=5) if ack else None,
+                    acknowledgement_outcome="overridden" if ack else None,
+                    acknowledgement_reason="Seen before." if ack else None,
+                )
+            )
+    _run(url, command.upgrade, "head")
+    with engine.connect() as conn:
+        kept = conn.execute(select(AlertAcknowledgement)).all()
+    engine.dispose()
+    assert [
+        (row.alert_id, row.severity, row.outcome, row.reason, row.acknowledged_by) for row in kept
+    ] == [(acknowledged, "caution", "overridden", "Seen before.", therapist)]
+    [row] = kept
+    assert (row.opened_at, row.acknowledged_at, row.reopened_at) == (
+        now,
+        now + timedelta(minutes=5),
+        None,
+    )

@@ -36,10 +36,22 @@ class AlertQualityTotalsOut(OutSchema):
         required=True, metadata={"description": "Alerts first seen in the period"}
     )
     acknowledged = ma.fields.Integer(
-        required=True, metadata={"description": "Of those, acknowledged by a clinician (so far)"}
+        required=True,
+        metadata={
+            "description": "Acknowledgements of those alerts (so far), at the severity each was "
+            "given: an alert acknowledged, reopened by an escalation and acknowledged again "
+            "counts once at each severity"
+        },
     )
     accepted = ma.fields.Integer(required=True)
     overridden = ma.fields.Integer(required=True)
+    overridden_then_escalated = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Of the overrides, those whose alert later escalated and was "
+            "reopened: the ones to review"
+        },
+    )
     override_rate = ma.fields.Float(
         required=True,
         allow_none=True,
@@ -49,7 +61,8 @@ class AlertQualityTotalsOut(OutSchema):
         required=True,
         allow_none=True,
         metadata={
-            "description": "From first_seen_at to acknowledged_at; null when none acknowledged"
+            "description": "From the alert's first sighting (or its reopening) to each "
+            "acknowledgement; null when none acknowledged"
         },
     )
     data_corrected = ma.fields.Integer(
@@ -81,6 +94,10 @@ class AlertQualityOut(OutSchema):
     rows = ma.fields.List(
         ma.fields.Nested(AlertQualityRowOut),
         required=True,
-        metadata={"description": "One per rule and severity raised; most severe first, then rule"},
+        metadata={
+            "description": "One per rule and severity raised or acknowledged (alerts count at "
+            "the severity they have now, acknowledgements at the one they were given); most "
+            "severe first, then rule"
+        },
     )
     totals = ma.fields.Nested(AlertQualityTotalsOut, required=True)

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from api.services import access
-from models import Alert, User
+from models import Alert, AlertAcknowledgement, User
 from models.alert import SEVERITIES
 
 
@@ -20,12 +20,14 @@ def _ratio(part: int, whole: int) -> float | None:
 
 @dataclass(kw_only=True)
 class Tally:
-    """Counts over a set of alerts, and the seconds each acknowledged one waited."""
+    """Counts over a set of alerts and their acknowledgements, and the seconds each
+    acknowledgement waited."""
 
     raised: int = 0
     acknowledged: int = 0
     accepted: int = 0
     overridden: int = 0
+    overridden_then_escalated: int = 0
     data_corrected: int = 0
     waits: list[float] = field(default_factory=list)
 
@@ -46,6 +48,7 @@ class Tally:
         self.acknowledged += other.acknowledged
         self.accepted += other.accepted
         self.overridden += other.overridden
+        self.overridden_then_escalated += other.overridden_then_escalated
         self.data_corrected += other.data_corrected
         self.waits.extend(other.waits)
 
@@ -83,14 +86,12 @@ def _counted(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def _tallies(db_session: Session, raised: list) -> dict[tuple[str, str], RuleTally]:
+    """Alerts raised and corrected away, by rule and the severity they have now."""
     query = (
         select(
             Alert.rule,
             Alert.severity,
             func.count(),
-            func.count(Alert.acknowledged_at),
-            _counted(Alert.acknowledgement_outcome == "accepted"),
-            _counted(Alert.acknowledgement_outcome == "overridden"),
             _counted(Alert.resolution == "data_corrected"),
         )
         .where(*raised)
@@ -98,36 +99,49 @@ def _tallies(db_session: Session, raised: list) -> dict[tuple[str, str], RuleTal
     )
     return {
         (rule, severity): RuleTally(
-            rule=rule,
-            severity=severity,
-            raised=n,
-            acknowledged=acknowledged,
-            accepted=accepted,
-            overridden=overridden,
-            data_corrected=corrected,
+            rule=rule, severity=severity, raised=n, data_corrected=corrected
         )
-        for rule, severity, n, acknowledged, accepted, overridden, corrected in db_session.execute(
-            query
-        )
+        for rule, severity, n, corrected in db_session.execute(query)
     }
 
 
-def _add_waits(db_session: Session, raised: list, rows: dict[tuple[str, str], RuleTally]) -> None:
-    """Only the two timestamps of the acknowledged alerts: the median is taken in Python."""
-    query = select(Alert.rule, Alert.severity, Alert.first_seen_at, Alert.acknowledged_at).where(
-        *raised, Alert.acknowledged_at.is_not(None)
+def _add_acknowledgements(
+    db_session: Session, raised: list, rows: dict[tuple[str, str], RuleTally]
+) -> None:
+    """Each acknowledgement of those alerts, at the severity it was given: an override of a
+    caution that later escalated to a warning stays an override of a caution. The waits'
+    median is taken in Python."""
+    query = (
+        select(
+            Alert.rule,
+            AlertAcknowledgement.severity,
+            AlertAcknowledgement.outcome,
+            AlertAcknowledgement.opened_at,
+            AlertAcknowledgement.acknowledged_at,
+            AlertAcknowledgement.reopened_at,
+        )
+        .join(Alert, Alert.id == AlertAcknowledgement.alert_id)
+        .where(*raised)
     )
-    for rule, severity, first_seen_at, acknowledged_at in db_session.execute(query):
-        # An alert raised and acknowledged between the two queries has no row: left out.
-        if (row := rows.get((rule, severity))) is not None:
-            row.waits.append((acknowledged_at - first_seen_at).total_seconds())
+    for rule, severity, outcome, opened_at, acknowledged_at, reopened_at in db_session.execute(
+        query
+    ):
+        row = rows.get((rule, severity))
+        if row is None:  # acknowledged at a severity the alert has since left
+            row = rows[rule, severity] = RuleTally(rule=rule, severity=severity)
+        row.acknowledged += 1
+        row.accepted += outcome == "accepted"
+        row.overridden += outcome == "overridden"
+        row.overridden_then_escalated += outcome == "overridden" and reopened_at is not None
+        row.waits.append((acknowledged_at - opened_at).total_seconds())
 
 
 def summary(*, db_session: Session, user: User, start: datetime, end: datetime) -> AlertQuality:
-    """The report in three queries whatever the number of alerts: counts, waits, patients."""
+    """The report in three queries whatever the number of alerts: counts, acknowledgements,
+    patients."""
     raised = _raised_in(user, start, end)
     rows = _tallies(db_session, raised)
-    _add_waits(db_session, raised, rows)
+    _add_acknowledgements(db_session, raised, rows)
     totals = Tally()
     for row in rows.values():
         totals.add(row)

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Select, and_, bindparam, false, null, or_, select
+from sqlalchemy import Select, and_, bindparam, false, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 import analyzer
 from analyzer.texts import render
 from api.errors import Conflict, NotFound
 from api.services import access, audit, events, versions
-from models import Alert, AlertTrigger, User, utcnow
+from models import Alert, AlertAcknowledgement, AlertTrigger, User, utcnow
 from models.alert import ACTIVE_STATUSES
 from models.base import column_rows
 from models.changes import stamp
@@ -302,10 +302,19 @@ def stored_item(finding: analyzer.Finding) -> dict:
     return json.loads(json.dumps(_item(finding)))
 
 
-def _reopen(alert: Alert) -> None:
+def _reopen(db_session: Session, alert: Alert, now: datetime) -> None:
     """An acknowledged alert that escalates is open again: the clinician acknowledged a lower
     severity (an override of a caution is not one of a warning), so it goes back to the
-    open inbox and its acknowledgement is cleared; the audit trail keeps that one."""
+    open inbox and its acknowledgement is cleared; its row of acknowledgements keeps that
+    one, marked reopened (the alert-quality report), as the audit trail does."""
+    db_session.execute(
+        update(AlertAcknowledgement)
+        .where(
+            AlertAcknowledgement.alert_id == alert.id, AlertAcknowledgement.reopened_at.is_(None)
+        )
+        .values(reopened_at=now),
+        execution_options={"synchronize_session": False},
+    )
     alert.status = "open"
     alert.acknowledged_by = alert.acknowledged_at = None
     alert.acknowledgement_outcome = alert.acknowledgement_reason = None
@@ -400,7 +409,7 @@ def plan_changes(
         else:
             changes._mark_updated(alert)
         if _record(alert, finding, now) and alert.status == "acknowledged":
-            _reopen(alert)
+            _reopen(db_session, alert, now)
             changes.reopened.append(alert)
         if trigger is None:
             trigger = AlertTrigger(patient_id=patient_id, key=finding.key)
@@ -615,9 +624,31 @@ def acknowledge(
     alert.acknowledged_at = utcnow()
     alert.acknowledgement_outcome = outcome
     alert.acknowledgement_reason = reason
+    db_session.add(
+        AlertAcknowledgement(
+            alert_id=alert.id,
+            severity=alert.severity,
+            outcome=outcome,
+            reason=reason,
+            acknowledged_by=user.id,
+            acknowledged_at=alert.acknowledged_at,
+            opened_at=_open_since(db_session, alert),
+        )
+    )
     _announce(db_session, alert, "alert.acknowledged", audit_action="alert.acknowledge", actor=user)
     stamp(db_session)
     return alert
+
+
+def _open_since(db_session: Session, alert: Alert) -> datetime:
+    """Since when the alert has waited in the open inbox: its last reopening, else its first
+    sighting."""
+    reopened = db_session.scalar(
+        select(func.max(AlertAcknowledgement.reopened_at)).where(
+            AlertAcknowledgement.alert_id == alert.id
+        )
+    )
+    return reopened or alert.first_seen_at
 
 
 def resolve(

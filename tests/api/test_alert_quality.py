@@ -1,6 +1,7 @@
 """The alert-quality report: figures per rule and severity recomputed here from the raw
 alert rows, its period, who sees which alerts, and refused callers."""
 
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from statistics import median
@@ -8,8 +9,9 @@ from statistics import median
 import pytest
 from sqlalchemy import select
 
-from models import Alert, AuditEvent, utcnow
+from models import Alert, AlertAcknowledgement, AuditEvent, utcnow
 from models.alert import SEVERITIES
+from tests.api.test_alerts import NEURO_START, _usual_then_raised, _weakness_checkin
 from tests.api.test_patient_reports import count_statements
 from tests.conftest import checkin_body, session_body
 
@@ -61,6 +63,17 @@ def _alert(
     )
     db.add(alert)
     db.flush()
+    if acknowledged_at is not None:
+        db.add(
+            AlertAcknowledgement(
+                alert_id=alert.id,
+                severity=severity,
+                outcome=outcome,
+                acknowledged_at=acknowledged_at,
+                opened_at=first_seen_at,
+            )
+        )
+        db.flush()
     return alert
 
 
@@ -76,6 +89,7 @@ def _figures(alerts) -> dict:
         "acknowledged": len(acknowledged),
         "accepted": accepted,
         "overridden": overridden,
+        "overridden_then_escalated": 0,
         "override_rate": round(overridden / decided, 3) if decided else None,
         "median_seconds_to_acknowledge": round(median(waits), 3) if waits else None,
         "data_corrected": corrected,
@@ -224,6 +238,7 @@ def test_no_alerts_gives_zero_counts_and_null_rates(client, make, linked):
         "acknowledged": 0,
         "accepted": 0,
         "overridden": 0,
+        "overridden_then_escalated": 0,
         "override_rate": None,
         "median_seconds_to_acknowledge": None,
         "data_corrected": 0,
@@ -370,3 +385,68 @@ def test_statement_count_does_not_grow_with_alerts(client, make, db, connection,
             assert client.get(PERIOD, headers=headers).status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_an_override_that_escalated_stays_counted_at_the_severity_it_was_given(
+    client, make, db, linked
+):
+    """A re-check overridden as a caution (a one-grade wobble), then sustained to a warning:
+    the reopening clears the alert's acknowledgement, but the report still counts the
+    override, as one of a caution that later escalated; the warning's own acknowledgement
+    waited from the reopening, not from the first sighting."""
+    therapist, (patient, _) = linked
+    headers, clinician = make.headers(patient), make.headers(therapist)
+    _, raised = _usual_then_raised(client, headers)
+    [caution] = raised["alerts"]
+    _acknowledge(client, clinician, caution["id"], "overridden")
+    # The caution waited three hours in the inbox before that override (set back by hand).
+    alert_id, hours = uuid.UUID(caution["id"]), timedelta(hours=3)
+    stored = db.get(Alert, alert_id)
+    [given] = db.scalars(
+        select(AlertAcknowledgement).where(AlertAcknowledgement.alert_id == alert_id)
+    )
+    stored.first_seen_at -= hours
+    given.opened_at -= hours
+    db.flush()
+    felt = NEURO_START + timedelta(days=5)
+    _weakness_checkin(client, headers, felt + timedelta(hours=12), 1)
+    [warning] = _weakness_checkin(client, headers, felt + timedelta(hours=24), 1)["alerts"]
+    assert (warning["severity"], warning["status"]) == ("warning", "open")
+
+    rows = {
+        (r["rule"], r["severity"]): r for r in client.get(URL, headers=clinician).get_json()["rows"]
+    }
+    overridden = rows["neuro_recheck", "caution"]
+    assert (overridden["raised"], overridden["acknowledged"], overridden["overridden"]) == (0, 1, 1)
+    assert overridden["overridden_then_escalated"] == 1 and overridden["override_rate"] == 1.0
+    assert overridden["median_seconds_to_acknowledge"] >= hours.total_seconds()
+    reopened = rows["neuro_recheck", "warning"]
+    assert (reopened["raised"], reopened["acknowledged"], reopened["override_rate"]) == (1, 0, None)
+
+    accepted = _acknowledge(client, clinician, caution["id"], "accepted")
+    body = client.get(URL, headers=clinician).get_json()
+    rows = {(r["rule"], r["severity"]): r for r in body["rows"]}
+    reopened = rows["neuro_recheck", "warning"]
+    assert (reopened["acknowledged"], reopened["accepted"], reopened["overridden"]) == (1, 1, 0)
+    db.expire_all()
+    first, second = db.scalars(
+        select(AlertAcknowledgement)
+        .where(AlertAcknowledgement.alert_id == alert_id)
+        .order_by(AlertAcknowledgement.acknowledged_at)
+    )
+    assert (first.severity, first.outcome, second.severity, second.outcome) == (
+        "caution",
+        "overridden",
+        "warning",
+        "accepted",
+    )
+    assert second.opened_at == first.reopened_at and second.reopened_at is None
+    waited = datetime.fromisoformat(accepted["acknowledged_at"]) - first.reopened_at
+    assert reopened["median_seconds_to_acknowledge"] == round(waited.total_seconds(), 3)
+    assert reopened["median_seconds_to_acknowledge"] < 60  # not the hours since first seen
+    totals = body["totals"]
+    assert (totals["raised"], totals["acknowledged"], totals["overridden_then_escalated"]) == (
+        1,
+        2,
+        1,
+    )

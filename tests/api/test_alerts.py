@@ -811,7 +811,8 @@ def test_one_grade_weakness_rise_asks_for_a_recheck_then_escalates_when_sustaine
 def test_an_acknowledged_recheck_that_escalates_is_open_again(client, make, db):
     """The therapist overrode a caution (a one-grade wobble); two more reports sustain it to a
     warning: it is back in the open inbox, its acknowledgement cleared (the alert-quality
-    report counts no override of a warning), and the reopening is audited and told."""
+    report counts an override of a caution that escalated, none of a warning), and the
+    reopening is audited and told."""
     patient, therapist = make.user("patient"), make.user("therapist")
     make.link(patient, therapist)
     headers, clinician = make.headers(patient), make.headers(therapist)
@@ -836,8 +837,9 @@ def test_an_acknowledged_recheck_that_escalates_is_open_again(client, make, db):
     inbox = client.get("/v1/alerts?status=open", headers=clinician).get_json()["items"]
     assert [a["id"] for a in inbox] == [caution["id"]]
     quality = client.get("/v1/reports/alert-quality", headers=clinician).get_json()["rows"]
-    [row] = [r for r in quality if r["rule"] == "neuro_recheck"]
-    assert (row["severity"], row["overridden"], row["acknowledged"]) == ("warning", 0, 0)
+    rows = {r["severity"]: r for r in quality if r["rule"] == "neuro_recheck"}
+    assert (rows["warning"]["overridden"], rows["warning"]["acknowledged"]) == (0, 0)
+    assert (rows["caution"]["overridden"], rows["caution"]["overridden_then_escalated"]) == (1, 1)
     db.expire_all()
     actions = db.scalars(
         select(AuditEvent.action)
