@@ -97,18 +97,25 @@ def _same_content(report: Report, data: dict) -> bool:
     return True
 
 
-def _patient_and_data(
-    db_session: Session, user: User, model: ReportModel, data: dict
-) -> tuple[User, dict]:
+def _patient_and_data(db_session: Session, user: User, data: dict) -> tuple[User, dict]:
     data = dict(data)
     patient = access.patient_named_in_body(
         db_session=db_session, user=user, patient_id=data.pop("patient_id", None)
     )
+    return patient, data
+
+
+def _new_data(
+    db_session: Session, user: User, model: ReportModel, patient: User, data: dict
+) -> dict:
+    """The data of a new report, its therapist checked: asked only of a report not yet
+    stored, so that a retry of one stored while a link held gets it back once it ended."""
     if model is MassageSession:
-        data["therapist_id"] = _therapist_for(
+        therapist_id = _therapist_for(
             db_session=db_session, user=user, patient=patient, therapist_id=data.get("therapist_id")
         )
-    return patient, data
+        data = {**data, "therapist_id": therapist_id}
+    return data
 
 
 def _new_report(model: ReportModel, patient: User, report_id: uuid.UUID, data: dict) -> Report:
@@ -125,10 +132,11 @@ def prepare(
     """The analysis of a report `create` is about to write, made from what is stored now:
     the reads a write can make before it takes the writer's lock (see create). None for a
     retry of a report already there."""
-    patient, data = _patient_and_data(db_session, user, model, data)
+    patient, data = _patient_and_data(db_session, user, data)
     report_id = data.pop("id", None)
     if report_id is not None and get_by_id(db_session, model, report_id) is not None:
         return None
+    data = _new_data(db_session, user, model, patient, data)
     report = _new_report(model, patient, report_id or uuid.uuid4(), data)
     return analysis.prepare(db_session=db_session, patient=patient, report=report)
 
@@ -147,7 +155,7 @@ def create(
     analysis when the patient's reports are still as they were then.
     """
     # Asked again if prepare asked already: the answer stands only under the write's lock.
-    patient, data = _patient_and_data(db_session, user, model, data)
+    patient, data = _patient_and_data(db_session, user, data)
     # The patient's lock comes first: a retry with the same client id then waits for the
     # first write and finds it, and PostgreSQL never sees the lock after the insert's own.
     alerts.lock_patient(db_session=db_session, patient_id=patient.id)
@@ -159,6 +167,7 @@ def create(
         _refuse_id_of_other_kind(db_session, model, report_id)
     elif prepared is not None:
         report_id = uuid.UUID(prepared.report.id)
+    data = _new_data(db_session, user, model, patient, data)
     report = _new_report(model, patient, report_id or uuid.uuid4(), data)
     db_session.add(report)
     with _refused_if_taken(db_session, model):

@@ -150,6 +150,28 @@ def test_client_id_retry_with_same_content_returns_existing(
     assert len(db.scalars(select(model)).all()) == 1
 
 
+def test_a_session_sent_again_after_its_therapist_was_unlinked_gets_the_stored_one(
+    client, make, db
+):
+    """The phone lost the 201 of a session naming its therapist; the link ends before it
+    sends again: the session is stored, so it gets it back (200), not a 422 that would have
+    it drop its copy. A new session naming that therapist is refused."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    link = make.link(patient, therapist)
+    headers = make.headers(patient)
+    body = session_body(id=str(uuid.uuid4()), therapist_id=str(therapist.id))
+    assert client.post("/v1/sessions", json=body, headers=headers).status_code == 201
+    assert client.delete(f"/v1/care-links/{link.id}", headers=headers).status_code == 204
+    again = client.post("/v1/sessions", json=body, headers=headers)
+    assert again.status_code == 200 and again.get_json()["id"] == body["id"]
+    assert again.get_json()["therapist_id"] == str(therapist.id)
+    changed = client.post("/v1/sessions", json={**body, "notes": "other"}, headers=headers)
+    assert changed.status_code == 409
+    new = client.post("/v1/sessions", json={**body, "id": str(uuid.uuid4())}, headers=headers)
+    assert new.status_code == 422 and "therapist_id" in new.get_json()["errors"]
+    assert len(db.scalars(select(MassageSession)).all()) == 1
+
+
 @pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
 def test_a_red_flag_sent_again_with_its_id_is_answered_with_its_alerts_while_active(
     client, make, path, model, body, felt
