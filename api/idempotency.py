@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from datetime import timedelta
 from functools import wraps
@@ -19,6 +20,9 @@ from api.services import access, audit
 from models import IdempotencyRecord, utcnow
 
 HEADER = "Idempotency-Key"
+# What a header value can carry on every server and database alike (PostgreSQL text holds
+# no NUL; gunicorn refuses control characters, a test client or another server may not).
+KEY = re.compile(r"[\x20-\x7e]{1,255}")
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEPT_HEADERS = ("Content-Type", "Location", "ETag")
 # The audit's resource type of a replayed response, by the path's first segment under /v1.
@@ -215,10 +219,10 @@ def idempotent(func):
         key = request.headers.get(HEADER)
         if key is None:
             return func(*args, **kwargs)
-        if not 1 <= len(key) <= 255:
+        if not KEY.fullmatch(key):
             raise Invalid(
-                "Idempotency-Key must be 1 to 255 characters.",
-                errors={HEADER: ["Must be 1 to 255 characters."]},
+                "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+                errors={HEADER: ["Must be 1 to 255 printable ASCII characters."]},
             )
         request_hash = _request_hash()
         # Looked up before the write: on SQLite a replay takes no writer's lock at all. A
@@ -247,7 +251,12 @@ def idempotent(func):
         headers=[
             {
                 "name": HEADER,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": "^[\\x20-\\x7e]*$",
+                },
                 "description": "Makes a retry safe: the same key and body replay the first "
                 "response; the same key with another body gets 422.",
             }

@@ -241,14 +241,37 @@ def test_expired_responses_are_purged_with_what_they_held(app, client, make, db)
     assert list(purges) == [1]
 
 
-def test_overlong_key_is_rejected(client, make):
+@pytest.mark.parametrize(
+    "key",
+    ["k" * 256, "retry\x00key", "tab\tkey", "caf\u00e9"],
+    ids=["overlong", "nul", "control", "not-ascii"],
+)
+def test_a_key_a_header_cannot_carry_everywhere_is_a_422_problem_and_saves_nothing(
+    client, make, db, key
+):
+    """PostgreSQL text holds no NUL (a 500 there before), and gunicorn refuses control
+    characters: a key only a test client or another server passes is refused everywhere."""
     patient = make.user("patient")
     resp = client.post(
         "/v1/checkins",
         json=checkin_body(),
-        headers=make.headers(patient, **{"Idempotency-Key": "k" * 256}),
+        headers=make.headers(patient, **{"Idempotency-Key": key}),
     )
-    assert resp.status_code == 422
+    assert resp.status_code == 422 and resp.content_type == "application/problem+json"
+    assert "Idempotency-Key" in resp.get_json()["errors"]
+    assert db.scalar(select(func.count()).select_from(CheckIn)) == 0
+    assert db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+
+
+def test_a_key_of_any_printable_ascii_is_taken(client, make, db):
+    patient = make.user("patient")
+    key = "".join(chr(c) for c in range(0x20, 0x7F))
+    headers = make.headers(patient, **{"Idempotency-Key": key})
+    first = client.post("/v1/checkins", json=checkin_body(), headers=headers)
+    again = client.post("/v1/checkins", json=checkin_body(), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
 
 
 def test_stored_request_hash_is_keyed_so_a_password_cannot_be_cracked_from_it(client, db):
