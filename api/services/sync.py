@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, literal, or_, select, union_all, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from api.errors import DomainError, Invalid
 from api.services import access, audit
@@ -96,7 +96,9 @@ def _after(position: Position, seq, kind, ident):
 
 
 def _own_changes(user: User, since: int):
-    """Records of patients the user sees now, changed after `since`."""
+    """Records of patients the user sees now, changed after `since`; for a therapist, only
+    those changed after the link that shows them (the link brings the earlier ones:
+    _link_changes)."""
     visible = access.visible_patient_ids(user)
     for order, model in KINDS.values():
         query = select(
@@ -105,15 +107,25 @@ def _own_changes(user: User, since: int):
             model.id.label("id"),
             literal(0).label("gone"),
         ).where(model.change_seq > since)
-        if visible is not None:
+        if user.role == "therapist":
+            query = query.join(
+                CareLink, and_(_active_link_of(user), CareLink.patient_id == model.patient_id)
+            ).where(model.change_seq > CareLink.change_seq)
+        elif visible is not None:
             query = query.where(model.patient_id.in_(visible))
         yield query
 
 
-def _link_changes(therapist: User, since: int, delivered_through: int):
-    """Links changed after `since`: a new one brings the patient's records, an ended one
-    takes them away (unless another active link still grants access)."""
+def _active_link_of(therapist: User):
+    return and_(CareLink.therapist_id == therapist.id, CareLink.status == "active")
+
+
+def _link_changes(therapist: User, since: int):
+    """Links changed after `since`: a new one brings the patient's records as they were at
+    its number (what changed after comes by _own_changes), an ended one takes away those
+    made while it held (unless another active link still grants access)."""
     visible = access.visible_patient_ids(therapist)
+    later = aliased(CareLink)
     for kind, (order, model) in KINDS.items():
         live = model.deleted_at.is_(None) if kind != "alert" else literal(True)
         base = select(
@@ -122,12 +134,27 @@ def _link_changes(therapist: User, since: int, delivered_through: int):
             model.id.label("id"),
         ).join(model, model.patient_id == CareLink.patient_id)
         mine = and_(CareLink.therapist_id == therapist.id, CareLink.change_seq > since)
-        # Records at or before the cursor will not come through _own_changes again.
         yield base.add_columns(literal(0).label("gone")).where(
-            mine, CareLink.status == "active", live, model.change_seq <= delivered_through
+            mine, CareLink.status == "active", live, model.change_seq <= CareLink.change_seq
+        )
+        # The pair's latest link only (each record once), and only what existed while it
+        # held: a record made after the end is none of the therapist's business, not even
+        # its id.
+        relinked = (
+            select(later.id)
+            .where(
+                later.patient_id == CareLink.patient_id,
+                later.therapist_id == CareLink.therapist_id,
+                later.change_seq > CareLink.change_seq,
+            )
+            .exists()
         )
         yield base.add_columns(literal(1).label("gone")).where(
-            mine, CareLink.status == "ended", CareLink.patient_id.not_in(visible)
+            mine,
+            CareLink.status == "ended",
+            CareLink.patient_id.not_in(visible),
+            ~relinked,
+            model.created_at <= CareLink.ended_at,
         )
 
 
@@ -161,8 +188,8 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
         )
     kept = max(position.kept, purged)
     parts = list(_own_changes(user, position.seq - 1))
-    if user.role == "therapist" and cursor:
-        parts += list(_link_changes(user, position.seq - 1, position.seq))
+    if user.role == "therapist":
+        parts += list(_link_changes(user, position.seq - 1))
     feed = union_all(*parts).subquery()
     rows = db_session.execute(
         select(feed.c.seq, feed.c.kind, feed.c.id, feed.c.gone)
@@ -172,7 +199,7 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
     ).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
-    changes = _materialise(db_session, rows)
+    changes = _materialise(db_session, user, rows)
     # PostgreSQL reads each statement afresh: a purge that committed after the counter was
     # read may have removed a tombstone before the page listed it, or before its record was
     # read. A replica not yet past the new watermark may hold one of those records.
@@ -199,7 +226,7 @@ def page(*, db_session: Session, user: User, cursor: str | None, limit: int) -> 
     return SyncPage(changes=changes, next_cursor=encode(last), has_more=has_more)
 
 
-def _materialise(db_session: Session, rows) -> list[Change]:
+def _materialise(db_session: Session, user: User, rows) -> list[Change]:
     """The changes of `rows`, less any record gone by now (a tombstone purged since the rows
     were listed: page() then answers 410 to a replica that may have held it)."""
     loaded: dict = {}
@@ -213,26 +240,25 @@ def _materialise(db_session: Session, rows) -> list[Change]:
                 }
             )
     present = [row for row in rows if (row.kind, row.id) in loaded]
-    ended = _link_end_times(db_session, present, loaded)
+    ended = _link_end_times(db_session, user, present)
     changes = []
     for row in present:
         record = loaded[(row.kind, row.id)]
         kind = BY_ORDER[row.kind][0]
         deleted_at = getattr(record, "deleted_at", None)
         if row.gone:
-            deleted_at = ended.get(record.patient_id) or utcnow()
+            deleted_at = ended.get(row.seq) or utcnow()
         changes.append(Change(kind=kind, record=record, deleted_at=deleted_at))
     return changes
 
 
-def _link_end_times(db_session: Session, rows, loaded) -> dict:
-    patients = {loaded[(row.kind, row.id)].patient_id for row in rows if row.gone}
-    if not patients:
+def _link_end_times(db_session: Session, therapist: User, rows) -> dict:
+    """When each ended link of `rows` ended (by its change number: the tombstones' own)."""
+    numbers = {row.seq for row in rows if row.gone}
+    if not numbers:
         return {}
-    query = (
-        select(CareLink.patient_id, func.max(CareLink.ended_at))
-        .where(CareLink.patient_id.in_(patients), CareLink.status == "ended")
-        .group_by(CareLink.patient_id)
+    query = select(CareLink.change_seq, CareLink.ended_at).where(
+        CareLink.therapist_id == therapist.id, CareLink.change_seq.in_(numbers)
     )
     return dict(db_session.execute(query).all())
 

@@ -4,7 +4,8 @@ import base64
 import json
 import threading
 import uuid
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -445,6 +446,9 @@ class SyncMachine(RuleBasedStateMachine):
         changes, self.cursors[who] = sync_all(
             self.client, self.headers[who], self.cursors[who], limit
         )
+        # Exactly once: a sync of any number of pages names each record at most once.
+        named = Counter((c["type"], c["id"]) for c in changes)
+        assert not named or max(named.values()) == 1, named
         apply(self.replicas[who], changes)
 
     @invariant()
@@ -485,3 +489,73 @@ def test_a_new_link_brings_records_stamped_with_the_cursors_own_number(client, m
     )
     back, _ = sync_all(client, t_headers, cursor)
     assert sorted(c["type"] for c in back) == ["alert", "session"]
+
+
+def test_a_therapists_first_sync_of_several_pages_names_each_record_once(client, make):
+    """The patient recorded before linking (the usual order): the link brings those records,
+    and no later page sends one again."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    p_headers = make.headers(patient)
+    made = {
+        client.post("/v1/checkins", json=checkin_body(pain=pain), headers=p_headers).get_json()[
+            "id"
+        ]
+        for pain in (2, 3, 4)
+    }
+    linked = client.post(
+        "/v1/care-links", json={"therapist_email": therapist.email}, headers=p_headers
+    )
+    assert linked.status_code == 201
+    later = client.post("/v1/checkins", json=checkin_body(pain=5), headers=p_headers).get_json()
+    for limit in (1, 2, 50):
+        changes, _ = sync_all(client, make.headers(therapist), limit=limit)
+        assert sorted(c["id"] for c in changes) == sorted(made | {later["id"]}), limit
+
+
+def test_an_ended_link_tells_nothing_of_what_the_patient_records_after(client, make, db):
+    """After the patient ended the link, their new reports and the alerts those raise are
+    none of the former therapist's business: not even as ids in tombstones, whatever cursor
+    it sends, and however often."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    link = make.link(patient, therapist)
+    p_headers, t_headers = make.headers(patient), make.headers(therapist)
+    before = client.post("/v1/checkins", json=checkin_body(), headers=p_headers).get_json()
+    _, cursor = sync_all(client, t_headers)
+    assert client.delete(f"/v1/care-links/{link.id}", headers=p_headers).status_code == 204
+    after = client.post(
+        "/v1/checkins", json=checkin_body(pain=7, symptoms=RED_FLAG), headers=p_headers
+    ).get_json()
+    made_after = {after["id"]} | {a["id"] for a in after["alerts"]}
+    assert len(made_after) == 2
+    crafted = base64.urlsafe_b64encode(json.dumps([0, 0, "", 0]).encode()).decode().rstrip("=")
+    for start in (cursor, cursor, crafted):
+        changes, _ = sync_all(client, t_headers, start, limit=1)
+        assert not made_after & {c["id"] for c in changes}
+    # What it held while linked is taken away, once.
+    gone, _ = sync_all(client, t_headers, cursor)
+    assert [(c["id"], c["op"]) for c in gone] == [(before["id"], "delete")]
+
+
+def test_an_ended_links_tombstones_carry_that_links_own_end(client, make, db):
+    """A patient ended two therapists' links at different times: each therapist's tombstones
+    say when its own link ended, not when the other's did."""
+    patient = make.user("patient")
+    first, second = make.user("therapist"), make.user("therapist")
+    links = [make.link(patient, first), make.link(patient, second)]
+    p_headers = make.headers(patient)
+    client.post("/v1/checkins", json=checkin_body(), headers=p_headers)
+    cursors = [sync_all(client, make.headers(t))[1] for t in (first, second)]
+    for link in links:
+        assert client.delete(f"/v1/care-links/{link.id}", headers=p_headers).status_code == 204
+    db.expire_all()
+    ends = [db.get(CareLink, link.id).ended_at for link in links]
+    db.execute(  # the second link ended an hour after the first
+        CareLink.__table__.update()
+        .where(CareLink.id == links[1].id)
+        .values(ended_at=ends[0] + timedelta(hours=1))
+    )
+    for therapist, cursor, ended in zip(
+        (first, second), cursors, (ends[0], ends[0] + timedelta(hours=1)), strict=True
+    ):
+        gone, _ = sync_all(client, make.headers(therapist), cursor)
+        assert {datetime.fromisoformat(c["deleted_at"]) for c in gone} == {ended}
