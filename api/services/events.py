@@ -47,8 +47,8 @@ def payload(event: OutboxEvent, alert: Alert) -> dict:
 
 
 def _subscriptions_for() -> Select:
-    """Ids and events of the subscriptions not disabled whose owner may see the patient
-    (bound as ``patient_id``) now (admins see everyone); a paused one queues its
+    """Ids and events of the subscriptions whose owner may see the patient (bound as
+    ``patient_id``) now (admins see everyone); a paused or disabled one queues its
     deliveries until resumed."""
     linked = exists().where(
         CareLink.patient_id == bindparam("patient_id"),
@@ -58,11 +58,7 @@ def _subscriptions_for() -> Select:
     return (
         select(WebhookSubscription.id, WebhookSubscription.events)
         .join(User, User.id == WebhookSubscription.owner_id)
-        .where(
-            WebhookSubscription.status != "disabled",
-            User.deactivated_at.is_(None),
-            or_(User.role == "admin", linked),
-        )
+        .where(User.deactivated_at.is_(None), or_(User.role == "admin", linked))
         .order_by(WebhookSubscription.id)
     )
 

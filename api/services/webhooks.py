@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy import and_, exists, func, or_, select, tuple_, update
 from sqlalchemy import delete as delete_rows
-from sqlalchemy import exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 from standardwebhooks.webhooks import Webhook
 
@@ -370,7 +370,8 @@ def attempts(
 
 
 def backlog(db_session: Session) -> tuple[int, datetime | None]:
-    """Deliveries waiting to be sent (not those a paused subscription holds), and since when
+    """Deliveries waiting to be sent (not those a paused or disabled subscription holds), and
+    since when
     the oldest has waited (its event, or the re-send or resume that made it due again)."""
     waiting_since = func.coalesce(WebhookDelivery.retry_from, OutboxEvent.created_at)
     count, oldest = db_session.execute(
@@ -385,11 +386,11 @@ def backlog(db_session: Session) -> tuple[int, datetime | None]:
 
 
 def _not_held():
-    """Not held by a paused subscription: a ping goes anyway, and a deactivated owner's
-    deliveries are due (to be dropped)."""
+    """Not held by a paused or disabled subscription (until resumed): a ping to a paused one
+    goes anyway, and a deactivated owner's deliveries are due (to be dropped)."""
     return or_(
-        WebhookSubscription.status != "paused",
-        OutboxEvent.type == PING,
+        WebhookSubscription.status == "active",
+        and_(WebhookSubscription.status == "paused", OutboxEvent.type == PING),
         User.deactivated_at.is_not(None),
     )
 
@@ -433,7 +434,8 @@ def _due(now: datetime):
             or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now),
             ~waiting,
         )
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        # Deliveries made due at once (a resume) go in the order of their events.
+        .order_by(WebhookDelivery.next_attempt_at, OutboxEvent.created_at, WebhookDelivery.id)
     )
 
 
@@ -702,12 +704,16 @@ def _disable(subscription: WebhookSubscription, reason: str) -> None:
 
 
 def verdict(db_session: Session, delivery: WebhookDelivery) -> str:
-    """`send`; `hold` while the subscription is paused; `drop` when it is disabled or its
-    owner may no longer see the patient (an ended care link stops deliveries at once)."""
+    """`send`; `hold` while the subscription is paused or disabled (a disabled one's
+    receiver failed: the alerts of its other patients wait for resume, not lost); `drop`
+    when its owner may no longer see the patient (an ended care link stops deliveries at
+    once)."""
     subscription = db_session.get(WebhookSubscription, delivery.subscription_id)
     owner = db_session.get(User, subscription.owner_id) if subscription else None
-    if owner is None or owner.deactivated_at is not None or subscription.status == "disabled":
+    if owner is None or owner.deactivated_at is not None:
         return "drop"
+    if subscription.status == "disabled":
+        return "hold"
     if delivery.event.type == PING:
         return "send"
     if subscription.status == "paused":

@@ -519,6 +519,40 @@ def test_a_paused_subscription_holds_its_events_and_resume_delivers_them_in_orde
     assert [e["type"] for e in receiver.events()] == ["alert.raised", "alert.acknowledged"]
 
 
+@pytest.mark.parametrize("failure", ["three days", "410"])
+def test_a_disabled_subscription_holds_other_alerts_and_resume_sends_them_in_order(
+    app, client, make, clinic, receiver, db, failure
+):
+    """One delivery gives up (three days of 503, or a 410): the subscription is disabled,
+    but another patient's fresh red flag, and one raised while it is disabled, wait for
+    resume instead of being lost, and go out in order once the clinic resumes it."""
+    patient, therapist, subscription = clinic
+    receiver.codes = [503] if failure == "three days" else [410]
+    _red_flag(client, make, patient)
+    if failure == "three days":
+        db.execute(update(OutboxEvent).values(created_at=utcnow() - timedelta(days=3, minutes=1)))
+    fresh, later = make.user("patient"), make.user("patient")
+    make.link(fresh, therapist)
+    make.link(later, therapist)
+    _red_flag(client, make, fresh)
+    counts = _drain(app)
+    assert (counts["failed"], counts["dropped"], counts["delivered"]) == (1, 0, 0)
+    assert db.scalar(select(WebhookSubscription.status)) == "disabled"
+    _red_flag(client, make, later)
+    assert not any(_drain(app).values())  # held: nothing claimed, nothing sent
+    db.expire_all()
+    held = db.execute(
+        select(OutboxEvent.patient_id, WebhookDelivery.status, WebhookDelivery.attempts)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(OutboxEvent.patient_id.in_([fresh.id, later.id]))
+    ).all()
+    assert sorted(held) == sorted([(fresh.id, "pending", 0), (later.id, "pending", 0)])
+    _post(client, make, therapist, f"/v1/webhooks/{subscription['id']}/resume", 200)
+    assert _drain(app)["delivered"] == 2
+    reached = [e["data"]["patient_id"] for e in receiver.events()]
+    assert reached[-2:] == [str(fresh.id), str(later.id)]
+
+
 def test_resume_brings_back_a_disabled_subscription_and_pause_refuses_it(
     app, client, make, clinic, receiver, db
 ):
