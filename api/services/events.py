@@ -15,10 +15,13 @@ EVENTS_NAMESPACE = uuid.UUID("5b0f3c1e-8d2a-4f6b-9c7e-1a2b3c4d5e6f")
 
 
 def _event_id(event_type: str, alert: Alert) -> uuid.UUID:
-    """Stable for the same change: a replayed or re-run change finds its event already there."""
+    """Stable for the same change: a replayed or re-run change finds its event already there.
+    An alert reopened by an escalation is acknowledged again: a change of its own."""
     if event_type == "alert.updated":
         ids = ",".join(alert.evidence.get("report_ids", []))
         state = f"{alert.occurrences}:{alert.severity}:{hashlib.sha256(ids.encode()).hexdigest()}"
+    elif event_type == "alert.acknowledged":
+        state = alert.acknowledged_at.isoformat()
     else:
         state = ""
     return uuid.uuid5(EVENTS_NAMESPACE, f"{alert.id}:{event_type}:{state}")

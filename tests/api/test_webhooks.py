@@ -2,7 +2,10 @@
 Webhooks and verified with the `standardwebhooks` package; retries, 410, SSRF refusals,
 access that ends, ordering, and no event without its committed change."""
 
+import base64
 import gc
+import hashlib
+import hmac
 import json
 import logging
 import socket
@@ -30,6 +33,8 @@ from models import (
     WebhookSubscription,
     utcnow,
 )
+from models.webhook import EVENT_TYPES
+from tests.api.test_alerts import NEURO_START, _usual_then_raised, _weakness_checkin
 from tests.api.test_patient_reports import count_statements
 from tests.conftest import ROOT, session_body
 
@@ -114,6 +119,27 @@ def _red_flag(client, make, patient):
     resp = client.post("/v1/sessions", json=body, headers=make.headers(patient))
     assert resp.status_code == 201
     return resp.get_json()
+
+
+def test_a_receiver_written_by_hand_from_the_documented_recipe_verifies_a_delivery(
+    app, client, make, clinic, receiver
+):
+    """A clinic's IT person without the Standard Webhooks library follows the contract's
+    words (createWebhook's description), and the delivery verifies."""
+    operation = yaml.safe_load((ROOT / "openapi.yaml").read_text())["paths"]["/v1/webhooks"]
+    documented = " ".join(operation["post"]["description"].split())
+    assert "base64-decoded part of the secret after `whsec_`" in documented
+    assert "within 5 minutes" in documented and "space-separated" in documented
+    patient, _, subscription = clinic
+    _red_flag(client, make, patient)
+    _drain(app)
+    ((headers, body),) = receiver.requests
+    key = base64.b64decode(subscription["secret"].removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    given = [part.split(",", 1) for part in headers["webhook-signature"].split(" ")]
+    assert any(v == "v1" and hmac.compare_digest(sig, expected) for v, sig in given)
+    assert abs(time.time() - int(headers["webhook-timestamp"])) < 300
 
 
 def test_a_red_flag_reaches_the_receiver_signed_within_one_worker_pass(
@@ -497,6 +523,35 @@ def _parse(text):
     from datetime import datetime
 
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_an_alert_reopened_by_an_escalation_and_acknowledged_again_tells_it_again(
+    app, client, make, receiver, db
+):
+    """The second acknowledgement (of the warning the overridden caution became) is a
+    change of its own: the clinic's system must not be left with an escalated alert open."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True
+    patient, therapist, _ = _subscribed(client, make, receiver.url, list(EVENT_TYPES))
+    headers, clinician = make.headers(patient), make.headers(therapist)
+    _, raised = _usual_then_raised(client, headers)
+    [caution] = raised["alerts"]
+    acknowledge = f"/v1/alerts/{caution['id']}/acknowledge"
+    first = {"outcome": "overridden", "reason": "One-grade wobble."}
+    assert client.post(acknowledge, json=first, headers=clinician).status_code == 200
+    felt = NEURO_START + timedelta(days=5)
+    _weakness_checkin(client, headers, felt + timedelta(hours=12), 1)
+    [warning] = _weakness_checkin(client, headers, felt + timedelta(hours=24), 1)["alerts"]
+    assert (warning["severity"], warning["status"]) == ("warning", "open")
+    second = {"outcome": "accepted", "reason": "Sustained: referred to the GP."}
+    assert client.post(acknowledge, json=second, headers=clinician).status_code == 200
+    for _ in range(3):  # the events of one alert go one after the other
+        _drain(app)
+    told = [(e["type"], e["data"]["severity"], e["data"]["status"]) for e in receiver.events()]
+    assert told[-1] == ("alert.acknowledged", "warning", "acknowledged")
+    assert [t for t in told if t[0] == "alert.acknowledged"] == [
+        ("alert.acknowledged", "caution", "acknowledged"),
+        ("alert.acknowledged", "warning", "acknowledged"),
+    ]
 
 
 def test_a_paused_subscription_holds_its_events_and_resume_delivers_them_in_order(
