@@ -60,8 +60,13 @@ class Webhooks(MethodView):
         A therapist receives the events of actively linked patients, an admin everyone's.
         Each delivery is a POST with a thin JSON body (event type, ids, rule, severity,
         status; no health values) and the headers `webhook-id`, `webhook-timestamp` and
-        `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` with the
-        secret). Deliveries are at least once: de-duplicate by `webhook-id`.
+        `webhook-signature`, as Standard Webhooks signs them (its libraries verify them).
+        The signature header holds one or more space-separated `v1,<base64>` (two during a
+        secret rotation's grace); each is the HMAC-SHA256 of
+        `<webhook-id>.<webhook-timestamp>.<body>`, keyed with the base64-decoded part of the
+        secret after `whsec_`. Accept the delivery when one matches, compared in constant
+        time, and its timestamp is within 5 minutes of now. Deliveries are at least once:
+        de-duplicate by `webhook-id`.
         """
         return webhooks.create(
             db_session=get_session(),
