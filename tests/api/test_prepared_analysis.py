@@ -49,12 +49,16 @@ def _row(report, patient_id):
     )
 
 
-@pytest.mark.parametrize("group", ["stable", "drifting", "aggravated", "nerve_deficit", "red_flag"])
+GROUPS = ["stable", "drifting", "aggravated", "nerve_deficit", "red_flag"]
+
+
+@pytest.mark.parametrize("group", GROUPS)
 def test_a_prepared_judgement_is_the_one_the_write_makes(db, make, group):
     """Realistic patients (noise, check-ins, wobbling grades, late sync): before each report
     is written its judgement is prepared from the stored history; once it is written, the
-    write's own judgement must be the same, findings and summary alike."""
-    sim = Simulator(random.Random(hash(group) % 1000), REALISTIC)
+    write's own judgement must be the same, findings and summary alike. Seeded by the
+    group's place (a string's hash changes from run to run), so a failure can be re-run."""
+    sim = Simulator(random.Random(20261 + GROUPS.index(group)), REALISTIC)
     simulated = getattr(sim, group)()
     patient = make.user("patient")
     cfg = analysis.config(db)
