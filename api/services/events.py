@@ -20,7 +20,7 @@ def _event_id(event_type: str, alert: Alert) -> uuid.UUID:
     if event_type == "alert.updated":
         ids = ",".join(alert.evidence.get("report_ids", []))
         state = f"{alert.occurrences}:{alert.severity}:{hashlib.sha256(ids.encode()).hexdigest()}"
-    elif event_type == "alert.acknowledged":
+    elif event_type == "alert.acknowledged" and alert.acknowledged_at is not None:
         state = alert.acknowledged_at.isoformat()
     else:
         state = ""

@@ -16,7 +16,8 @@ import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,8 @@ TIMEOUT = httpx.Timeout(10.0, connect=3.0)  # per connect and per read
 # The whole attempt, answer included: a receiver trickling its answer a byte at a time stays
 # within every per-read timeout, and must not hold a worker (and every alert behind it).
 ATTEMPT_DEADLINE = 10.0
+# Subscriptions a worker sends to at once (each its own deliveries in turn).
+SENDERS = 4
 USER_AGENT = "sciatica-care-webhooks/1"
 # After a rotation the old secret keeps signing (a second signature) for this long.
 ROTATION_GRACE = timedelta(hours=24)
@@ -575,6 +578,9 @@ class Sender:
         return self
 
     def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def close(self) -> None:
         self._client.close()
         self._pool.shutdown(wait=False)
 
@@ -725,39 +731,101 @@ def verdict(db_session: Session, delivery: WebhookDelivery) -> str:
 
 
 def drain(
-    session_factory, settings: Settings, *, batch: int = 50, stop=lambda: False
+    session_factory,
+    settings: Settings,
+    *,
+    batch: int = 50,
+    senders: int = SENDERS,
+    stop=lambda: False,
 ) -> dict[str, int]:
-    """Deliver everything due now; returns counts by outcome."""
-    counts = {"delivered": 0, "retry": 0, "failed": 0, "dropped": 0, "held": 0, "lost": 0}
-    with Sender() as sender:
+    """Deliver everything due now; returns counts by outcome.
+
+    A claimed batch is sent by subscription, up to `senders` subscriptions at once, each
+    one's deliveries in turn (its events in order): a receiver that hangs holds its own
+    deliveries, not another clinic's red flag. After an attempt that got no answer (a
+    timeout, a refused connection) the rest of that subscription's batch is put off by the
+    first retry's delay, unsent, instead of each waiting out its own timeout in turn. Only
+    the HTTP requests run on other threads; the database is used from this one.
+    """
+    counts = dict.fromkeys(("delivered", "retry", "failed", "dropped", "held", "lost"), 0)
+    with ThreadPoolExecutor(senders, thread_name_prefix="webhook-send-turn") as pool:
         while not stop():
             with session_factory() as db_session:
                 claimed = claim(db_session, now=utcnow(), limit=batch, lease=settings.lease)
             if not claimed:
                 break
-            for index, mine in enumerate(claimed):
-                if stop():
-                    # Stopping: the attempt in hand is finished; the rest go back at once.
-                    with session_factory() as db_session:
-                        _release(db_session, claimed[index:])
-                    break
+            _send_batch(session_factory, settings, claimed, pool, senders, counts, stop)
+    return counts
+
+
+def _send_batch(session_factory, settings, claimed, pool, senders, counts, stop) -> None:
+    """One claimed batch, as drain says."""
+    queues: dict[uuid.UUID, deque] = {}
+    for delivery in claimed:
+        queues.setdefault(delivery.subscription_id, deque()).append(delivery)
+    in_flight: dict = {}  # future -> (the delivery, its sender)
+    try:
+        while queues or in_flight:
+            if stop():
+                # Stopping: the attempts in hand are finished; the rest go back at once.
                 with session_factory() as db_session:
-                    delivery = renew(db_session, mine, settings.lease)
-                    if delivery is None:
-                        counts["lost"] += 1
-                        continue
-                    decided = verdict(db_session, delivery)
-                    if decided != "send":
-                        _set_aside(db_session, delivery, decided)
-                        counts["dropped" if decided == "drop" else "held"] += 1
-                        continue
-                    db_session.commit()  # the renewed lease
-                attempt = send(sender, delivery, settings)
+                    _release(db_session, [d for queue in queues.values() for d in queue])
+                queues.clear()
+            busy = {delivery.subscription_id for delivery, _ in in_flight.values()}
+            for subscription_id in [q for q in queues if q not in busy]:
+                if len(in_flight) >= senders:
+                    break
+                delivery = _next_to_send(session_factory, settings, queues, subscription_id, counts)
+                if delivery is not None:
+                    sender = Sender()
+                    future = pool.submit(send, sender, delivery, settings)
+                    in_flight[future] = (delivery, sender)
+            if not in_flight:
+                continue
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                delivery, sender = in_flight.pop(future)
+                sender.close()
+                attempt = future.result()
                 with session_factory() as db_session:
                     outcome = record(db_session, delivery, attempt, now=utcnow())
                 counts[outcome] += 1
                 _log(delivery, attempt, outcome)
-    return counts
+                rest = queues.get(delivery.subscription_id)
+                if rest and attempt.status_code is None and outcome == "retry":
+                    later = utcnow() + timedelta(seconds=RETRY_DELAYS[0])
+                    with session_factory() as db_session:
+                        _release(db_session, list(rest), due_at=later)
+                    del queues[delivery.subscription_id]
+    finally:
+        for _, sender in in_flight.values():
+            sender.close()
+
+
+def _next_to_send(
+    session_factory, settings: Settings, queues: dict, subscription_id, counts
+) -> WebhookDelivery | None:
+    """The subscription's next delivery to send, its lease taken again; those no longer this
+    worker's, held or dropped are set aside on the way (and counted)."""
+    queue = queues[subscription_id]
+    while queue:
+        mine = queue.popleft()
+        with session_factory() as db_session:
+            delivery = renew(db_session, mine, settings.lease)
+            if delivery is None:
+                counts["lost"] += 1
+                continue
+            decided = verdict(db_session, delivery)
+            if decided != "send":
+                _set_aside(db_session, delivery, decided)
+                counts["dropped" if decided == "drop" else "held"] += 1
+                continue
+            db_session.commit()  # the renewed lease
+        if not queue:
+            del queues[subscription_id]
+        return delivery
+    del queues[subscription_id]
+    return None
 
 
 def _log(delivery: WebhookDelivery, attempt: Attempt, outcome: str) -> None:
@@ -793,8 +861,12 @@ def _set_aside(db_session: Session, delivery: WebhookDelivery, decided: str) -> 
     db_session.commit()
 
 
-def _release(db_session: Session, claimed: list[WebhookDelivery]) -> None:
-    """Give back claims not yet started: only those still under this worker's lease."""
+def _release(
+    db_session: Session, claimed: list[WebhookDelivery], *, due_at: datetime | None = None
+) -> None:
+    """Give back claims not yet started (due again at `due_at`, if given: their receiver did
+    not answer the one before): only those still under this worker's lease."""
+    due = {} if due_at is None else {"next_attempt_at": due_at}
     for delivery in claimed:
         db_session.execute(
             update(WebhookDelivery)
@@ -802,6 +874,6 @@ def _release(db_session: Session, claimed: list[WebhookDelivery]) -> None:
                 WebhookDelivery.id == delivery.id,
                 WebhookDelivery.leased_until == delivery.leased_until,
             )
-            .values(leased_until=None)
+            .values(leased_until=None, **due)
         )
     db_session.commit()

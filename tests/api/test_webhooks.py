@@ -896,6 +896,84 @@ def test_three_days_of_failures_disable_the_subscription(app, client, make, clin
     assert "three days" in shown["disabled_reason"] and "HTTP 503" in shown["disabled_reason"]
 
 
+class Silent:
+    """A receiver that takes the connection and the request and never answers (behind a hung
+    proxy, or on purpose)."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hooks"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self):
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_hung_receiver_holds_its_own_deliveries_not_another_clinics_red_flag(
+    app, client, make, receiver, db, monkeypatch
+):
+    """Clinic A's receiver never answers and five of its patients raised red flags; clinic
+    B's red flag, raised after them, goes out at once beside A's first attempt, and A's
+    other four are put off by the first retry's delay instead of each timing out in turn
+    (which made B wait five deadlines, 50 s in production)."""
+    monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 1.0)
+    silent = Silent()
+    try:
+        hung, hung_therapist, _ = _subscribed(client, make, silent.url, ["alert.raised"])
+        patients = [hung] + [make.user("patient") for _ in range(4)]
+        for patient in patients[1:]:
+            make.link(patient, hung_therapist)
+        for patient in patients:
+            _red_flag(client, make, patient)
+        healthy, _, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
+        _red_flag(client, make, healthy)
+        arrived = []
+        began = time.monotonic()
+        receiver.requests = _Stamped(arrived)
+        counts = _drain(app)
+        took = time.monotonic() - began
+    finally:
+        silent.close()
+    assert [e["data"]["patient_id"] for e in receiver.events()] == [str(healthy.id)]
+    assert arrived[0] - began < webhooks.ATTEMPT_DEADLINE
+    assert (counts["delivered"], counts["retry"]) == (1, 1) and took < 2.5
+    db.expire_all()
+    hung_ones = db.scalars(
+        select(WebhookDelivery)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(OutboxEvent.patient_id.in_([p.id for p in patients]))
+    ).all()
+    assert sorted(d.attempts for d in hung_ones) == [0, 0, 0, 0, 1]
+    soon = utcnow() + timedelta(seconds=5)
+    assert all(d.status == "pending" and d.next_attempt_at > soon for d in hung_ones)
+    assert all(d.leased_until is None for d in hung_ones)
+
+
+class _Stamped(list):
+    """The receiver's requests, with the moment each arrived."""
+
+    def __init__(self, arrived: list):
+        super().__init__()
+        self.arrived = arrived
+
+    def append(self, item):
+        self.arrived.append(time.monotonic())
+        super().append(item)
+
+
 class Trickler:
     """A receiver that answers one byte at a time: within every per-read timeout, forever."""
 
