@@ -50,6 +50,8 @@ TIMEOUT = httpx.Timeout(10.0, connect=3.0)  # per connect and per read
 # The whole attempt, answer included: a receiver trickling its answer a byte at a time stays
 # within every per-read timeout, and must not hold a worker (and every alert behind it).
 ATTEMPT_DEADLINE = 10.0
+# How long creating or changing a subscription waits for its host's name to resolve.
+LOOKUP_DEADLINE = 5.0
 # Subscriptions a worker sends to at once (each its own deliveries in turn).
 SENDERS = 4
 USER_AGENT = "sciatica-care-webhooks/1"
@@ -178,7 +180,7 @@ def check_url(url: str, settings: Settings) -> None:
     credentials in the URL, and hosts that resolve to a non-public address."""
     parsed = _check_form(url, settings)
     if not settings.allow_private:
-        _addresses(parsed, settings)
+        _within(LOOKUP_DEADLINE, _addresses, parsed, settings)
         return
     try:
         metadata = _metadata_service(parsed.host)
@@ -186,6 +188,26 @@ def check_url(url: str, settings: Settings) -> None:
         return
     if metadata:
         raise _refuse(METADATA_REFUSED)
+
+
+def _within(seconds: float, look_up, *args) -> None:
+    """`look_up(*args)` on a thread of its own, refused past `seconds`: a request worker does
+    not wait on name servers that never answer (the lookup, left running, is ignored)."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            look_up(*args)
+        except Exception as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="webhook-url-check", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise _refuse(NOT_PUBLIC)  # one answer for a name that is slow, missing or private
+    if "error" in outcome:
+        raise outcome["error"]
 
 
 def new_secret() -> str:

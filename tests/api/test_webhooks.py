@@ -1069,6 +1069,27 @@ class FakeDNS:
         monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
+def test_creating_a_subscription_waits_for_its_name_a_bounded_time(app, client, make, monkeypatch):
+    """Name servers that never answer do not hold a request worker: past the lookup's
+    deadline the URL is refused as one that does not resolve to a public address, and
+    nothing is created."""
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = False
+    monkeypatch.setattr(webhooks, "LOOKUP_DEADLINE", 0.3)
+    FakeDNS(monkeypatch, "hooks.slow.example", ["93.184.216.34"], delay=3)
+    therapist = make.user("therapist")
+    began = time.monotonic()
+    resp = client.post(
+        "/v1/webhooks",
+        json={"url": "https://hooks.slow.example/hook", "events": ["alert.raised"]},
+        headers=make.headers(therapist),
+    )
+    assert time.monotonic() - began < 2
+    assert resp.status_code == 422 and resp.content_type == "application/problem+json"
+    assert "public address" in resp.get_json()["detail"]
+    listed = client.get("/v1/webhooks", headers=make.headers(therapist)).get_json()
+    assert listed["items"] == []
+
+
 @pytest.fixture
 def no_public_internet(monkeypatch):
     """Connections to PUBLIC (an outbound edge) are refused and recorded; loopback ones are
