@@ -1,6 +1,6 @@
 """Simulates patients who report the way real people do and prints the analyzer's signal quality.
 
-Usage: python bench/cohort.py [--patients N] [--seed S] [--quick]
+Usage: python bench/cohort.py [--patients N] [--seeds S ...] [--quick]
 
 The headline is the realistic clinic (SPEC section 2), every habit at once:
 
@@ -60,6 +60,9 @@ from analyzer import (  # noqa: E402
 )
 
 SESSIONS = 12
+# Pooled by default: one seed's figures move by a point or more from the next seed's, and
+# the thresholds were set watching the first of these.
+SEEDS = [20261, 1, 2, 3, 4]
 DETECTION_SESSIONS = 4
 PAIN_RULES = {"worsening_trend", "repeated_worsening", "persistent_worsening"}
 NEURO_URGENT_RULES = {"significant_numbness", "progressive_weakness"}
@@ -114,6 +117,8 @@ class Patient:
     deficit_target: str | None = None  # report id where it reaches baseline + 2 grades
     marked: str | None = None  # report id of the red flag or grade-3 report
     findings: list[Finding] = field(default_factory=list)
+    # For each finding's key, the position in `arrival` of the report whose arrival raised it.
+    raised_on_arrival: dict[str, int] = field(default_factory=dict)
 
 
 class Simulator:
@@ -326,12 +331,21 @@ CONFIG: AnalyzerConfig = DEFAULT_CONFIG
 def run(patient: Patient) -> Patient:
     arrived: list[Report] = []
     seen: dict[str, Finding] = {}
-    for report in patient.arrival:
+    for position, report in enumerate(patient.arrival):
         arrived.append(report)
         for finding in analyze(arrived, CONTEXT, config=CONFIG, focus_from=report.felt_at):
-            seen.setdefault(finding.key, finding)
+            if finding.key not in seen:
+                seen[finding.key] = finding
+                patient.raised_on_arrival[finding.key] = position
     patient.findings = sorted(seen.values(), key=lambda f: f.felt_at)
     return patient
+
+
+def _raised_by_arrival_of(p: Patient, report_id: str) -> Callable[[Finding], bool]:
+    """Whether a finding was raised by the time the report `report_id` reached the server
+    (a finding felt in time but raised only when a late report arrived after it was not)."""
+    arrived_at = next(i for i, r in enumerate(p.arrival) if r.id == report_id)
+    return lambda f: p.raised_on_arrival[f.key] <= arrived_at
 
 
 def any_alarm(p: Patient) -> bool:
@@ -342,22 +356,38 @@ def any_urgent(p: Patient) -> bool:
     return any(f.severity == "urgent" for f in p.findings)
 
 
-def pain_worsening_caught(p: Patient) -> bool:
+def pain_worsening_caught(p: Patient, *, by_arrival: bool = False) -> bool:
+    """A warning or higher pain finding felt after the onset and by the session 4 sessions
+    later; `by_arrival`: also raised by the time that session's report reached the server."""
     onset_at = p.sessions[p.onset].felt_at
-    deadline = p.sessions[p.onset + DETECTION_SESSIONS].felt_at
+    last = p.sessions[p.onset + DETECTION_SESSIONS]
+    in_time = _raised_by_arrival_of(p, last.id) if by_arrival else lambda f: True
     return any(
-        f.rule in PAIN_RULES and f.severity in ALARM and onset_at < f.felt_at <= deadline
+        f.rule in PAIN_RULES
+        and f.severity in ALARM
+        and onset_at < f.felt_at <= last.felt_at
+        and in_time(f)
         for f in p.findings
     )
 
 
-def deficit_caught(p: Patient) -> bool:
+def deficit_caught(p: Patient, *, by_arrival: bool = False) -> bool:
+    """An urgent nerve finding felt from the deficit's onset to the report at baseline + 2
+    grades; `by_arrival`: also raised by the time that report reached the server."""
     felt = {r.id: r.felt_at for r in p.reports}
     start, deadline = felt[p.deficit_onset], felt[p.deficit_target]
+    in_time = _raised_by_arrival_of(p, p.deficit_target) if by_arrival else lambda f: True
     return any(
-        f.rule in NEURO_URGENT_RULES and f.severity == "urgent" and start <= f.felt_at <= deadline
+        f.rule in NEURO_URGENT_RULES
+        and f.severity == "urgent"
+        and start <= f.felt_at <= deadline
+        and in_time(f)
         for f in p.findings
     )
+
+
+def _by_arrival(caught: Callable[..., bool]) -> Callable[[Patient], bool]:
+    return lambda p: caught(p, by_arrival=True)
 
 
 def urgent_at_marked_report(p: Patient) -> bool:
@@ -382,65 +412,103 @@ def cohort(sim: Simulator, count: int, groups=tuple(GROUPS)) -> Cohort:
     return {name: [run(GROUPS[name](sim)) for _ in range(count)] for name in groups}
 
 
+def pooled(habits: Habits, seeds: list[int], count: int) -> Cohort:
+    """`count` patients per group from each seed's own random stream, pooled."""
+    cohorts = [cohort(Simulator(random.Random(seed), habits), count) for seed in seeds]
+    return {name: [p for c in cohorts for p in c[name]] for name in GROUPS}
+
+
 def share(patients: list[Patient], predicate: Callable[[Patient], bool]) -> float:
     return sum(predicate(p) for p in patients) / len(patients)
 
 
-def headline(c: Cohort) -> list[tuple[str, float, str, bool]]:
+def wilson(share_: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a share of `n` patients."""
+    centre = (share_ + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (share_ * (1 - share_) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    value: float
+    n: int
+    op: str  # "<=", ">=" or "" (shown, not a goal)
+    goal: float
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson(self.value, self.n)
+
+    @property
+    def verdict(self) -> str:
+        """ "met" when the whole 95 % interval is within the goal, "NOT MET" when the estimate
+        is not, else "met (estimate only)"; a 100 % goal is judged on the count."""
+        if not self.op:
+            return ""
+        low, high = self.interval
+        if self.op == "<=":
+            met, sure = self.value <= self.goal + 1e-12, high <= self.goal + 1e-12
+        else:
+            met = self.value >= self.goal - 1e-12
+            sure = met if self.goal >= 1 else low >= self.goal - 1e-12
+        return ("met" if sure else "met (estimate only)") if met else "NOT MET"
+
+
+def headline(c: Cohort) -> list[Figure]:
     worsening = c["drift"] + c["aggravation"]
     flagged = c["red_flag"] + c["grade_3"]
+    arrived = _by_arrival
     figures = [
-        ("stable: any warning or urgent", share(c["stable"], any_alarm), "<=", 0.05),
-        ("stable: any urgent", share(c["stable"], any_urgent), "<=", 0.01),
+        ("stable: any warning or urgent", c["stable"], any_alarm, "<=", 0.05),
+        ("stable: any urgent", c["stable"], any_urgent, "<=", 0.01),
+        ("pain worsening caught within 4 sessions", worsening, pain_worsening_caught, ">=", 0.8),
+        ("  drift 0.7-1 point per session", c["drift"], pain_worsening_caught, "", 0),
+        ("  aggravation +2-3 after each session", c["aggravation"], pain_worsening_caught, "", 0),
         (
-            "pain worsening caught within 4 sessions",
-            share(worsening, pain_worsening_caught),
-            ">=",
-            0.80,
-        ),
-        ("  drift 0.7-1 point per session", share(c["drift"], pain_worsening_caught), "", 0),
-        (
-            "  aggravation +2-3 after each session",
-            share(c["aggravation"], pain_worsening_caught),
+            "  raised once the 4th session's report arrived",
+            worsening,
+            arrived(pain_worsening_caught),
             "",
             0,
         ),
-        (
-            "nerve deficit urgent by baseline + 2 grades",
-            share(c["nerve"], deficit_caught),
-            ">=",
-            0.90,
-        ),
+        ("nerve deficit urgent by baseline + 2 grades", c["nerve"], deficit_caught, ">=", 0.9),
+        ("  raised once that report arrived", c["nerve"], arrived(deficit_caught), "", 0),
         (
             "  from a new patient's second or third report",
-            share(c["nerve_new"], deficit_caught),
+            c["nerve_new"],
+            deficit_caught,
             ">=",
-            0.90,
+            0.9,
         ),
+        ("  raised once that report arrived", c["nerve_new"], arrived(deficit_caught), "", 0),
         (
             "red flags and grade 3 urgent at first report",
-            share(flagged, urgent_at_marked_report),
+            flagged,
+            urgent_at_marked_report,
             ">=",
             1.0,
         ),
     ]
     return [
-        (label, value, f"goal {op} {goal:.0%}" if op else "", _met(value, op, goal))
-        for label, value, op, goal in figures
+        Figure(label, share(patients, caught), len(patients), op, goal)
+        for label, patients, caught, op, goal in figures
     ]
 
 
-def _met(value: float, op: str, goal: float) -> bool:
-    return {"<=": value <= goal + 1e-12, ">=": value >= goal - 1e-12, "": True}[op]
-
-
 def print_headline(title: str, c: Cohort) -> bool:
+    """The figures with their 95 % intervals; True when no goal is missed by its estimate."""
     print(f"\n{title}")
     ok = True
-    for label, value, goal, met in headline(c):
-        mark = ("met" if met else "NOT MET") if goal else ""
-        print(f"  {label:<46} {value:6.1%}  {goal:<12} {mark}")
-        ok &= met
+    for figure in headline(c):
+        low, high = figure.interval
+        goal = f"goal {figure.op} {figure.goal:.0%}" if figure.op else ""
+        print(
+            f"  {figure.label:<46} {figure.value:6.1%}  ({low:5.1%}-{high:5.1%})  "
+            f"{goal:<12} {figure.verdict}"
+        )
+        ok &= figure.verdict != "NOT MET"
     return ok
 
 
@@ -487,7 +555,13 @@ def print_sensitivity(rng: random.Random, count: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=1000, help="patients per group")
-    parser.add_argument("--seed", type=int, default=20261)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=SEEDS,
+        help="random streams whose patients are pooled (the first also draws the sensitivity)",
+    )
     parser.add_argument("--quick", action="store_true", help="headline only, no sensitivity")
     parser.add_argument(
         "--config",
@@ -498,18 +572,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     global CONFIG
     CONFIG = AnalyzerConfig.from_mapping(args.config)
-    rng = random.Random(args.seed)
     began = time.perf_counter()
-    print(f"cohort: {args.patients} patients per group, seed {args.seed}, {SESSIONS} sessions each")
-    realistic = cohort(Simulator(rng, REALISTIC), args.patients)
+    seeds = ", ".join(map(str, args.seeds))
+    print(
+        f"cohort: {args.patients} patients per group from each of seeds {seeds} "
+        f"({args.patients * len(args.seeds)} per group), {SESSIONS} sessions each; "
+        "figures with their 95 % Wilson intervals"
+    )
+    realistic = pooled(REALISTIC, args.seeds, args.patients)
     ok = print_headline("realistic clinic (headline: every habit at once)", realistic)
     print_rule_table(realistic)
-    ideal = cohort(Simulator(rng, IDEAL), args.patients)
+    ideal = pooled(IDEAL, [seed + 1 for seed in args.seeds], args.patients)
     ok &= print_headline("ideal patients (sessions only, 0.8-point noise)", ideal)
     print_rule_table(ideal)
     if not args.quick:
-        print_sensitivity(rng, args.patients)
-    print(f"\nall goals met: {'yes' if ok else 'NO'}; ran in {time.perf_counter() - began:.0f} s")
+        print_sensitivity(random.Random(args.seeds[0]), args.patients)
+    print(
+        f"\nno goal missed by its estimate: {'yes' if ok else 'NO'} (a goal 'met (estimate "
+        f"only)' is within reach of chance); ran in {time.perf_counter() - began:.0f} s"
+    )
     return 0 if ok else 1
 
 
