@@ -17,7 +17,7 @@ COMMITS_ALLOWED = {
     ("api/services/exports.py", "_chunks"),
     ("api/services/webhooks.py", "claim"),
     ("api/services/webhooks.py", "record"),
-    ("api/services/webhooks.py", "drain"),
+    ("api/services/webhooks.py", "_next_to_send"),
     ("api/services/webhooks.py", "_set_aside"),
     ("api/services/webhooks.py", "_release"),
 }
