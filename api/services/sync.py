@@ -99,7 +99,6 @@ def _own_changes(user: User, since: int):
     """Records of patients the user sees now, changed after `since`; for a therapist, only
     those changed after the link that shows them (the link brings the earlier ones:
     _link_changes)."""
-    visible = access.visible_patient_ids(user)
     for order, model in KINDS.values():
         query = select(
             model.change_seq.label("seq"),
@@ -111,7 +110,7 @@ def _own_changes(user: User, since: int):
             query = query.join(
                 CareLink, and_(_active_link_of(user), CareLink.patient_id == model.patient_id)
             ).where(model.change_seq > CareLink.change_seq)
-        elif visible is not None:
+        elif (visible := access.visible_patient_ids(user)) is not None:
             query = query.where(model.patient_id.in_(visible))
         yield query
 
