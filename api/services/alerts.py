@@ -491,6 +491,8 @@ def _refresh_after_withdrawal(
         # The firings that escalated it may be the ones corrected away.
         severities = [t.evidence.get("severity", analyzer.RULES[alert.rule]) for t in live]
         _set_severity(alert, max(severities, key=analyzer.SEVERITIES.index))
+        if alert.status == "open":
+            _restore_acknowledgement(db_session, alert)
         _speak(alert)
         changes._mark_updated(alert)
         return
@@ -502,6 +504,29 @@ def _refresh_after_withdrawal(
     if alert in changes.updated:
         changes.updated.remove(alert)
     changes.resolved.append(alert)
+
+
+def _restore_acknowledgement(db_session: Session, alert: Alert) -> None:
+    """An escalation corrected away: the alert is back at the severity a clinician had
+    acknowledged before the escalation reopened it, so it is acknowledged again as they
+    left it, and that acknowledgement no longer counts as escalated (the alert-quality
+    report)."""
+    given = db_session.scalars(
+        select(AlertAcknowledgement)
+        .where(
+            AlertAcknowledgement.alert_id == alert.id,
+            AlertAcknowledgement.reopened_at.is_not(None),
+        )
+        .order_by(AlertAcknowledgement.acknowledged_at.desc())
+        .limit(1)
+    ).first()
+    if given is None or analyzer.SEVERITIES.index(given.severity) < alert.severity_rank:
+        return
+    given.reopened_at = None
+    alert.status = "acknowledged"
+    alert.acknowledged_by, alert.acknowledged_at = given.acknowledged_by, given.acknowledged_at
+    alert.acknowledgement_outcome = given.outcome
+    alert.acknowledgement_reason = given.reason
 
 
 # ---- reading and lifecycle -------------------------------------------------------------

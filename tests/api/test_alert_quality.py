@@ -450,3 +450,37 @@ def test_an_override_that_escalated_stays_counted_at_the_severity_it_was_given(
         2,
         1,
     )
+
+
+def test_an_escalation_corrected_away_gives_back_the_override_it_undid(client, make, db, linked):
+    """The report that sustained the re-check to a warning is deleted (a mistake): the alert
+    is a caution again, so it is acknowledged as the clinician left it, and their override
+    no longer counts as one that escalated."""
+    therapist, (patient, _) = linked
+    headers, clinician = make.headers(patient), make.headers(therapist)
+    _, raised = _usual_then_raised(client, headers)
+    [caution] = raised["alerts"]
+    _acknowledge(client, clinician, caution["id"], "overridden")
+    felt = NEURO_START + timedelta(days=5)
+    _weakness_checkin(client, headers, felt + timedelta(hours=12), 1)
+    sustaining = _weakness_checkin(client, headers, felt + timedelta(hours=24), 1)
+    [warning] = sustaining["alerts"]
+    assert (warning["severity"], warning["status"]) == ("warning", "open")
+    deleted = client.delete(f"/v1/checkins/{sustaining['id']}", headers=headers)
+    assert deleted.status_code == 204
+    alert = client.get(f"/v1/alerts/{caution['id']}", headers=clinician).get_json()
+    assert (alert["severity"], alert["status"]) == ("caution", "acknowledged")
+    assert alert["acknowledgement_outcome"] == "overridden"
+    rows = {
+        (r["rule"], r["severity"]): r for r in client.get(URL, headers=clinician).get_json()["rows"]
+    }
+    row = rows["neuro_recheck", "caution"]
+    assert (row["raised"], row["overridden"], row["overridden_then_escalated"]) == (1, 1, 0)
+    assert ("neuro_recheck", "warning") not in rows
+    db.expire_all()
+    [kept] = db.scalars(
+        select(AlertAcknowledgement).where(
+            AlertAcknowledgement.alert_id == uuid.UUID(caution["id"])
+        )
+    )
+    assert kept.reopened_at is None and kept.outcome == "overridden"
