@@ -133,8 +133,13 @@ def _link_changes(therapist: User, since: int):
             model.id.label("id"),
         ).join(model, model.patient_id == CareLink.patient_id)
         mine = and_(CareLink.therapist_id == therapist.id, CareLink.change_seq > since)
+        # Deleted ones too, when deleted after the cursor: the replica may hold them from an
+        # earlier link of the pair (their tombstones come by no other way).
         yield base.add_columns(literal(0).label("gone")).where(
-            mine, CareLink.status == "active", live, model.change_seq <= CareLink.change_seq
+            mine,
+            CareLink.status == "active",
+            model.change_seq <= CareLink.change_seq,
+            or_(live, model.change_seq > since),
         )
         # The pair's latest link only (each record once), and only what existed while it
         # held: a record made after the end is none of the therapist's business, not even
@@ -148,12 +153,12 @@ def _link_changes(therapist: User, since: int):
             )
             .exists()
         )
+        # Made while it held: created before its end by the clock, or numbered before it (a
+        # record another request created just after the end was read from the clock may
+        # have committed, and been synced, before the end did).
+        held = or_(model.created_at <= CareLink.ended_at, model.change_seq <= CareLink.change_seq)
         yield base.add_columns(literal(1).label("gone")).where(
-            mine,
-            CareLink.status == "ended",
-            CareLink.patient_id.not_in(visible),
-            ~relinked,
-            model.created_at <= CareLink.ended_at,
+            mine, CareLink.status == "ended", CareLink.patient_id.not_in(visible), ~relinked, held
         )
 
 

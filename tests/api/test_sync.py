@@ -559,3 +559,49 @@ def test_an_ended_links_tombstones_carry_that_links_own_end(client, make, db):
     ):
         gone, _ = sync_all(client, make.headers(therapist), cursor)
         assert {datetime.fromisoformat(c["deleted_at"]) for c in gone} == {ended}
+
+
+def test_a_record_deleted_while_the_link_was_ended_is_taken_away_on_relink(client, make):
+    """The therapist held a check-in; the patient deleted it, ended the link and linked
+    again: the relink's sync takes the check-in away (no other change will)."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    link = make.link(patient, therapist)
+    p_headers, t_headers = make.headers(patient), make.headers(therapist)
+    held = client.post("/v1/checkins", json=checkin_body(pain=2), headers=p_headers).get_json()
+    changes, cursor = sync_all(client, t_headers)
+    replica = apply({}, changes)
+    assert ("checkin", held["id"]) in replica
+    assert client.delete(f"/v1/checkins/{held['id']}", headers=p_headers).status_code == 204
+    assert client.delete(f"/v1/care-links/{link.id}", headers=p_headers).status_code == 204
+    again = client.post(
+        "/v1/care-links", json={"therapist_email": therapist.email}, headers=p_headers
+    )
+    assert again.status_code == 201
+    changes, _ = sync_all(client, t_headers, cursor, limit=1)
+    assert apply(replica, changes) == server_view(client, t_headers) == {}
+    # A fresh replica is not told of it at all.
+    fresh, _ = sync_all(client, t_headers)
+    assert fresh == []
+
+
+def test_a_record_synced_under_a_link_is_taken_away_whatever_the_clocks_said(client, make, db):
+    """A check-in written by one request just after another read the clock to end the link
+    (or on a server whose clock runs ahead) commits first and is synced under the link: the
+    end still takes it away."""
+    patient, therapist = make.user("patient"), make.user("therapist")
+    link = make.link(patient, therapist)
+    p_headers, t_headers = make.headers(patient), make.headers(therapist)
+    _, cursor = sync_all(client, t_headers)
+    made = client.post("/v1/checkins", json=checkin_body(pain=3), headers=p_headers).get_json()
+    changes, cursor = sync_all(client, t_headers, cursor)
+    replica = apply({}, changes)
+    assert ("checkin", made["id"]) in replica
+    assert client.delete(f"/v1/care-links/{link.id}", headers=p_headers).status_code == 204
+    created = db.get(CheckIn, uuid.UUID(made["id"])).created_at
+    db.execute(
+        CareLink.__table__.update()
+        .where(CareLink.id == link.id)
+        .values(ended_at=created - timedelta(milliseconds=50))
+    )
+    gone, _ = sync_all(client, t_headers, cursor)
+    assert apply(replica, gone) == server_view(client, t_headers) == {}
