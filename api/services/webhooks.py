@@ -781,18 +781,36 @@ def drain(
 
 
 def _send_batch(session_factory, settings, claimed, pool, senders, counts, stop) -> None:
-    """One claimed batch, as drain says."""
+    """One claimed batch, as drain says. An error recording one attempt does not lose the
+    others: every attempt begun is recorded, what was not begun is given back, and then the
+    first error is raised."""
     queues: dict[uuid.UUID, deque] = {}
     for delivery in claimed:
         queues.setdefault(delivery.subscription_id, deque()).append(delivery)
     in_flight: dict = {}  # future -> (the delivery, its sender)
+    failures: list[BaseException] = []
+
+    def finish(future) -> None:
+        delivery, sender = in_flight.pop(future)
+        sender.close()
+        try:
+            attempt = future.result()
+            with session_factory() as db_session:
+                outcome = record(db_session, delivery, attempt, now=utcnow())
+        except Exception as exc:  # the others are recorded first
+            failures.append(exc)
+            return
+        counts[outcome] += 1
+        _log(delivery, attempt, outcome)
+        if attempt.status_code is None and outcome == "retry":
+            _put_off(
+                session_factory, delivery.subscription_id, queues.pop(delivery.subscription_id, ())
+            )
+
     try:
-        while queues or in_flight:
-            if stop():
-                # Stopping: the attempts in hand are finished; the rest go back at once.
-                with session_factory() as db_session:
-                    _release(db_session, [d for queue in queues.values() for d in queue])
-                queues.clear()
+        while (queues and not failures) or in_flight:
+            if stop() or failures:
+                _give_back(session_factory, queues)
             busy = {delivery.subscription_id for delivery, _ in in_flight.values()}
             for subscription_id in [q for q in queues if q not in busy]:
                 if len(in_flight) >= senders:
@@ -802,26 +820,47 @@ def _send_batch(session_factory, settings, claimed, pool, senders, counts, stop)
                     sender = Sender()
                     future = pool.submit(send, sender, delivery, settings)
                     in_flight[future] = (delivery, sender)
-            if not in_flight:
-                continue
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                delivery, sender = in_flight.pop(future)
-                sender.close()
-                attempt = future.result()
-                with session_factory() as db_session:
-                    outcome = record(db_session, delivery, attempt, now=utcnow())
-                counts[outcome] += 1
-                _log(delivery, attempt, outcome)
-                rest = queues.get(delivery.subscription_id)
-                if rest and attempt.status_code is None and outcome == "retry":
-                    later = utcnow() + timedelta(seconds=RETRY_DELAYS[0])
-                    with session_factory() as db_session:
-                        _release(db_session, list(rest), due_at=later)
-                    del queues[delivery.subscription_id]
+            if in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finish(future)
     finally:
-        for _, sender in in_flight.values():
-            sender.close()
+        for future in list(in_flight):  # an error in this thread: the attempts still end
+            wait([future])
+            finish(future)
+        _give_back(session_factory, queues)
+    if failures:
+        raise failures[0]
+
+
+def _give_back(session_factory, queues: dict) -> None:
+    """The deliveries not begun go back at once."""
+    if queues:
+        with session_factory() as db_session:
+            _release(db_session, [d for queue in queues.values() for d in queue])
+        queues.clear()
+
+
+def _put_off(session_factory, subscription_id: uuid.UUID, rest) -> None:
+    """The subscription's receiver did not answer: what is left of its batch, and whatever
+    else of it is due soon, waits the first retry's delay (a backlog longer than a batch
+    would otherwise fill each next batch and wait out a deadline per batch)."""
+    later = utcnow() + timedelta(seconds=RETRY_DELAYS[0])
+    with session_factory() as db_session:
+        _release(db_session, list(rest), due_at=later)
+        db_session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.subscription_id == subscription_id,
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at < later,
+                or_(
+                    WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < utcnow()
+                ),
+            )
+            .values(next_attempt_at=later)
+        )
+        db_session.commit()
 
 
 def _next_to_send(

@@ -21,6 +21,7 @@ import trustme
 import yaml
 from openapi_schema_validator import OAS30Validator
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from api.services import analysis, reports, webhooks
@@ -29,6 +30,7 @@ from models import (
     CareLink,
     MassageSession,
     OutboxEvent,
+    WebhookAttempt,
     WebhookDelivery,
     WebhookSubscription,
     utcnow,
@@ -960,6 +962,72 @@ def test_a_hung_receiver_holds_its_own_deliveries_not_another_clinics_red_flag(
     soon = utcnow() + timedelta(seconds=5)
     assert all(d.status == "pending" and d.next_attempt_at > soon for d in hung_ones)
     assert all(d.leased_until is None for d in hung_ones)
+
+
+def test_a_hung_receiver_with_more_than_a_batch_pending_holds_no_later_batch(
+    app, client, make, receiver, db, monkeypatch
+):
+    """More of the hung subscription's deliveries are due than a batch holds: after its
+    first attempt without an answer, all of them wait the first retry's delay, so no later
+    batch fills with them again and another clinic's red flag waits for none."""
+    monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.5)
+    silent = Silent()
+    try:
+        hung, hung_therapist, _ = _subscribed(client, make, silent.url, ["alert.raised"])
+        patients = [hung] + [make.user("patient") for _ in range(5)]
+        for patient in patients[1:]:
+            make.link(patient, hung_therapist)
+        for patient in patients:
+            _red_flag(client, make, patient)
+        healthy, _, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
+        _red_flag(client, make, healthy)
+        arrived = []
+        receiver.requests = _Stamped(arrived)
+        began = time.monotonic()
+        counts = webhooks.drain(
+            app.extensions["db_sessionmaker"], webhooks.Settings.from_config(app.config), batch=2
+        )
+    finally:
+        silent.close()
+    assert arrived and arrived[0] - began < 2 * webhooks.ATTEMPT_DEADLINE
+    assert (counts["delivered"], counts["retry"]) == (1, 1)
+    db.expire_all()
+    waiting = db.scalars(
+        select(WebhookDelivery)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(OutboxEvent.patient_id.in_([p.id for p in patients]))
+    ).all()
+    assert sorted(d.attempts for d in waiting) == [0, 0, 0, 0, 0, 1]
+    assert all(d.next_attempt_at > utcnow() + timedelta(seconds=5) for d in waiting)
+
+
+def test_an_error_recording_one_attempt_still_records_the_others(
+    app, client, make, receiver, db, monkeypatch
+):
+    """The database fails while one attempt is recorded: the other attempt in flight, which
+    reached its receiver, is still recorded as delivered (it would be sent again once its
+    lease ran out), and then the error is raised."""
+    first, _, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
+    second, _, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
+    _red_flag(client, make, first)
+    _red_flag(client, make, second)
+    receiver.delay = 0.3
+    real_record, calls = webhooks.record, []
+
+    def record(*args, **kwargs):  # the first recording meets a database error (an edge)
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE webhook_deliveries", {}, Exception("locked"))
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(webhooks, "record", record)
+    with pytest.raises(OperationalError):
+        _drain(app)
+    assert len(receiver.requests) == 2
+    db.expire_all()
+    statuses = sorted(d.status for d in db.scalars(select(WebhookDelivery)))
+    assert statuses == ["delivered", "pending"]
+    assert db.scalar(select(func.count()).select_from(WebhookAttempt)) == 1
 
 
 class _Stamped(list):
