@@ -765,9 +765,10 @@ def drain(
     A claimed batch is sent by subscription, up to `senders` subscriptions at once, each
     one's deliveries in turn (its events in order): a receiver that hangs holds its own
     deliveries, not another clinic's red flag. After an attempt that got no answer (a
-    timeout, a refused connection) the rest of that subscription's batch is put off by the
-    first retry's delay, unsent, instead of each waiting out its own timeout in turn. Only
-    the HTTP requests run on other threads; the database is used from this one.
+    timeout, a refused connection) all that subscription's due deliveries are put off by
+    the first retry's delay, unsent, instead of each waiting out its own timeout in turn
+    (_put_off). Only the HTTP requests run on other threads; the database is used from
+    this one.
     """
     counts = dict.fromkeys(("delivered", "retry", "failed", "dropped", "held", "lost"), 0)
     with ThreadPoolExecutor(senders, thread_name_prefix="webhook-send-turn") as pool:
