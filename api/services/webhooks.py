@@ -803,10 +803,11 @@ def _send_batch(session_factory, settings, claimed, pool, senders, counts, stop)
             return
         counts[outcome] += 1
         _log(delivery, attempt, outcome)
+        subscription_id = delivery.subscription_id
         if attempt.status_code is None and outcome == "retry":
-            _put_off(
-                session_factory, delivery.subscription_id, queues.pop(delivery.subscription_id, ())
-            )
+            _put_off(session_factory, subscription_id, queues.pop(subscription_id, ()))
+        elif subscription_id in queues:  # round robin: its next turn after the others'
+            queues[subscription_id] = queues.pop(subscription_id)
 
     try:
         while (queues and not failures) or in_flight:

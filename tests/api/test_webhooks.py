@@ -1030,6 +1030,28 @@ def test_an_error_recording_one_attempt_still_records_the_others(
     assert db.scalar(select(func.count()).select_from(WebhookAttempt)) == 1
 
 
+def test_subscriptions_take_turns_for_a_free_sender(app, client, make, receiver, db):
+    """With one sender free, two subscriptions with two deliveries each are served in turn
+    (A, B, A, B): one with a long queue does not keep the slot while another waits."""
+    first, first_therapist, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
+    second, second_therapist, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
+    patients = {first_therapist.id: [first], second_therapist.id: [second]}
+    for therapist in (first_therapist, second_therapist):
+        other = make.user("patient")
+        make.link(other, therapist)
+        patients[therapist.id].append(other)
+    for group in patients.values():
+        for patient in group:
+            _red_flag(client, make, patient)
+    counts = webhooks.drain(
+        app.extensions["db_sessionmaker"], webhooks.Settings.from_config(app.config), senders=1
+    )
+    assert counts["delivered"] == 4
+    owner = {str(p.id): t for t, group in patients.items() for p in group}
+    served = [owner[e["data"]["patient_id"]] for e in receiver.events()]
+    assert served[0] != served[1] and served[2] != served[3] and served[1] != served[2]
+
+
 class _Stamped(list):
     """The receiver's requests, with the moment each arrived."""
 
