@@ -1,6 +1,7 @@
 """Command-line tasks: accounts, care links, demo data, re-analysis, tombstone and
 idempotency-record purges, the webhook worker."""
 
+import logging
 import signal
 import sys
 import time
@@ -13,6 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api import idempotency
@@ -22,6 +24,10 @@ from api.schemas.users import UserCreateIn
 from api.services import analysis, auth, care_links, demo, sync, users, webhooks
 from models import CareLink, User
 from models.user import ROLES
+
+log = logging.getLogger("sciatica_care.webhooks")
+# The longest wait between tries of a webhook worker that meets database errors (seconds).
+WORKER_BACKOFF_MAX = 30
 
 
 def _read_password() -> str:
@@ -210,8 +216,23 @@ def work(once: bool, idle: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     total: Counter = Counter()
+    failures = 0
     while True:
-        counts = webhooks.drain(app.extensions["db_sessionmaker"], settings, stop=lambda: stopping)
+        try:
+            counts = webhooks.drain(
+                app.extensions["db_sessionmaker"], settings, stop=lambda: stopping
+            )
+        except DBAPIError as error:
+            if once:
+                raise
+            # The database restarting, or SQLite locked past its timeout: every delivery
+            # begun was recorded (drain), the rest stay due; wait, then try again.
+            failures += 1
+            pause = min(WORKER_BACKOFF_MAX, 2 ** (failures - 1))
+            log.warning("webhook worker: database error (%s); again in %s s", error, pause)
+            _sleep_unless(stopping, pause)
+            continue
+        failures = 0
         total.update(counts)
         if once or stopping:
             # What this run did, from its start.
@@ -219,6 +240,13 @@ def work(once: bool, idle: float) -> None:
             return
         if not any(counts.values()):
             time.sleep(idle)
+
+
+def _sleep_unless(stopping: list, seconds: float) -> None:
+    """Sleep, waking early once a stop was asked."""
+    deadline = time.monotonic() + seconds
+    while not stopping and time.monotonic() < deadline:
+        time.sleep(min(0.2, seconds))
 
 
 @click.command("seed-demo")

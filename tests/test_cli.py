@@ -1,5 +1,7 @@
 """CLI: accounts, care links, tombstone purge and the demo clinic."""
 
+import os
+import signal
 import uuid
 from datetime import timedelta
 
@@ -193,3 +195,43 @@ def test_demo_logins_work(app, client):
 def test_demo_data_shows_every_rule_at_least_once(app, db):
     assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
     assert set(db.scalars(select(Alert.rule))) == set(analyzer.RULES)
+
+
+def test_the_webhook_worker_outlives_a_database_error(app, make, client, monkeypatch):
+    """The database fails under the worker once (restarting, or locked past its timeout):
+    it waits and delivers on its next pass instead of exiting with the alert undelivered;
+    with --once it reports the error."""
+    from sqlalchemy.exc import OperationalError
+
+    from api import cli
+    from api.services import webhooks
+    from tests.api.test_webhooks import Receiver, _red_flag, _subscribed
+
+    receiver = Receiver()
+    monkeypatch.setattr(cli, "WORKER_BACKOFF_MAX", 0.05)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    real_drain, passes = webhooks.drain, []
+
+    def drain(*args, **kwargs):  # the first pass meets the database down (an edge)
+        passes.append(1)
+        if len(passes) == 1:
+            raise OperationalError("SELECT webhook_deliveries", {}, Exception("server closed"))
+        counts = real_drain(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # then stop, as a supervisor would
+        return counts
+
+    try:
+        patient, _, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
+        _red_flag(client, make, patient)
+        monkeypatch.setattr(webhooks, "drain", drain)
+        once = app.test_cli_runner().invoke(args=["webhooks", "work", "--once"])
+        assert isinstance(once.exception, OperationalError) and receiver.requests == []
+        passes.clear()
+        result = app.test_cli_runner().invoke(args=["webhooks", "work"])
+        assert result.exit_code == 0, result.output
+        assert "delivered=1" in result.output and len(passes) == 2
+        assert [e["type"] for e in receiver.events()] == ["alert.raised"]
+    finally:
+        receiver.close()
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
