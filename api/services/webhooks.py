@@ -193,21 +193,13 @@ def check_url(url: str, settings: Settings) -> None:
 def _within(seconds: float, look_up, *args) -> None:
     """`look_up(*args)` on a thread of its own, refused past `seconds`: a request worker does
     not wait on name servers that never answer (the lookup, left running, is ignored)."""
-    outcome: dict = {}
-
-    def run() -> None:
-        try:
-            look_up(*args)
-        except Exception as exc:  # handed to the caller
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name="webhook-url-check", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise _refuse(NOT_PUBLIC)  # one answer for a name that is slow, missing or private
-    if "error" in outcome:
-        raise outcome["error"]
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-url-check")
+    try:
+        pool.submit(look_up, *args).result(timeout=seconds)
+    except FuturesTimeout:
+        raise _refuse(NOT_PUBLIC) from None  # one answer for a slow, missing or private name
+    finally:
+        pool.shutdown(wait=False)
 
 
 def new_secret() -> str:
@@ -771,17 +763,22 @@ def drain(
     this one.
     """
     counts = dict.fromkeys(("delivered", "retry", "failed", "dropped", "held", "lost"), 0)
-    with ThreadPoolExecutor(senders, thread_name_prefix="webhook-send-turn") as pool:
-        while not stop():
-            with session_factory() as db_session:
-                claimed = claim(db_session, now=utcnow(), limit=batch, lease=settings.lease)
-            if not claimed:
-                break
-            _send_batch(session_factory, settings, claimed, pool, senders, counts, stop)
+    idle = [Sender() for _ in range(senders)]  # one per slot, kept from batch to batch
+    try:
+        with ThreadPoolExecutor(senders, thread_name_prefix="webhook-send-turn") as pool:
+            while not stop():
+                with session_factory() as db_session:
+                    claimed = claim(db_session, now=utcnow(), limit=batch, lease=settings.lease)
+                if not claimed:
+                    break
+                _send_batch(session_factory, settings, claimed, pool, idle, counts, stop)
+    finally:
+        for sender in idle:
+            sender.close()
     return counts
 
 
-def _send_batch(session_factory, settings, claimed, pool, senders, counts, stop) -> None:
+def _send_batch(session_factory, settings, claimed, pool, idle: list, counts, stop) -> None:
     """One claimed batch, as drain says. An error recording one attempt does not lose the
     others: every attempt begun is recorded, what was not begun is given back, and then the
     first error is raised."""
@@ -793,7 +790,7 @@ def _send_batch(session_factory, settings, claimed, pool, senders, counts, stop)
 
     def finish(future) -> None:
         delivery, sender = in_flight.pop(future)
-        sender.close()
+        idle.append(sender)
         try:
             attempt = future.result()
             with session_factory() as db_session:
@@ -815,11 +812,13 @@ def _send_batch(session_factory, settings, claimed, pool, senders, counts, stop)
                 _give_back(session_factory, queues)
             busy = {delivery.subscription_id for delivery, _ in in_flight.values()}
             for subscription_id in [q for q in queues if q not in busy]:
-                if len(in_flight) >= senders:
+                if not idle:
                     break
-                delivery = _next_to_send(session_factory, settings, queues, subscription_id, counts)
+                delivery = _next_to_send(session_factory, settings, queues[subscription_id], counts)
+                if not queues[subscription_id]:
+                    del queues[subscription_id]
                 if delivery is not None:
-                    sender = Sender()
+                    sender = idle.pop()
                     future = pool.submit(send, sender, delivery, settings)
                     in_flight[future] = (delivery, sender)
             if in_flight:
@@ -847,18 +846,17 @@ def _put_off(session_factory, subscription_id: uuid.UUID, rest) -> None:
     """The subscription's receiver did not answer: what is left of its batch, and whatever
     else of it is due soon, waits the first retry's delay (a backlog longer than a batch
     would otherwise fill each next batch and wait out a deadline per batch)."""
-    later = utcnow() + timedelta(seconds=RETRY_DELAYS[0])
+    now = utcnow()
+    later = now + timedelta(seconds=RETRY_DELAYS[0])
     with session_factory() as db_session:
-        _release(db_session, list(rest), due_at=later)
+        _release(db_session, list(rest))
         db_session.execute(
             update(WebhookDelivery)
             .where(
                 WebhookDelivery.subscription_id == subscription_id,
                 WebhookDelivery.status == "pending",
                 WebhookDelivery.next_attempt_at < later,
-                or_(
-                    WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < utcnow()
-                ),
+                or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now),
             )
             .values(next_attempt_at=later)
         )
@@ -866,11 +864,10 @@ def _put_off(session_factory, subscription_id: uuid.UUID, rest) -> None:
 
 
 def _next_to_send(
-    session_factory, settings: Settings, queues: dict, subscription_id, counts
+    session_factory, settings: Settings, queue: deque, counts
 ) -> WebhookDelivery | None:
-    """The subscription's next delivery to send, its lease taken again; those no longer this
-    worker's, held or dropped are set aside on the way (and counted)."""
-    queue = queues[subscription_id]
+    """The next delivery of one subscription's `queue` to send, its lease taken again; those
+    no longer this worker's, held or dropped are set aside on the way (and counted)."""
     while queue:
         mine = queue.popleft()
         with session_factory() as db_session:
@@ -884,10 +881,7 @@ def _next_to_send(
                 counts["dropped" if decided == "drop" else "held"] += 1
                 continue
             db_session.commit()  # the renewed lease
-        if not queue:
-            del queues[subscription_id]
         return delivery
-    del queues[subscription_id]
     return None
 
 
@@ -924,12 +918,8 @@ def _set_aside(db_session: Session, delivery: WebhookDelivery, decided: str) -> 
     db_session.commit()
 
 
-def _release(
-    db_session: Session, claimed: list[WebhookDelivery], *, due_at: datetime | None = None
-) -> None:
-    """Give back claims not yet started (due again at `due_at`, if given: their receiver did
-    not answer the one before): only those still under this worker's lease."""
-    due = {} if due_at is None else {"next_attempt_at": due_at}
+def _release(db_session: Session, claimed: list[WebhookDelivery]) -> None:
+    """Give back claims not yet started: only those still under this worker's lease."""
     for delivery in claimed:
         db_session.execute(
             update(WebhookDelivery)
@@ -937,6 +927,6 @@ def _release(
                 WebhookDelivery.id == delivery.id,
                 WebhookDelivery.leased_until == delivery.leased_until,
             )
-            .values(leased_until=None, **due)
+            .values(leased_until=None)
         )
     db_session.commit()
