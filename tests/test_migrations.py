@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 import analyzer
 from api.db import make_engine
 from models import Alert, AlertAcknowledgement, Base, MassageSession, PatientSummary, User
+from models.alert import SEVERITIES
 from tests.conftest import ROOT
 
 
@@ -170,23 +171,7 @@ def test_rebuilding_the_outbox_keeps_every_delivery_on_sqlite(empty_database_url
         )
         conn.execute(
             insert(alerts_then).values(
-                id=alert,
-                patient_id=user,
-                rule="post_session_worsening",
-                severity="warning",
-                severity_rank=2,
-                status="open",
-                title="t",
-                message="m",
-                clinician_message="c",
-                recommendation="r",
-                evidence={},
-                occurrences=1,
-                first_seen_at=now,
-                last_seen_at=now,
-                ruleset_version="v",
-                created_at=now,
-                updated_at=now,
+                **_alert_row(alert, user, now, rule="post_session_worsening", severity="warning")
             )
         )
         conn.execute(
@@ -237,6 +222,29 @@ def test_rebuilding_the_outbox_keeps_every_delivery_on_sqlite(empty_database_url
     assert versions == [1]  # 0010: an alert written before it starts at version 1
 
 
+def _alert_row(alert: uuid.UUID, patient: uuid.UUID, now: datetime, *, rule, severity) -> dict:
+    """An open alert's columns as every revision since 0002 has them."""
+    return {
+        "id": alert,
+        "patient_id": patient,
+        "rule": rule,
+        "severity": severity,
+        "severity_rank": SEVERITIES.index(severity),
+        "status": "open",
+        "title": "t",
+        "message": "m",
+        "clinician_message": "c",
+        "recommendation": "r",
+        "evidence": {},
+        "occurrences": 1,
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "ruleset_version": "v",
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def _stored(engine, value: uuid.UUID) -> str:
     # SQLite keeps uuids as 32 hex digits, PostgreSQL as uuid.
     return value.hex if engine.dialect.name == "sqlite" else str(value)
@@ -266,23 +274,8 @@ def test_acknowledgements_migration_keeps_each_acknowledged_alerts_one(empty_dat
         for alert, rule, ack in ((acknowledged, "severe_pain", True), (waiting, "flare", False)):
             conn.execute(
                 insert(Alert.__table__).values(
-                    id=alert,
-                    patient_id=patient,
-                    rule=rule,
-                    severity="caution",
-                    severity_rank=1,
-                    status="acknowledged" if ack else "open",
-                    title="t",
-                    message="m",
-                    clinician_message="c",
-                    recommendation="r",
-                    evidence={},
-                    occurrences=1,
-                    first_seen_at=now,
-                    last_seen_at=now,
-                    ruleset_version="v",
-                    created_at=now,
-                    updated_at=now,
+                    **_alert_row(alert, patient, now, rule=rule, severity="caution")
+                    | {"status": "acknowledged" if ack else "open"},
                     acknowledged_by=therapist if ack else None,
                     acknowledged_at=now + timedelta(minutes=5) if ack else None,
                     acknowledgement_outcome="overridden" if ack else None,

@@ -924,6 +924,28 @@ class Silent:
             conn.close()
 
 
+def _hung_and_healthy(client, make, silent, receiver, *, hung: int):
+    """`hung` patients of a clinic whose receiver is `silent` raise red flags, then a patient
+    of another clinic whose receiver answers: those patients, and that one."""
+    first, therapist, _ = _subscribed(client, make, silent.url, ["alert.raised"])
+    patients = [first] + [make.user("patient") for _ in range(hung - 1)]
+    for patient in patients[1:]:
+        make.link(patient, therapist)
+    for patient in patients:
+        _red_flag(client, make, patient)
+    healthy, _, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
+    _red_flag(client, make, healthy)
+    return patients, healthy
+
+
+def _deliveries_of(db, patients) -> list[WebhookDelivery]:
+    return db.scalars(
+        select(WebhookDelivery)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(OutboxEvent.patient_id.in_([p.id for p in patients]))
+    ).all()
+
+
 def test_a_hung_receiver_holds_its_own_deliveries_not_another_clinics_red_flag(
     app, client, make, receiver, db, monkeypatch
 ):
@@ -934,14 +956,7 @@ def test_a_hung_receiver_holds_its_own_deliveries_not_another_clinics_red_flag(
     monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 1.0)
     silent = Silent()
     try:
-        hung, hung_therapist, _ = _subscribed(client, make, silent.url, ["alert.raised"])
-        patients = [hung] + [make.user("patient") for _ in range(4)]
-        for patient in patients[1:]:
-            make.link(patient, hung_therapist)
-        for patient in patients:
-            _red_flag(client, make, patient)
-        healthy, _, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
-        _red_flag(client, make, healthy)
+        patients, healthy = _hung_and_healthy(client, make, silent, receiver, hung=5)
         arrived = []
         began = time.monotonic()
         receiver.requests = _Stamped(arrived)
@@ -953,11 +968,7 @@ def test_a_hung_receiver_holds_its_own_deliveries_not_another_clinics_red_flag(
     assert arrived[0] - began < webhooks.ATTEMPT_DEADLINE
     assert (counts["delivered"], counts["retry"]) == (1, 1) and took < 2.5
     db.expire_all()
-    hung_ones = db.scalars(
-        select(WebhookDelivery)
-        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-        .where(OutboxEvent.patient_id.in_([p.id for p in patients]))
-    ).all()
+    hung_ones = _deliveries_of(db, patients)
     assert sorted(d.attempts for d in hung_ones) == [0, 0, 0, 0, 1]
     soon = utcnow() + timedelta(seconds=5)
     assert all(d.status == "pending" and d.next_attempt_at > soon for d in hung_ones)
@@ -973,14 +984,7 @@ def test_a_hung_receiver_with_more_than_a_batch_pending_holds_no_later_batch(
     monkeypatch.setattr(webhooks, "ATTEMPT_DEADLINE", 0.5)
     silent = Silent()
     try:
-        hung, hung_therapist, _ = _subscribed(client, make, silent.url, ["alert.raised"])
-        patients = [hung] + [make.user("patient") for _ in range(5)]
-        for patient in patients[1:]:
-            make.link(patient, hung_therapist)
-        for patient in patients:
-            _red_flag(client, make, patient)
-        healthy, _, _ = _subscribed(client, make, receiver.url, ["alert.raised"])
-        _red_flag(client, make, healthy)
+        patients, healthy = _hung_and_healthy(client, make, silent, receiver, hung=6)
         arrived = []
         receiver.requests = _Stamped(arrived)
         began = time.monotonic()
@@ -992,11 +996,7 @@ def test_a_hung_receiver_with_more_than_a_batch_pending_holds_no_later_batch(
     assert arrived and arrived[0] - began < 2 * webhooks.ATTEMPT_DEADLINE
     assert (counts["delivered"], counts["retry"]) == (1, 1)
     db.expire_all()
-    waiting = db.scalars(
-        select(WebhookDelivery)
-        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-        .where(OutboxEvent.patient_id.in_([p.id for p in patients]))
-    ).all()
+    waiting = _deliveries_of(db, patients)
     assert sorted(d.attempts for d in waiting) == [0, 0, 0, 0, 0, 1]
     assert all(d.next_attempt_at > utcnow() + timedelta(seconds=5) for d in waiting)
 
