@@ -13,6 +13,9 @@ The headline is the realistic clinic (SPEC section 2), every habit at once:
 - the immediate effect of a session is the patient's own (mean change -1.2 to 0, sd 1.1);
 - nerve grades wobble: a steady numbness or tingling grade is reported one higher or lower
   on 10 % of reports (weakness 6 %); stable patients' steady grades are 0-1;
+- many check-ins give pain only: each patient leaves the nerve grades out of a share of
+  their check-ins drawn from 0-80 % (the grades are then not reported, and a nerve deficit
+  or a grade-3 report shows on the reports that do grade);
 - 15 % of reports reach the server 1-8 days late, after reports felt later; the analyzer
   runs after every arrival, as the service does, and every finding that was ever raised
   counts (an alert withdrawn later was still seen).
@@ -88,6 +91,7 @@ class Habits:
     wobble: float = 0.1
     weakness_wobble: float = 0.06
     late_rate: float = 0.15
+    pain_only: tuple[float, float] = (0.0, 0.8)  # share of a patient's check-ins
 
 
 IDEAL = Habits(
@@ -101,6 +105,7 @@ IDEAL = Habits(
     wobble=0.0,
     weakness_wobble=0.0,
     late_rate=0.0,
+    pain_only=(0.0, 0.0),
 )
 REALISTIC = Habits()
 
@@ -116,6 +121,7 @@ class Patient:
     deficit_onset: str | None = None  # report id where the nerve deficit begins
     deficit_target: str | None = None  # report id where it reaches baseline + 2 grades
     marked: str | None = None  # report id of the red flag or grade-3 report
+    pain_only: frozenset[str] = frozenset()  # ids of check-ins without nerve grades
     findings: list[Finding] = field(default_factory=list)
     # For each finding's key, the position in `arrival` of the report whose arrival raised it.
     raised_on_arrival: dict[str, int] = field(default_factory=dict)
@@ -139,6 +145,7 @@ class Simulator:
         soreness = rng.uniform(0, h.soreness_max)
         linger = timedelta(hours=rng.uniform(48, 96))
         habit = rng.choices(("never", "some", "nearly_every"), h.checkin_mix)[0]
+        pain_only_share = rng.uniform(*h.pain_only)
         grades = {
             "numbness": rng.choice((0, 1)),
             "tingling": rng.choice((0, 1, 1, 2)),
@@ -178,6 +185,7 @@ class Simulator:
 
         reports: list[Report] = []
         sessions: list[Report] = []
+        pain_only: set[str] = set()
         for index in range(SESSIONS):
             at = times[index]
             before = latent(at)
@@ -190,10 +198,19 @@ class Simulator:
             reports.append(session)
             sessions.append(session)
             for felt in self.checkin_times(habit, at, times[index + 1]):
-                reports.append(self.checkin(felt, latent(felt), self.symptoms(grades, side)))
+                symptoms = self.symptoms(grades, side)
+                graded = rng.random() >= pain_only_share
+                checkin = self.checkin(felt, latent(felt), symptoms if graded else PAIN_ONLY)
+                reports.append(checkin)
+                if not graded:
+                    pain_only.add(checkin.id)
         reports.sort(key=lambda r: r.felt_at)
         return Patient(
-            reports=reports, arrival=self.arrival(reports), sessions=sessions, onset=onset
+            reports=reports,
+            arrival=self.arrival(reports),
+            sessions=sessions,
+            onset=onset,
+            pain_only=frozenset(pain_only),
         )
 
     def session(self, at: datetime, before: float, after: float, symptoms: Symptoms) -> Report:
@@ -263,19 +280,24 @@ class Simulator:
         patient = self.patient()
         name = self.rng.choice(("numbness", "weakness"))
         rate = self.h.weakness_wobble if name == "weakness" else self.h.wobble
-        if start is None:
-            start = self.rng.randrange(4, len(patient.reports) - 2)
+        onset = start if start is not None else self.rng.randrange(4, len(patient.reports) - 2)
+        graded = [r for r in patient.reports[:onset] if r.id not in patient.pain_only]
         # Stable grades are 0-1: a higher median (one early report read a grade high) is 1.
-        steady = min(1, _steady_grade(patient.reports[:start], name))
+        steady = min(1, _steady_grade(graded, name))
         changed, target = {}, None
-        for step, report in enumerate(patient.reports[start:], start=1):
+        # The deficit rises on every report; a pain-only check-in just does not tell it.
+        for step, report in enumerate(patient.reports[onset:], start=1):
             truth = min(3, steady + step)
+            if report.id in patient.pain_only:
+                continue
             if truth >= steady + 2 and target is None:
                 target = report.id
             symptoms = replace(report.symptoms, **{name: self.wobbled(truth, rate)})
             changed[report.id] = replace(report, symptoms=symptoms)
+        if target is None:  # no report graded it at baseline + 2: draw another patient
+            return self.nerve_deficit(start)
         patient = self.with_changes(patient, changed)
-        patient.deficit_onset, patient.deficit_target = patient.reports[start].id, target
+        patient.deficit_onset, patient.deficit_target = patient.reports[onset].id, target
         return patient
 
     def new_patient_nerve_deficit(self) -> Patient:
@@ -294,7 +316,7 @@ class Simulator:
 
     def grade_three(self) -> Patient:
         patient = self.patient()
-        report = self.rng.choice(patient.reports)
+        report = self.rng.choice([r for r in patient.reports if r.id not in patient.pain_only])
         name = self.rng.choice(("numbness", "weakness"))
         marked = replace(report, symptoms=replace(report.symptoms, **{name: 3}))
         patient = self.with_changes(patient, {report.id: marked})
@@ -311,6 +333,10 @@ class Simulator:
             arrival=swap(patient.arrival),
             sessions=swap(patient.sessions),
         )
+
+
+# What a check-in that gives pain only holds: the server stores omitted grades as 0.
+PAIN_ONLY = Symptoms()
 
 
 def _steady_grade(reports: list[Report], name: str) -> int:
@@ -537,6 +563,7 @@ SENSITIVITY = {
     "own immediate effect (mean -1.2 to 0, sd 1.1)": {"effect_mean": (-1.2, 0.0), "effect_sd": 1.1},
     "nerve grades wobble (1 in 10)": {"wobble": 0.1, "weakness_wobble": 0.06},
     "late sync (15 % of reports)": {"late_rate": 0.15},
+    "check-ins, 0-80 % of them pain only": {"checkin_mix": (0.2, 0.5, 0.3), "pain_only": (0, 0.8)},
 }
 
 
