@@ -83,8 +83,16 @@ def in_soreness_window(report: Report, session_at, config: AnalyzerConfig) -> bo
     return session_at is not None and report.felt_at - session_at < config.soreness_window
 
 
+def graded(reports: Iterable[Report], name: str) -> list[Report]:
+    """The reports that graded the nerve symptom ``name``: a check-in that gave pain only
+    says nothing of it, so it neither lowers the usual grade nor breaks a run of raised ones.
+    The grade functions below take a history of these."""
+    return [r for r in reports if getattr(r.symptoms, name) is not None]
+
+
 def grade_baseline(history: Sequence[Report], name: str, config: AnalyzerConfig) -> int:
-    """The patient's typical grade of a nerve symptom before the last few reports.
+    """The patient's typical grade of a nerve symptom before the last few reports that
+    graded it (``history``: graded).
 
     The low median of the ``baseline_reports`` reports before the last
     ``neuro_confirm_reports`` (so that a short run of raised grades, the very thing

@@ -13,18 +13,20 @@ PRESSURES = ("light", "moderate", "firm", "deep")
 
 @dataclass(frozen=True)
 class Symptoms:
-    """Neurological symptoms on a session or check-in; grades are 0-3 (none to severe)."""
+    """Neurological symptoms on a session or check-in; grades are 0-3 (none to severe), or
+    None when the report did not grade the symptom (a check-in that gives pain only)."""
 
-    numbness: int = 0
-    tingling: int = 0
-    weakness: int = 0
+    numbness: int | None = 0
+    tingling: int | None = 0
+    weakness: int | None = 0
     side: str | None = None
     bladder_bowel_change: bool = False
     saddle_numbness: bool = False
 
     def __post_init__(self) -> None:
         for name in ("numbness", "tingling", "weakness"):
-            _check_range(name, getattr(self, name), 0, 3)
+            if getattr(self, name) is not None:
+                _check_range(name, getattr(self, name), 0, 3)
         if self.side is not None and self.side not in SIDES:
             raise ValueError(f"side must be one of {SIDES} or None, not {self.side!r}")
 

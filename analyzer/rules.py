@@ -16,6 +16,7 @@ from analyzer.baseline import (
     early_rise_start,
     grade_baseline,
     grade_basis,
+    graded,
     pain_baseline,
 )
 from analyzer.config import RULES, AnalyzerConfig
@@ -79,6 +80,9 @@ def _nerve_rise(
     """Evidence when the grade of ``name`` is severe, >= urgent_rise above the baseline, or
     >= urgent_rise above where a new patient's rising reports started."""
     grade = getattr(trigger.symptoms, name)
+    if grade is None:
+        return None
+    history = graded(history, name)
     baseline = grade_baseline(history, name, config)
     basis = None
     if grade >= config.neuro_severe_grade:
@@ -106,6 +110,7 @@ def _nerve_rise(
 
 
 def _previous_grades(history: Sequence[Report], name: str) -> list[int]:
+    """The last three grades of ``name`` reported (``history``: graded)."""
     return [getattr(r.symptoms, name) for r in history[-3:]]
 
 
@@ -141,28 +146,31 @@ def neuro_recheck(
     raised = []
     for name in ("weakness", "numbness"):
         grade = getattr(trigger.symptoms, name)
-        baseline = grade_baseline(history, name, config)
+        if grade is None:
+            continue
+        reports = graded(history, name)
+        baseline = grade_baseline(reports, name, config)
         # One grade up, unless the urgent rules take it (severe, or a new patient's rise).
         if grade - baseline == 1 and _nerve_rise(name, trigger, history, config) is None:
-            run = history[-config.neuro_confirm_reports :]
+            run = reports[-config.neuro_confirm_reports :]
             sustained = (
                 len(run) == config.neuro_confirm_reports
-                and len(history) >= config.neuro_confirm_reports + config.baseline_min_reports
+                and len(reports) >= config.neuro_confirm_reports + config.baseline_min_reports
                 and all(getattr(r.symptoms, name) > baseline for r in run)
                 and trigger.felt_at - run[0].felt_at >= config.neuro_confirm_span
             )
             rank = (not sustained, name != "weakness")
-            raised.append((rank, name, grade, baseline, run if sustained else []))
+            raised.append((rank, name, grade, baseline, reports, run if sustained else []))
     if not raised:
         return None
     # A sustained rise first, then weakness before numbness.
-    _, name, grade, baseline, run = min(raised, key=lambda r: r[0])
+    _, name, grade, baseline, reports, run = min(raised, key=lambda r: r[0])
     evidence = {
         "symptom": name,
         "grade": grade,
         "usual_grade": baseline,
-        "usual_basis": grade_basis(history, config),
-        "previous_grades": _previous_grades(history, name),
+        "usual_basis": grade_basis(reports, config),
+        "previous_grades": _previous_grades(reports, name),
         "sustained": bool(run),
         "confirming_reports": len(run),
         "symptoms_raised": sorted(r[1] for r in raised),

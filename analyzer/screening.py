@@ -115,10 +115,11 @@ def _symptom_reasons(symptoms: Symptoms, config: AnalyzerConfig) -> list[tuple[s
     reasons = []
     if symptoms.bladder_bowel_change or symptoms.saddle_numbness:
         reasons.append(("red_flag_bladder_bowel", screening_text("red_flag_bladder_bowel")))
-    if symptoms.numbness >= config.neuro_severe_grade:
+    # A grade not given (None) is not judged.
+    if (symptoms.numbness or 0) >= config.neuro_severe_grade:
         text = screening_text("significant_numbness", numbness=symptoms.numbness)
         reasons.append(("significant_numbness", text))
-    if symptoms.weakness >= config.screening_weakness_grade:
+    if (symptoms.weakness or 0) >= config.screening_weakness_grade:
         text = screening_text("progressive_weakness", weakness=symptoms.weakness)
         reasons.append(("progressive_weakness", text))
     return reasons

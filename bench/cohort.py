@@ -335,8 +335,8 @@ class Simulator:
         )
 
 
-# What a check-in that gives pain only holds: the server stores omitted grades as 0.
-PAIN_ONLY = Symptoms()
+# What a check-in that gives pain only holds: no nerve grade and no side.
+PAIN_ONLY = Symptoms(numbness=None, tingling=None, weakness=None)
 
 
 def _steady_grade(reports: list[Report], name: str) -> int:

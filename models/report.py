@@ -58,9 +58,10 @@ class ReportMixin:
     def patient_id(cls) -> Mapped[uuid.UUID]:
         return mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
-    numbness: Mapped[int] = mapped_column(SmallInteger, default=0)
-    tingling: Mapped[int] = mapped_column(SmallInteger, default=0)
-    weakness: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # Nerve grades 0-3; NULL when the report did not grade the symptom (pain only).
+    numbness: Mapped[int | None] = mapped_column(SmallInteger)
+    tingling: Mapped[int | None] = mapped_column(SmallInteger)
+    weakness: Mapped[int | None] = mapped_column(SmallInteger)
     symptom_side: Mapped[str | None] = mapped_column(String(8))
     bladder_bowel_change: Mapped[bool] = mapped_column(Boolean, default=False)
     saddle_numbness: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -87,9 +88,9 @@ class ReportMixin:
 
     @symptoms.setter
     def symptoms(self, value: dict) -> None:
-        self.numbness = value.get("numbness", 0)
-        self.tingling = value.get("tingling", 0)
-        self.weakness = value.get("weakness", 0)
+        self.numbness = value.get("numbness")
+        self.tingling = value.get("tingling")
+        self.weakness = value.get("weakness")
         self.symptom_side = value.get("side")
         self.bladder_bowel_change = value.get("bladder_bowel_change", False)
         self.saddle_numbness = value.get("saddle_numbness", False)

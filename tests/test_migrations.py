@@ -10,10 +10,19 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import column, insert, inspect, select, table, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 import analyzer
 from api.db import make_engine
-from models import Alert, AlertAcknowledgement, Base, MassageSession, PatientSummary, User
+from models import (
+    Alert,
+    AlertAcknowledgement,
+    Base,
+    CheckIn,
+    MassageSession,
+    PatientSummary,
+    User,
+)
 from models.alert import SEVERITIES
 from tests.conftest import ROOT
 
@@ -154,17 +163,7 @@ def test_rebuilding_the_outbox_keeps_every_delivery_on_sqlite(empty_database_url
     user, alert, event, subscription = (uuid.uuid4() for _ in range(4))
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            insert(User.__table__).values(
-                id=user,
-                email="owner@example.org",
-                password_hash="!",
-                role="patient",
-                display_name="Owner",
-                created_at=now,
-                password_changed_at=now,
-            )
-        )
+        conn.execute(insert(User.__table__).values(_user_row(user, "patient", now)))
         # The alerts table as 0007 has it: without the version 0010 adds (and fills in).
         alerts_then = table(
             "alerts", *(column(c.name, c.type) for c in Alert.__table__.c if c.name != "version")
@@ -222,6 +221,19 @@ def test_rebuilding_the_outbox_keeps_every_delivery_on_sqlite(empty_database_url
     assert versions == [1]  # 0010: an alert written before it starts at version 1
 
 
+def _user_row(user: uuid.UUID, role: str, now: datetime) -> dict:
+    """A user's columns as every revision since 0006 has them."""
+    return {
+        "id": user,
+        "email": f"{role}-{user.hex[:8]}@example.org",
+        "password_hash": "!",
+        "role": role,
+        "display_name": role,
+        "created_at": now,
+        "password_changed_at": now,
+    }
+
+
 def _alert_row(alert: uuid.UUID, patient: uuid.UUID, now: datetime, *, rule, severity) -> dict:
     """An open alert's columns as every revision since 0002 has them."""
     return {
@@ -260,17 +272,7 @@ def test_acknowledgements_migration_keeps_each_acknowledged_alerts_one(empty_dat
     engine = make_engine(url)
     with engine.begin() as conn:
         for user, role in ((patient, "patient"), (therapist, "therapist")):
-            conn.execute(
-                insert(User.__table__).values(
-                    id=user,
-                    email=f"{role}@example.org",
-                    password_hash="!",
-                    role=role,
-                    display_name=role,
-                    created_at=now,
-                    password_changed_at=now,
-                )
-            )
+            conn.execute(insert(User.__table__).values(_user_row(user, role, now)))
         for alert, rule, ack in ((acknowledged, "severe_pain", True), (waiting, "flare", False)):
             conn.execute(
                 insert(Alert.__table__).values(
@@ -295,3 +297,47 @@ def test_acknowledgements_migration_keeps_each_acknowledged_alerts_one(empty_dat
         now + timedelta(minutes=5),
         None,
     )
+
+
+def test_nerve_grades_migration_keeps_grades_and_lets_a_report_leave_them_out(empty_database_url):
+    """0012: grades stored before keep their values; a report may hold none (NULL) while
+    the 0-3 checks still hold; downgrading stores a grade left out as 0, the old meaning."""
+    url = empty_database_url
+    _run(url, command.upgrade, "0011")
+    now = datetime(2026, 12, 8, 9, tzinfo=UTC)
+    patient, graded, pain_only = (uuid.uuid4() for _ in range(3))
+
+    def checkin(report: uuid.UUID, **grades) -> dict:
+        return {
+            "id": report,
+            "patient_id": patient,
+            "recorded_at": now,
+            "pain": 4,
+            "bladder_bowel_change": False,
+            "saddle_numbness": False,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+            **grades,
+        }
+
+    def grades(conn) -> dict:
+        rows = conn.execute(select(CheckIn.__table__))
+        return {row.id: (row.numbness, row.tingling, row.weakness) for row in rows}
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(User.__table__).values(_user_row(patient, "patient", now)))
+        conn.execute(
+            insert(CheckIn.__table__).values(checkin(graded, numbness=1, tingling=2, weakness=0))
+        )
+    _run(url, command.upgrade, "head")
+    with engine.begin() as conn:
+        conn.execute(insert(CheckIn.__table__).values(checkin(pain_only)))
+        assert grades(conn) == {graded: (1, 2, 0), pain_only: (None, None, None)}
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(CheckIn.__table__).values(checkin(uuid.uuid4(), weakness=4)))
+    _run(url, command.downgrade, "0011")
+    with engine.connect() as conn:
+        assert grades(conn) == {graded: (1, 2, 0), pain_only: (0, 0, 0)}
+    engine.dispose()

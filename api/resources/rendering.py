@@ -220,6 +220,7 @@ def html(course: Course, *, generated: datetime, zone: tzinfo = UTC) -> str:
         evidence={alert.id: evidence_rows(course, alert, when) for alert in course.alerts},
         label=label,
         red_flags=red_flags,
+        grades=grades,
         first_felt=first_felt,
         chart=Markup(svg[svg.index("<svg") :]),  # noqa: S704 - matplotlib escapes its text
         period=period(course.window.start, course.window.end, zone),
@@ -305,13 +306,26 @@ def red_flags(report) -> str:
     return ", ".join(_red_flags(report)) or "none"
 
 
+NERVE_GRADES = ("numbness", "tingling", "weakness")
+
+
+def grades(report) -> str:
+    """The nerve grades as a table cell shows them: "1 / – / 0", a dash not reported."""
+    return " / ".join(
+        "–" if getattr(report, name) is None else str(getattr(report, name))
+        for name in NERVE_GRADES
+    )
+
+
 def _nerve_symptoms(report) -> str:
+    given = ", ".join(
+        f"{name} {getattr(report, name)}"
+        for name in NERVE_GRADES
+        if getattr(report, name) is not None
+    )
     side = f", {report.symptom_side} side" if report.symptom_side else ""
     flags = "".join(f"; {flag}" for flag in _red_flags(report))
-    return (
-        f"numbness {report.numbness}, tingling {report.tingling}, weakness {report.weakness}"
-        f"{side}{flags}"
-    )
+    return f"{given or 'nerve grades not reported'}{side}{flags}"
 
 
 def label(code: str | None) -> str:

@@ -22,12 +22,34 @@ PAIN = ma.validate.Range(min=0, max=10)
 NOTES = ma.validate.Length(max=2000)
 
 
-class SymptomsIn(InSchema):
-    numbness = ma.fields.Integer(load_default=0, validate=GRADE, strict=True)
-    tingling = ma.fields.Integer(load_default=0, validate=GRADE, strict=True)
-    weakness = ma.fields.Integer(
-        load_default=0, validate=GRADE, strict=True, metadata={"description": "Leg weakness 0-3"}
+# A grade left out (or null) was not reported: a check-in may give pain only. It is kept
+# as not reported, never as 0, so that it neither lowers the patient's usual grade nor
+# makes their next ordinary report look like a rise.
+_NOT_GRADED = "; omitted or null: not reported this time"
+
+
+def _grade_in(description: str) -> ma.fields.Integer:
+    return ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=GRADE,
+        strict=True,
+        metadata={"description": description + _NOT_GRADED},
     )
+
+
+def _grade_out(description: str) -> ma.fields.Integer:
+    return ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": description + "; null: not reported"},
+    )
+
+
+class SymptomsIn(InSchema):
+    numbness = _grade_in("Numbness 0-3 (none, mild, moderate, severe)")
+    tingling = _grade_in("Tingling 0-3")
+    weakness = _grade_in("Leg weakness 0-3")
     side = ma.fields.String(
         load_default=None,
         allow_none=True,
@@ -39,9 +61,9 @@ class SymptomsIn(InSchema):
 
 
 class SymptomsOut(OutSchema):
-    numbness = ma.fields.Integer(required=True)
-    tingling = ma.fields.Integer(required=True)
-    weakness = ma.fields.Integer(required=True)
+    numbness = _grade_out("Numbness 0-3")
+    tingling = _grade_out("Tingling 0-3")
+    weakness = _grade_out("Leg weakness 0-3")
     side = ma.fields.String(
         required=True,
         allow_none=True,

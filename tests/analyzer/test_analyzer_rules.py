@@ -354,9 +354,18 @@ def test_worsening_trend_is_not_keyed_on_a_report_no_worse_than_the_baseline(bui
 # --- nerve symptoms: progressive_weakness, significant_numbness, neuro_recheck ------------
 
 
+# A check-in that gives pain only: no nerve grade at all.
+PAIN_ONLY = Symptoms(numbness=None, tingling=None, weakness=None)
+
+
 def nerve(build, name, grades, hours=24):
+    """Check-ins `hours` apart grading `name` (a grade of None: a pain-only check-in)."""
     return [
-        build.checkin(3, at=build.at(hours=i * hours), symptoms=Symptoms(**{name: g}))
+        build.checkin(
+            3,
+            at=build.at(hours=i * hours),
+            symptoms=PAIN_ONLY if g is None else Symptoms(**{name: g}),
+        )
         for i, g in enumerate(grades)
     ]
 
@@ -393,6 +402,41 @@ def test_urgent_nerve_rules_on_severe_grade_or_two_above_the_usual(build, name, 
     findings = fired(reports, rule)
     assert [f.key for f in findings] == [f"{rule}:{reports[i].id}" for i in fires_on]
     assert all(f.severity == "urgent" for f in findings)
+
+
+@pytest.mark.parametrize("name", ["weakness", "numbness"])
+@pytest.mark.parametrize(
+    ("grades", "fires_on"),
+    [
+        # A usual grade 1, then eight check-ins giving pain only: read as grade 0 they would
+        # make the usual grade 0 and the next ordinary wobble to 2 look two grades up.
+        ([1, 1, 1, 1, 1, *[None] * 8, 2], []),
+        ([0, 0, 0, 0, 0, 1, None, 2], [7]),  # a rise shows through a pain-only check-in
+        ([0, 0, 0, 0, 0, None, None, None], []),  # pain only says nothing of the nerves
+        ([None, None, 3], [2]),  # severe is urgent whatever came before
+    ],
+)
+def test_pain_only_check_ins_neither_lower_the_usual_grade_nor_hide_a_rise(
+    build, name, grades, fires_on
+):
+    reports = nerve(build, name, grades)
+    rule = URGENT_BY_SYMPTOM[name]
+    assert [f.key for f in fired(reports, rule)] == [f"{rule}:{reports[i].id}" for i in fires_on]
+
+
+def test_a_rise_over_pain_only_check_ins_is_a_recheck_naming_the_grades_reported(build):
+    reports = nerve(build, "weakness", [1, 1, 1, 1, 1, *[None] * 8, 2])
+    (finding,) = fired(reports, "neuro_recheck")
+    assert finding.report_ids == (reports[-1].id,)
+    assert (finding.evidence["usual_grade"], finding.evidence["grade"]) == (1, 2)
+    assert finding.evidence["previous_grades"] == [1, 1, 1]
+
+
+def test_pain_only_check_ins_between_raised_grades_do_not_break_the_confirmation(build):
+    reports = nerve(build, "weakness", [0, 0, 0, 0, 0, 1, None, 1, None, 1], hours=12)
+    findings = fired(reports, "neuro_recheck")
+    assert [f.severity for f in findings] == ["caution", "caution", "warning"]
+    assert findings[-1].report_ids == (reports[5].id, reports[7].id, reports[9].id)
 
 
 def test_a_new_patients_rise_names_where_their_reports_started(build):

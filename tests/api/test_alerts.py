@@ -12,6 +12,7 @@ from models import Alert, AlertTrigger, AuditEvent, CheckIn, MassageSession, Out
 from tests.conftest import checkin_body, session_body
 
 RED_FLAG = {"bladder_bowel_change": True}
+RED_FLAGS = ("bladder_bowel_change", "saddle_numbness")
 
 
 def _iso(dt: datetime) -> str:
@@ -900,6 +901,51 @@ def test_correcting_a_report_a_firing_cites_updates_what_the_alert_says(client, 
     assert (updated["id"], updated["status"]) == (urgent["id"], "open")
     assert updated["evidence"]["items"][-1]["previous_grades"] == [0, 0, 0]
     assert "just before: 0, 0, 0" in updated["message"]
+
+
+def test_pain_only_check_ins_are_not_graded_and_leave_the_usual_grade_alone(client, make, db):
+    """A patient whose usual numbness is 1 sends eight check-ins giving pain only, then a
+    report at grade 2: one grade above the usual, a re-check. Stored as grade 0, the pain-only
+    check-ins made the usual grade 0 and the grade 2 an urgent "significant numbness"."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+
+    def graded(day: float, numbness: int) -> dict:
+        symptoms = {"numbness": numbness, "tingling": 1, "weakness": 0, "side": "left"}
+        return _checkin_on(client, headers, day, symptoms=symptoms)
+
+    for day in range(5):
+        graded(day, 1)
+    pain_only = []
+    for half_days in range(8):
+        body = {"recorded_at": _iso(DAY0 + timedelta(days=5 + half_days / 2)), "pain": 4}
+        resp = client.post("/v1/checkins", json=body, headers=headers)
+        assert resp.status_code == 201
+        pain_only.append(resp.get_json())
+    assert all(c["alerts"] == [] for c in pain_only)
+    not_graded = dict.fromkeys(("numbness", "tingling", "weakness", "side"))
+    assert all(c["symptoms"] == not_graded | dict.fromkeys(RED_FLAGS, False) for c in pain_only)
+    stored = db.scalars(select(CheckIn).where(CheckIn.numbness.is_(None))).all()
+    assert sorted(str(c.id) for c in stored) == sorted(c["id"] for c in pain_only)
+
+    # Screened before the session, the grade 2 asks for a re-check; it does not stop it.
+    plan = {"planned_pressure": "light", "planned_areas": ["lower_back"]}
+    screening = client.post(
+        "/v1/screenings", json=plan | {"symptoms": {"numbness": 2}}, headers=headers
+    ).get_json()
+    assert (screening["verdict"], [r["rule"] for r in screening["reasons"]]) == (
+        "caution",
+        ["neuro_recheck"],
+    )
+    raised = graded(10, 2)
+    assert [(a["rule"], a["severity"]) for a in raised["alerts"]] == [("neuro_recheck", "caution")]
+    evidence = raised["alerts"][0]["evidence"]["items"][-1]
+    assert (evidence["usual_grade"], evidence["grade"], evidence["previous_grades"]) == (
+        1,
+        2,
+        [1, 1, 1],
+    )
+    assert _alerts(db, patient, severity="urgent") == []
 
 
 def test_correcting_the_confirming_reports_takes_the_recheck_back_to_caution(client, make, db):

@@ -121,20 +121,41 @@ def test_checkin_validation(client, make, db, override, field):
     assert db.scalar(select(CheckIn)) is None
 
 
-def test_missing_symptoms_default_to_none(client, make):
+def test_missing_symptoms_are_not_reported_grades_and_no_red_flag(client, make, db):
     patient = make.user("patient")
     body = session_body()
     del body["symptoms"], body["notes"], body["pain_after"]
     data = client.post("/v1/sessions", json=body, headers=make.headers(patient)).get_json()
     assert data["symptoms"] == {
-        "numbness": 0,
-        "tingling": 0,
-        "weakness": 0,
+        "numbness": None,
+        "tingling": None,
+        "weakness": None,
         "side": None,
         "bladder_bowel_change": False,
         "saddle_numbness": False,
     }
     assert data["pain_after"] is None and data["notes"] is None
+    stored = db.get(MassageSession, uuid.UUID(data["id"]))
+    assert (stored.numbness, stored.tingling, stored.weakness) == (None, None, None)
+
+
+def test_a_patch_leaves_one_grade_out_with_null_and_keeps_the_others(client, make, db):
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    grades = {"numbness": 1, "tingling": 1, "weakness": 1, "side": "left"}
+    written = client.post(
+        "/v1/checkins", json=checkin_body(symptoms=grades), headers=headers
+    ).get_json()
+    resp = client.patch(
+        f"/v1/checkins/{written['id']}", json={"symptoms": {"tingling": None}}, headers=headers
+    )
+    assert resp.status_code == 200
+    assert resp.get_json()["symptoms"] | {"tingling": "?"} == written["symptoms"] | {
+        "tingling": "?"
+    }
+    assert resp.get_json()["symptoms"]["tingling"] is None
+    stored = db.get(CheckIn, uuid.UUID(written["id"]))
+    assert (stored.numbness, stored.tingling, stored.weakness) == (1, None, 1)
 
 
 @pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
