@@ -99,11 +99,13 @@ def grade_baseline(history: Sequence[Report], name: str, config: AnalyzerConfig)
     being judged, does not raise its own baseline); with fewer reports, all of them.
     While it rests on fewer than ``neuro_min_reports`` reports, it is at least
     ``new_patient_grade``: one early report read a grade low must not make the
-    patient's usual grade look lower than it is.
+    patient's usual grade look lower than it is; unless at least two reports, all there
+    are, agree on the lower grade.
     """
     pool = _grade_pool(history, config)
     grade = median_low(getattr(r.symptoms, name) for r in pool) if pool else 0
-    if len(pool) < config.neuro_min_reports:
+    agreed = len(history) >= 2 and len({getattr(r.symptoms, name) for r in history}) == 1
+    if len(pool) < config.neuro_min_reports and not agreed:
         # Too few reports to know the usual grade: a mild grade counts as usual.
         grade = max(grade, config.new_patient_grade)
     return grade

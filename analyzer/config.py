@@ -11,7 +11,7 @@ from typing import Any
 
 # Every finding's consumer stores this next to the alert, so a changed rule or
 # default threshold must bump it.
-RULESET_VERSION = "2026.12-1"
+RULESET_VERSION = "2026.12-2"
 
 SEVERITIES = ("info", "caution", "warning", "urgent")
 

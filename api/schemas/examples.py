@@ -72,7 +72,7 @@ ALERT = {
     "occurrences": 1,
     "first_seen_at": "2026-11-20T18:16:02Z",
     "last_seen_at": "2026-11-20T18:16:02Z",
-    "ruleset_version": "2026.12-1",
+    "ruleset_version": "2026.12-2",
     "acknowledged_by": None,
     "acknowledged_at": None,
     "acknowledgement_outcome": None,

@@ -46,7 +46,10 @@ def test_no_reports_no_baseline():
     ("grades", "usual"),
     [
         ([], 1),  # a new patient counts as mild
-        ([0, 0], 1),
+        ([0], 1),  # one early report read low does not make the usual grade lower
+        ([1, 0], 1),
+        ([0, 0], 0),  # two reports, all there are, agree on none
+        ([0, 0, 0, 2], 1),  # not all agree, and only 2 reports before the last two
         ([0, 0, 0, 0, 0], 0),  # the last two are left out: 3 reports known
         ([0, 0, 0, 2, 2], 0),  # a short run of raised grades does not raise its own baseline
         ([2, 2, 2, 2, 2], 2),

@@ -383,8 +383,10 @@ URGENT_BY_SYMPTOM = {"weakness": "progressive_weakness", "numbness": "significan
         ([1, 1, 1, 1, 1, 2], []),  # one grade: a re-check, not urgent
         ([0, 0, 0, 0, 0, 1, 2], [6]),  # rising one grade per report: urgent at baseline + 2
         ([2], []),  # a new patient counts as usual grade 1
-        ([0, 2], []),
-        ([0, 0, 0, 2], []),  # still new: the usual grade rests on fewer than 3 reports
+        ([0, 2], []),  # one report at 0 could be a mild grade read low
+        ([1, 0, 2], []),  # and so could this 0, after a 1
+        ([0, 0, 0, 2], [3]),  # still new, but every report so far agrees on 0
+        ([0, 1, 0, 0, 2], []),  # still new, and the reports do not all agree
         # A new patient's own reports rising a grade at a time: urgent two above the start,
         # though a mild grade counts as usual while the reports are few.
         ([0, 1, 2], [2]),
