@@ -104,18 +104,24 @@ def grade_baseline(history: Sequence[Report], name: str, config: AnalyzerConfig)
     """
     pool = _grade_pool(history, config)
     grade = median_low(getattr(r.symptoms, name) for r in pool) if pool else 0
-    agreed = len(history) >= 2 and len({getattr(r.symptoms, name) for r in history}) == 1
-    if len(pool) < config.neuro_min_reports and not agreed:
+    if len(pool) < config.neuro_min_reports and not _agreed(history, name):
         # Too few reports to know the usual grade: a mild grade counts as usual.
         grade = max(grade, config.new_patient_grade)
     return grade
 
 
-def grade_basis(history: Sequence[Report], config: AnalyzerConfig) -> str:
+def grade_basis(history: Sequence[Report], name: str, config: AnalyzerConfig) -> str:
     """What the usual grade of grade_baseline rests on, as a clinician reads it."""
     if len(_grade_pool(history, config)) >= config.neuro_min_reports:
         return "earlier reports"
+    if _agreed(history, name):
+        return f"few reports yet, all {len(history)} at the same grade"
     return f"few reports yet: at least grade {config.new_patient_grade} counts as usual"
+
+
+def _agreed(history: Sequence[Report], name: str) -> bool:
+    """At least two reports, all there are, give the same grade of ``name``."""
+    return len(history) >= 2 and len({getattr(r.symptoms, name) for r in history}) == 1
 
 
 def _grade_pool(history: Sequence[Report], config: AnalyzerConfig) -> Sequence[Report]:

@@ -102,7 +102,7 @@ def _nerve_rise(
     return {
         name: grade,
         "usual_grade": baseline,
-        "usual_basis": basis or grade_basis(history, config),
+        "usual_basis": basis or grade_basis(history, name, config),
         "rise": grade - baseline,
         "previous_grades": _previous_grades(history, name),
         "pattern": pattern,
@@ -169,7 +169,7 @@ def neuro_recheck(
         "symptom": name,
         "grade": grade,
         "usual_grade": baseline,
-        "usual_basis": grade_basis(reports, config),
+        "usual_basis": grade_basis(reports, name, config),
         "previous_grades": _previous_grades(reports, name),
         "sustained": bool(run),
         "confirming_reports": len(run),

@@ -456,6 +456,14 @@ def test_a_new_patients_rise_from_a_lower_report_is_named_from_there(build):
     assert "usual grade 0 (their lowest report, rising on each since)" in finding.clinician_message
 
 
+def test_a_new_patients_agreed_grade_is_named_as_such(build):
+    reports = nerve(build, "numbness", [0, 0, 0, 2])
+    (finding,) = fired(reports, "significant_numbness")
+    assert (finding.evidence["usual_grade"], finding.evidence["rise"]) == (0, 2)
+    assert finding.evidence["usual_basis"] == "few reports yet, all 3 at the same grade"
+    assert "usual grade 0 (few reports yet, all 3 at the same grade)" in finding.clinician_message
+
+
 def test_urgent_nerve_evidence_names_the_usual_grade(build):
     reports = nerve(build, "numbness", [0, 0, 0, 0, 0, 2])
     (finding,) = fired(reports, "significant_numbness")
