@@ -46,10 +46,11 @@ def test_no_reports_no_baseline():
     ("grades", "usual"),
     [
         ([], 1),  # a new patient counts as mild
-        ([0], 1),  # one early report read low does not make the usual grade lower
-        ([1, 0], 1),
-        ([0, 0], 0),  # two reports, all there are, agree on none
-        ([0, 0, 0, 2], 1),  # not all agree, and only 2 reports before the last two
+        ([0], 0),  # the one report there is
+        ([1, 0], 1),  # a 1 and a 0 disagree: the 0 may be a mild grade read low
+        ([0, 0], 0),
+        ([0, 0, 1, 1], 0),  # the last two are left out: the 0s before them agree
+        ([0, 1, 0, 0], 1),  # the 0 and 1 before the last two disagree
         ([0, 0, 0, 0, 0], 0),  # the last two are left out: 3 reports known
         ([0, 0, 0, 2, 2], 0),  # a short run of raised grades does not raise its own baseline
         ([2, 2, 2, 2, 2], 2),

@@ -383,17 +383,18 @@ URGENT_BY_SYMPTOM = {"weakness": "progressive_weakness", "numbness": "significan
         ([1, 1, 1, 1, 1, 2], []),  # one grade: a re-check, not urgent
         ([0, 0, 0, 0, 0, 1, 2], [6]),  # rising one grade per report: urgent at baseline + 2
         ([2], []),  # a new patient counts as usual grade 1
-        ([0, 2], []),  # one report at 0 could be a mild grade read low
-        ([1, 0, 2], []),  # and so could this 0, after a 1
-        ([0, 0, 0, 2], [3]),  # still new, but every report so far agrees on 0
-        ([0, 1, 0, 0, 2], []),  # still new, and the reports do not all agree
+        ([0, 2], [1]),  # the one earlier report is the usual grade: two above it
+        ([1, 0, 2], []),  # a 1 and a 0 disagree: the 0 may be a mild grade read low
+        ([0, 0, 0, 2], [3]),  # still new, but the earlier reports agree on 0
+        ([0, 0, 1, 1, 2], [4]),  # the last two are left out of the usual grade, as always
+        ([0, 1, 0, 0, 2], []),  # still new, and the reports before the last two disagree
         # A new patient's own reports rising a grade at a time: urgent two above the start,
         # though a mild grade counts as usual while the reports are few.
         ([0, 1, 2], [2]),
         ([0, 0, 1, 2], [3]),
         ([1, 0, 1, 2], [3]),  # from the lowest report on
         ([0, 1, 1, 1, 2], []),  # a plateau at 1 since the 0: a re-check, as before
-        ([0, 1, 0, 2], []),  # fell back on the way
+        ([0, 1, 0, 2], [3]),  # fell back on the way: the usual grade is the first 0
         ([1, 1, 1, 1, 1, 1, 0, 2], []),  # one low reading does not lower the usual grade
         ([2, 2, 2, 2, 2, 2], []),  # a steady moderate grade is the patient's own
     ],
@@ -457,11 +458,12 @@ def test_a_new_patients_rise_from_a_lower_report_is_named_from_there(build):
 
 
 def test_a_new_patients_agreed_grade_is_named_as_such(build):
-    reports = nerve(build, "numbness", [0, 0, 0, 2])
+    reports = nerve(build, "numbness", [0, 0, 0, 0, 2])
     (finding,) = fired(reports, "significant_numbness")
     assert (finding.evidence["usual_grade"], finding.evidence["rise"]) == (0, 2)
-    assert finding.evidence["usual_basis"] == "few reports yet, all 3 at the same grade"
-    assert "usual grade 0 (few reports yet, all 3 at the same grade)" in finding.clinician_message
+    basis = "few reports yet: 2 reports, all at this grade"
+    assert finding.evidence["usual_basis"] == basis
+    assert f"usual grade 0 ({basis})" in finding.clinician_message
 
 
 def test_urgent_nerve_evidence_names_the_usual_grade(build):
@@ -486,7 +488,8 @@ def test_urgent_nerve_evidence_names_the_usual_grade(build):
         ([1], []),  # a new patient's mild grade is usual
         ([2], ["caution"]),  # a new patient's moderate grade: re-check
         ([0, 0, 0, 0, 0, 2], []),  # two grades up is for the urgent rules
-        ([0, 1, 2], []),  # and so is a new patient's rise from their first report
+        # One above the first report is a re-check; the 2, rising since it, is urgent.
+        ([0, 1, 2], ["caution"]),
         ([2, 2, 2, 2, 2, 3], ["caution"]),  # the first 2 only: severe is urgent, not a re-check
     ],
 )

@@ -1065,17 +1065,18 @@ def test_a_new_patients_screening_takes_a_mild_grade_as_usual(client, make):
 
 
 def test_a_new_patients_weakness_rising_on_every_report_is_urgent_at_two_grades(client, make):
-    """0, then 1, then 2 from a patient's first check-ins: two grades above where their own
-    reports started, though a mild grade counts as usual while the reports are few; the
-    screening of the same symptoms stops the session too."""
+    """0, then 1, then 2 from a patient's first check-ins: the 1 asks for a re-check, the 2
+    is two grades above where their own reports started; the screening of the same symptoms
+    stops the session too."""
     patient = make.user("patient")
     headers = make.headers(patient)
     start = datetime(2026, 12, 1, 9, tzinfo=UTC)
-    for day, grade in enumerate((0, 1)):
-        quiet = _weakness_checkin(client, headers, start + timedelta(days=2 * day), grade)
-        assert quiet["alerts"] == []
+    first = _weakness_checkin(client, headers, start, 0)
+    assert first["alerts"] == []
+    raised = _weakness_checkin(client, headers, start + timedelta(days=2), 1)
+    assert [(a["rule"], a["severity"]) for a in raised["alerts"]] == [("neuro_recheck", "caution")]
     risen = _weakness_checkin(client, headers, start + timedelta(days=4), 2)
-    [urgent] = risen["alerts"]
+    [urgent] = [a for a in risen["alerts"] if a["rule"] != "neuro_recheck"]
     assert (urgent["rule"], urgent["severity"]) == ("progressive_weakness", "urgent")
     assert urgent["evidence"]["items"][0]["pattern"] == "rising since the first reports"
     assert "your reports just before: 0, 1" in urgent["message"]
