@@ -8,13 +8,14 @@ list of patients shows. Nothing here touches Flask, a database or the clock.
 
 from analyzer.config import DEFAULT_CONFIG, RULES, RULESET_VERSION, SEVERITIES, AnalyzerConfig
 from analyzer.domain import Finding, PatientContext, Report, Symptoms
-from analyzer.engine import analyze
+from analyzer.engine import NERVE_SYMPTOMS, analyze
 from analyzer.screening import Screening, screen
 from analyzer.summary import Summary, summarize, summary_basis
 from analyzer.trend import trend_label
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "NERVE_SYMPTOMS",
     "RULES",
     "RULESET_VERSION",
     "SEVERITIES",

@@ -127,7 +127,7 @@ def _agreed(pool: Sequence[Report], name: str) -> bool:
 
 
 def _grade_pool(history: Sequence[Report], config: AnalyzerConfig) -> Sequence[Report]:
-    recent = history[-(config.baseline_reports + config.neuro_confirm_reports) :]
+    recent = history[-config.nerve_reports :]
     return recent[: -config.neuro_confirm_reports] or recent
 
 

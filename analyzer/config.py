@@ -39,12 +39,15 @@ class AnalyzerConfig:
 
     History window: a trigger is evaluated against the reports felt before it,
     limited to the last ``history_reports`` of them plus every one felt within
-    ``lookback`` before it. ``analyze`` applies this window itself, so a caller
-    that passes, for a written report felt at ``t``, the last
-    ``history_reports`` reports before ``t``, every report felt in
-    ``[t - lookback, t)``, and every report felt at or after ``t`` (with
-    ``focus_from=t``) gets exactly the findings a full-history run gives for
-    those triggers.
+    ``lookback`` before it; the nerve rules also see the last ``nerve_reports``
+    reports before it that graded each nerve symptom (weakness, numbness), so that
+    check-ins giving pain only cannot push a patient's grades out. ``analyze``
+    applies this window itself, so a caller that passes, for a written report felt
+    at ``t``, the last ``history_reports`` reports before ``t``, the last
+    ``nerve_reports`` before ``t`` that graded each nerve symptom, every report felt
+    in ``[t - lookback, t)``, and every report felt at or after ``t`` (with
+    ``focus_from=t``) gets exactly the findings a full-history run gives for those
+    triggers.
 
     Pain is on the 0-10 numeric rating scale; grades are 0-3; fractions are
     relative to the earlier value (0.30 = 30 %).
@@ -120,6 +123,12 @@ class AnalyzerConfig:
     # deep_pressure_in_flare
     flare_pressures: tuple[str, ...] = ("firm", "deep")
     flare_protected_areas: tuple[str, ...] = ("sciatic_nerve_path",)
+
+    @property
+    def nerve_reports(self) -> int:
+        """The graded reports a nerve rule looks back on: those its usual grade rests on
+        and those that confirm a rise (analyzer.baseline.grade_baseline)."""
+        return self.baseline_reports + self.neuro_confirm_reports
 
     def __post_init__(self) -> None:
         for problem in _problems(self):

@@ -8,7 +8,12 @@ from datetime import datetime
 
 from analyzer.config import DEFAULT_CONFIG, AnalyzerConfig
 from analyzer.domain import Finding, PatientContext, Report
-from analyzer.rules import ALL_RULES
+from analyzer.rules import ALL_RULES, neuro_recheck, progressive_weakness, significant_numbness
+
+# The rules that judge a nerve grade against the patient's own earlier grades, and the
+# symptoms they grade: they see the nerve window (nerve_window).
+NERVE_RULES = (progressive_weakness, significant_numbness, neuro_recheck)
+NERVE_SYMPTOMS = ("weakness", "numbness")
 
 
 def analyze(
@@ -28,11 +33,12 @@ def analyze(
     ordered = _in_felt_order(reports)
     if focus_from is not None and focus_from.utcoffset() is None:
         raise ValueError("focus_from must be timezone-aware")
+    graded = graded_positions(ordered)
     findings = [
         finding
         for index, trigger in enumerate(ordered)
         if focus_from is None or trigger.felt_at >= focus_from
-        for finding in _evaluate(trigger, history_window(ordered, index, config), context, config)
+        for finding in _evaluate(trigger, ordered, index, graded, context, config)
     ]
     return sorted(findings, key=lambda f: (f.felt_at, f.rule, f.key))
 
@@ -55,8 +61,46 @@ def history_window(
     return ordered[start:index]
 
 
+def graded_positions(ordered: Sequence[Report]) -> dict[str, list[int]]:
+    """For each nerve symptom, the positions in ``ordered`` of the reports that graded it."""
+    return {
+        name: [i for i, r in enumerate(ordered) if getattr(r.symptoms, name) is not None]
+        for name in NERVE_SYMPTOMS
+    }
+
+
+def nerve_window(
+    ordered: Sequence[Report],
+    index: int,
+    config: AnalyzerConfig,
+    graded: dict[str, list[int]],
+) -> Sequence[Report]:
+    """The history window, after the older of the last ``nerve_reports`` reports before the
+    trigger that graded each nerve symptom (``graded``: graded_positions of ``ordered``).
+
+    A run of check-ins giving pain only fills the history window without a grade; the
+    nerve rules still see the grades the patient gave before it."""
+    window = history_window(ordered, index, config)
+    start = index - len(window)
+    older = set()
+    for positions in graded.values():
+        end = bisect_left(positions, index)
+        older.update(p for p in positions[max(0, end - config.nerve_reports) : end] if p < start)
+    return [*(ordered[p] for p in sorted(older)), *window] if older else window
+
+
 def _evaluate(
-    trigger: Report, history: Sequence[Report], context: PatientContext, config: AnalyzerConfig
+    trigger: Report,
+    ordered: Sequence[Report],
+    index: int,
+    graded: dict[str, list[int]],
+    context: PatientContext,
+    config: AnalyzerConfig,
 ) -> list[Finding]:
-    results = (rule(trigger, history, context, config) for rule in ALL_RULES)
+    window = history_window(ordered, index, config)
+    nerve = nerve_window(ordered, index, config, graded)
+    results = (
+        rule(trigger, nerve if rule in NERVE_RULES else window, context, config)
+        for rule in ALL_RULES
+    )
     return [finding for finding in results if finding is not None]

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from analyzer.config import DEFAULT_CONFIG, SEVERITIES, AnalyzerConfig
 from analyzer.domain import Finding, PatientContext, Report, Symptoms
-from analyzer.engine import history_window
+from analyzer.engine import NERVE_RULES, graded_positions, history_window, nerve_window
 from analyzer.rules import (
     bilateral_symptoms,
     neuro_recheck,
@@ -96,13 +96,20 @@ def _against_history(
     neuro_recheck finding of a one-grade rise (None without one)."""
     planned = Report(id="screening", kind="checkin", felt_at=at, symptoms=symptoms)
     earlier = sorted((r for r in history if r.felt_at < at), key=lambda r: (r.felt_at, r.id))
-    window = history_window([*earlier, planned], len(earlier), config)
+    ordered = [*earlier, planned]
+    window = history_window(ordered, len(earlier), config)
+    nerve = nerve_window(ordered, len(earlier), config, graded_positions(ordered))
     stop = [
         (finding.rule, _rise_text(finding))
         for rule in _STOP_RULES
-        if (finding := rule(planned, window, PatientContext(), config)) is not None
+        if (
+            finding := rule(
+                planned, nerve if rule in NERVE_RULES else window, PatientContext(), config
+            )
+        )
+        is not None
     ]
-    return stop, neuro_recheck(planned, window, PatientContext(), config)
+    return stop, neuro_recheck(planned, nerve, PatientContext(), config)
 
 
 def _rise_text(finding) -> str:

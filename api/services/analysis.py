@@ -140,7 +140,7 @@ def _live(model, patient_id):
 # the other kind's own columns), so that one statement reads both kinds.
 _WINDOW_COLUMNS = tuple(dict.fromkeys((*_COLUMNS[MassageSession], *_COLUMNS[CheckIn])))
 _KINDS = (MassageSession, CheckIn)
-_PARTS = 3  # per kind; see _window_statement
+_PARTS = 5  # per kind; see _window_statement
 
 
 def _window_part(model):
@@ -157,23 +157,30 @@ def _window_part(model):
 
 
 @lru_cache
-def _window_statement(history_reports: int):
-    """One statement for both kinds of report, built once: a union of marked parts, three
-    per kind (part ``3 * k + i``, ``k`` the kind's place in _KINDS).
+def _window_statement(history_reports: int, nerve_reports: int):
+    """One statement for both kinds of report, built once: a union of marked parts, five
+    per kind (part ``5 * k + i``, ``k`` the kind's place in _KINDS).
 
     The last ``history_reports`` reports felt before the focus (i = 0), those felt in the
-    lookback before it (i = 1, up to ``LOOKBACK_CAP``), and up to ``AFTER_LIMIT`` + 1 felt at
-    or after it (i = 2: one more than are judged, to tell where the span judged ends).
+    lookback before it (i = 1, up to ``LOOKBACK_CAP``), up to ``AFTER_LIMIT`` + 1 felt at
+    or after it (i = 2: one more than are judged, to tell where the span judged ends), and
+    the last ``nerve_reports`` felt before it that graded weakness (i = 3) and numbness
+    (i = 4): the nerve rules' window (analyzer.engine.nerve_window).
     """
     marked = []
     for kind, model in enumerate(_KINDS):
         felt = felt_column(model)
         live = _window_part(model)
         before = live.where(felt < bindparam("focus"))
+        latest = before.order_by(felt.desc(), model.id.desc())
         parts = (
-            before.order_by(felt.desc(), model.id.desc()).limit(history_reports),
+            latest.limit(history_reports),
             before.where(felt >= bindparam("since")).limit(LOOKBACK_CAP),
             live.where(felt >= bindparam("focus")).order_by(felt, model.id).limit(AFTER_LIMIT + 1),
+            *(
+                latest.where(getattr(model, name).is_not(None)).limit(nerve_reports)
+                for name in analyzer.NERVE_SYMPTOMS
+            ),
         )
         marked += [
             select(part.subquery(), literal(_PARTS * kind + index).label("part"))
@@ -200,7 +207,8 @@ def load_window(
     rows: dict = {}
     after: dict = {model: [] for model in _KINDS}
     params = {"patient_id": patient_id, "focus": focus, "since": focus - cfg.lookback}
-    for row in column_rows(db_session, _window_statement(cfg.history_reports), params):
+    statement = _window_statement(cfg.history_reports, cfg.nerve_reports)
+    for row in column_rows(db_session, statement, params):
         kind, index = divmod(row.part, _PARTS)
         model = _KINDS[kind]
         # By kind and id: a session and a check-in stored before such ids were refused

@@ -109,6 +109,28 @@ def test_history_older_than_the_window_is_not_consulted(build):
     ]
 
 
+def test_check_ins_giving_pain_only_do_not_push_the_grades_out_of_the_window(build):
+    not_graded = Symptoms(numbness=None, tingling=None, weakness=None)
+    graded = [
+        build.checkin(3, at=build.at(days=i), symptoms=Symptoms(weakness=g))
+        for i, g in enumerate([0, 1, 0, 0, 0, 0])
+    ]
+    pain_only = [build.checkin(3, at=build.at(days=10 + i), symptoms=not_graded) for i in range(40)]
+    risen = build.checkin(3, at=build.at(days=60), symptoms=Symptoms(weakness=2))
+    findings = analyze([*graded, *pain_only, risen], CLEARED)
+    [urgent] = [f for f in findings if f.severity == "urgent"]
+    assert (urgent.rule, urgent.report_ids) == ("progressive_weakness", (risen.id,))
+    assert (
+        urgent.evidence["usual_grade"] == 0 and urgent.evidence["usual_basis"] == "earlier reports"
+    )
+    assert urgent.evidence["previous_grades"] == [0, 0, 0]
+    # What a write of it reads: its window, the last graded reports, and the report itself.
+    bounded = [*graded, *pain_only[-20:], risen]
+    assert analyze(bounded, CLEARED, focus_from=risen.felt_at) == [
+        f for f in findings if f.felt_at >= risen.felt_at
+    ]
+
+
 def test_reports_within_the_lookback_stay_history_beyond_the_report_count(build):
     config = AnalyzerConfig(history_reports=12, baseline_reports=10, trend_window=10)
     session = build.session(3, 3, at=build.at())

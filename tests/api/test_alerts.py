@@ -948,6 +948,31 @@ def test_pain_only_check_ins_are_not_graded_and_leave_the_usual_grade_alone(clie
     assert _alerts(db, patient, severity="urgent") == []
 
 
+def test_a_month_of_pain_only_check_ins_keeps_the_grades_a_write_is_judged_against(
+    client, make, db
+):
+    """Usual weakness 0, then 25 daily check-ins giving pain only (more than the 20 reports
+    a write reads back), then weakness 2: two grades above the usual grade, urgent."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    for day, grade in enumerate((0, 1, 0, 0, 0, 0)):
+        _weakness_checkin(client, headers, NEURO_START + timedelta(days=day), grade)
+    for day in range(25):
+        body = {"recorded_at": _iso(NEURO_START + timedelta(days=6 + day)), "pain": 4}
+        assert client.post("/v1/checkins", json=body, headers=headers).status_code == 201
+    risen = _weakness_checkin(client, headers, NEURO_START + timedelta(days=32), 2)
+    [urgent] = risen["alerts"]
+    assert (urgent["rule"], urgent["severity"]) == ("progressive_weakness", "urgent")
+    evidence = urgent["evidence"]["items"][-1]
+    assert (evidence["usual_grade"], evidence["usual_basis"], evidence["previous_grades"]) == (
+        0,
+        "earlier reports",
+        [0, 0, 0],
+    )
+    [stored] = _alerts(db, patient, rule="progressive_weakness")
+    assert stored.status == "open"
+
+
 def test_correcting_the_confirming_reports_takes_the_recheck_back_to_caution(client, make, db):
     patient = make.user("patient")
     headers = make.headers(patient)
