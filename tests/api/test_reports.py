@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import Alert, CheckIn, MassageSession
 from tests.conftest import checkin_body, same_problem, session_body
@@ -169,6 +169,29 @@ def test_client_id_retry_with_same_content_returns_existing(
     assert first.status_code == 201 and again.status_code == 200
     assert again.get_json()["id"] == report_id
     assert len(db.scalars(select(model)).all()) == 1
+
+
+@pytest.mark.parametrize(("path", "model", "body", "felt"), RESOURCES)
+def test_a_report_stored_with_left_out_grades_as_0_is_found_again_by_its_resend(
+    client, make, db, path, model, body, felt
+):
+    """Before grades could be left out, one left out was stored as 0: the phone that lost
+    the answer resends the same body with its id and gets the stored report (200), not a
+    409. A grade given differently is still another content."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    sent = body(id=str(uuid.uuid4()), symptoms={"tingling": 1, "side": "left"})
+    assert client.post(path, json=sent, headers=headers).status_code == 201
+    db.execute(update(model).values(numbness=0, weakness=0))  # as stored before 0012
+    db.commit()
+    again = client.post(path, json=sent, headers=headers)
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["symptoms"]["numbness"] == 0
+    graded = {**sent, "symptoms": {"numbness": 1, "tingling": 1, "side": "left"}}
+    assert client.post(path, json=graded, headers=headers).status_code == 409
+    [stored] = db.scalars(select(model)).all()
+    db.refresh(stored)
+    assert (stored.numbness, stored.tingling, stored.weakness) == (0, 1, 0)
 
 
 def test_a_session_sent_again_after_its_therapist_was_unlinked_gets_the_stored_one(
