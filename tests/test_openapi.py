@@ -256,3 +256,34 @@ def test_every_example_in_the_contract_matches_its_schema(generated_spec):
     for where, schema, example in examples:
         errors = [e.message for e in OAS30Validator({**schema, **schemas}).iter_errors(example)]
         assert errors == [], where
+
+
+def _defaults(spec: dict, schema: dict, seen: frozenset = frozenset()) -> list[str]:
+    """The properties of `schema` (nested ones followed through $ref) that declare a default."""
+    found = []
+    for name, prop in schema.get("properties", {}).items():
+        if "default" in prop:
+            found.append(name)
+        for ref in [prop.get("$ref"), *(p.get("$ref") for p in prop.get("anyOf", []))]:
+            if ref and ref not in seen:
+                nested = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+                found += [f"{name}.{inner}" for inner in _defaults(spec, nested, seen | {ref})]
+    return found
+
+
+def test_patch_bodies_declare_no_defaults(generated_spec):
+    """A partial update keeps what it leaves out; a default in its contract makes generated
+    clients send it with every PATCH, resetting that field (a red flag cleared)."""
+    patched = {
+        path: op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        for path, item in generated_spec["paths"].items()
+        for verb, op in item.items()
+        if verb == "patch" and "requestBody" in op
+    }
+    assert {"/v1/sessions/{report_id}", "/v1/checkins/{report_id}"} <= set(patched)
+    schemas = generated_spec["components"]["schemas"]
+    assert {
+        path: found
+        for path, ref in patched.items()
+        if (found := _defaults(generated_spec, schemas[ref.rsplit("/", 1)[1]]))
+    } == {}

@@ -1,5 +1,6 @@
 """Field types and base schemas shared by the resources."""
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import marshmallow as ma
@@ -46,6 +47,21 @@ class AwareDateTime(ma.fields.AwareDateTime):
         if not EARLIEST <= parsed <= LATEST:
             raise ValidationError("Must be between 1900 and 2200.")
         return parsed.astimezone(UTC)
+
+
+def for_patch(schema: type[ma.Schema]) -> type[ma.Schema]:
+    """``schema`` (a subclass made for PATCH) without its fields' load defaults.
+
+    A partial load applies none, but the contract shows them: a generated client then
+    sends each default with every PATCH, and changing one field reset the others (a
+    red flag cleared, the notes emptied). The fields are copies: the create schema keeps
+    its defaults."""
+    for name, field in list(schema._declared_fields.items()):
+        if field.load_default is not ma.missing:
+            field = copy.copy(field)
+            field.load_default = ma.missing
+            schema._declared_fields[name] = field
+    return schema
 
 
 class InSchema(ma.Schema):

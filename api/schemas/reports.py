@@ -11,6 +11,7 @@ from api.schemas.common import (
     InSchema,
     OutSchema,
     Period,
+    for_patch,
     one_of,
     strict_boolean,
 )
@@ -28,13 +29,13 @@ NOTES = ma.validate.Length(max=2000)
 _NOT_GRADED = "; omitted or null: not reported this time"
 
 
-def _grade_in(description: str) -> ma.fields.Integer:
+def _grade_in(description: str, not_graded: str = _NOT_GRADED) -> ma.fields.Integer:
     return ma.fields.Integer(
         load_default=None,
         allow_none=True,
         validate=GRADE,
         strict=True,
-        metadata={"description": description + _NOT_GRADED},
+        metadata={"description": description + not_graded},
     )
 
 
@@ -141,12 +142,30 @@ class CheckInIn(ReportIn):
     pain = _pain(required=True)
 
 
+_KEPT = "; null: not reported; omitted: kept as it is"
+
+
+@for_patch
+class SymptomsUpdateIn(SymptomsIn):
+    """What a PATCH changes of the symptoms; those it leaves out are kept."""
+
+    numbness = _grade_in("Numbness 0-3", _KEPT)
+    tingling = _grade_in("Tingling 0-3", _KEPT)
+    weakness = _grade_in("Leg weakness 0-3", _KEPT)
+
+
+@for_patch
 class SessionUpdateIn(SessionIn):
+    symptoms = ma.fields.Nested(SymptomsUpdateIn)
+
     class Meta:
         exclude = ("id", "patient_id")
 
 
+@for_patch
 class CheckInUpdateIn(CheckInIn):
+    symptoms = ma.fields.Nested(SymptomsUpdateIn)
+
     class Meta:
         exclude = ("id", "patient_id")
 

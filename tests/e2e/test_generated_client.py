@@ -67,6 +67,35 @@ def _ok(value, kind):
     return value
 
 
+def _patch_keeps_what_it_leaves_out(generated, patient, felt: datetime) -> None:
+    """A generated client's PATCH of one grade sends only that grade: the red flag and the
+    other grades stay (a contract with defaults had it send, and reset, all of them)."""
+    m = _models(generated)
+    flagged = _ok(
+        _api(generated, "checkins.create_checkin").sync(
+            client=patient,
+            body=m.CheckInIn(
+                recorded_at=felt,
+                pain=5,
+                notes="numb in the saddle area",
+                symptoms=m.SymptomsIn(numbness=1, tingling=1, weakness=1, saddle_numbness=True),
+            ),
+        ),
+        m.CheckInWriteOut,
+    )
+    patched = _ok(
+        _api(generated, "checkins.update_checkin").sync(
+            flagged.id,
+            client=patient,
+            body=m.CheckInUpdateIn(symptoms=m.SymptomsUpdateIn(tingling=None)),
+        ),
+        m.CheckInWriteOut,
+    )
+    s = patched.symptoms
+    assert (s.numbness, s.tingling, s.weakness, s.saddle_numbness) == (1, None, 1, True)
+    assert patched.notes == "numb in the saddle area"
+
+
 def _demo_therapist(server) -> tuple[str, str]:
     line = next(row for row in server.seed_output.splitlines() if "therapist@demo.clinic" in row)
     _, email, password = line.split()
@@ -127,12 +156,15 @@ def _clinic_day(server, generated, clients: ExitStack) -> None:
                 m.SessionWriteOut,
             )
         )
-    _ok(
+    pain_only = _ok(
         _api(generated, "checkins.create_checkin").sync(
             client=patient, body=m.CheckInIn(recorded_at=start + timedelta(days=4), pain=6)
         ),
         m.CheckInWriteOut,
     )
+    grades = (pain_only.symptoms.numbness, pain_only.symptoms.weakness)
+    assert grades == (None, None), "grades left out are not reported, not 0"
+    _patch_keeps_what_it_leaves_out(generated, patient, start + timedelta(days=5))
     alerts = _ok(_api(generated, "alerts.list_alerts").sync(client=patient), m.AlertPage)
     assert alerts.items, "the worsened session raised an alert"
 
@@ -164,7 +196,7 @@ def _clinic_day(server, generated, clients: ExitStack) -> None:
         _api(generated, "patients.get_patient_report").sync(me.patient_id, client=therapist),
         m.PatientReportOut,
     )
-    assert report.session_count == 2 and report.checkin_count == 1
+    assert report.session_count == 2 and report.checkin_count == 2
     changes = _ok(_api(generated, "sync.sync").sync(client=patient), m.SyncOut)
     typed = {type(c): c for c in changes.changes}
     assert set(typed) == {m.SessionChangeOut, m.CheckInChangeOut, m.AlertChangeOut}
