@@ -318,14 +318,16 @@ def grades(report) -> str:
 
 
 def _nerve_symptoms(report) -> str:
-    given = ", ".join(
-        f"{name} {getattr(report, name)}"
-        for name in NERVE_GRADES
-        if getattr(report, name) is not None
-    )
+    given = [n for n in NERVE_GRADES if getattr(report, n) is not None]
+    missing = [n for n in NERVE_GRADES if n not in given]
+    grades = ", ".join(f"{name} {getattr(report, name)}" for name in given)
+    if not given:
+        grades = "nerve grades not reported"
+    elif missing:
+        grades += f" ({', '.join(missing)} not reported)"
     side = f", {report.symptom_side} side" if report.symptom_side else ""
     flags = "".join(f"; {flag}" for flag in _red_flags(report))
-    return f"{given or 'nerve grades not reported'}{side}{flags}"
+    return f"{grades}{side}{flags}"
 
 
 def label(code: str | None) -> str:

@@ -195,6 +195,18 @@ def test_printable_report_opens_with_a_banner_for_pressing_alerts_and_reads_as_w
     assert '<td class="flag">bladder or bowel change</td>' in checkins
 
 
+def test_a_check_in_giving_pain_only_shows_its_grades_as_not_reported(client, make, linked):
+    patient, therapist = linked
+    body = {"recorded_at": "2026-10-21T08:00:00Z", "pain": 3}
+    assert client.post("/v1/checkins", json=body, headers=make.headers(patient)).status_code == 201
+    text = client.get(
+        f"/v1/patients/{patient.id}/report.html", headers=make.headers(therapist)
+    ).get_data(as_text=True)
+    checkins = text[text.index("<h2>Check-ins</h2>") :]
+    assert "<td>– / – / –</td>" in checkins and "None" not in checkins
+    assert "(0-3; – not reported)" in checkins
+
+
 def test_a_red_flag_on_a_session_shows_in_its_row_and_in_its_alerts_evidence(client, make, linked):
     patient, therapist = linked
     flagged = session_body(
@@ -211,7 +223,8 @@ def test_a_red_flag_on_a_session_shows_in_its_row_and_in_its_alerts_evidence(cli
     assert "<td>Left</td>" in sessions and '<td class="flag">saddle numbness</td>' in sessions
     assert "<td>– / 1 / –</td>" in sessions  # numbness and weakness not reported
     alerts = text[text.index("<h2>Alerts in this period</h2>") : text.index("<h2>Sessions</h2>")]
-    assert " after; tingling 1, left side; saddle numbness</li>" in alerts
+    told = " after; tingling 1 (numbness, weakness not reported), left side; saddle numbness</li>"
+    assert told in alerts
 
 
 def test_an_alert_whose_reports_were_deleted_as_a_typo_is_not_in_the_report(client, make, linked):
