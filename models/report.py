@@ -38,6 +38,8 @@ AREAS = (
     "sciatic_nerve_path",
 )
 SYMPTOM_SIDES = ("left", "right", "both")
+# The nerve grades (0-3) of the symptoms; NULL when the report did not grade one.
+GRADES = ("numbness", "tingling", "weakness")
 # A report's `symptoms` object: its keys and the columns that hold them.
 SYMPTOM_COLUMNS = {
     "numbness": "numbness",

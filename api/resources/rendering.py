@@ -11,6 +11,7 @@ from flask import render_template
 from markupsafe import Markup
 
 from api.services.patient_report import Course, summary
+from models.report import GRADES
 
 # Each at least 4.5:1 against white (WCAG AA for text; markers carry their number too).
 SEVERITY_COLOURS = {
@@ -306,20 +307,16 @@ def red_flags(report) -> str:
     return ", ".join(_red_flags(report)) or "none"
 
 
-NERVE_GRADES = ("numbness", "tingling", "weakness")
-
-
 def grades(report) -> str:
     """The nerve grades as a table cell shows them: "1 / – / 0", a dash not reported."""
     return " / ".join(
-        "–" if getattr(report, name) is None else str(getattr(report, name))
-        for name in NERVE_GRADES
+        "–" if getattr(report, name) is None else str(getattr(report, name)) for name in GRADES
     )
 
 
 def _nerve_symptoms(report) -> str:
-    given = [n for n in NERVE_GRADES if getattr(report, n) is not None]
-    missing = [n for n in NERVE_GRADES if n not in given]
+    given = [n for n in GRADES if getattr(report, n) is not None]
+    missing = [n for n in GRADES if n not in given]
     grades = ", ".join(f"{name} {getattr(report, name)}" for name in given)
     if not given:
         grades = "nerve grades not reported"

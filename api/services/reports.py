@@ -24,7 +24,7 @@ from api.services import access, alerts, analysis, audit, versions
 from models import CareLink, CheckIn, MassageSession, User, utcnow
 from models.base import column_rows, get_by_id, is_unique_violation
 from models.changes import stamp
-from models.report import felt_column
+from models.report import GRADES, felt_column
 
 Report = MassageSession | CheckIn
 ReportModel = type[MassageSession] | type[CheckIn]
@@ -99,14 +99,11 @@ def _same_content(report: Report, data: dict) -> bool:
     return True
 
 
-# Grades a report may leave out. Before they could be (migration 0012), one left out was
-# stored as 0: a phone resending such a report with its id gets it back, not a 409.
-_GRADES = ("numbness", "tingling", "weakness")
-
-
 def _same_symptoms(stored: dict, sent: dict) -> bool:
+    """Before a grade could be left out (migration 0012), one left out was stored as 0: a
+    phone resending such a report with its id gets it back, not a 409."""
     return all(
-        stored[key] == value or (value is None and key in _GRADES and stored[key] == 0)
+        stored[key] == value or (value is None and key in GRADES and stored[key] == 0)
         for key, value in sent.items()
     )
 
