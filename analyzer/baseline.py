@@ -97,14 +97,15 @@ def grade_baseline(history: Sequence[Report], name: str, config: AnalyzerConfig)
     The low median of the ``baseline_reports`` reports before the last
     ``neuro_confirm_reports`` (so that a short run of raised grades, the very thing
     being judged, does not raise its own baseline); with fewer reports, all of them.
-    While it rests on fewer than ``neuro_min_reports`` reports that do not all agree, it
-    is at least ``new_patient_grade``: of a mild grade read 1, 0, the 0 must not make the
-    patient's usual grade look lower than it is. Reports that agree are the usual grade
-    as SPEC defines it (the typical grade of the earlier reports), however few.
+    While it rests on fewer than ``neuro_min_reports`` reports, it is at least
+    ``new_patient_grade`` unless every report so far agrees: of a mild grade read 1, 0, 1,
+    the 0 must not make the patient's usual grade look lower than it is. Reports that all
+    agree are the usual grade as SPEC defines it (the typical grade of the earlier
+    reports), however few.
     """
     pool = _grade_pool(history, config)
     grade = median_low(getattr(r.symptoms, name) for r in pool) if pool else 0
-    if len(pool) < config.neuro_min_reports and not _agreed(pool, name):
+    if len(pool) < config.neuro_min_reports and not _agreed(history, name):
         # Too few reports, and they disagree: a mild grade counts as usual.
         grade = max(grade, config.new_patient_grade)
     return grade
@@ -112,18 +113,17 @@ def grade_baseline(history: Sequence[Report], name: str, config: AnalyzerConfig)
 
 def grade_basis(history: Sequence[Report], name: str, config: AnalyzerConfig) -> str:
     """What the usual grade of grade_baseline rests on, as a clinician reads it."""
-    pool = _grade_pool(history, config)
-    if len(pool) >= config.neuro_min_reports:
+    if len(_grade_pool(history, config)) >= config.neuro_min_reports:
         return "earlier reports"
-    if _agreed(pool, name):
-        count = "1 report" if len(pool) == 1 else f"{len(pool)} reports, all at this grade"
+    if _agreed(history, name):
+        count = "1 report" if len(history) == 1 else f"{len(history)} reports, all at this grade"
         return f"few reports yet: {count}"
     return f"few reports yet: at least grade {config.new_patient_grade} counts as usual"
 
 
-def _agreed(pool: Sequence[Report], name: str) -> bool:
-    """The reports of the pool (at least one) all give the same grade of ``name``."""
-    return len({getattr(r.symptoms, name) for r in pool}) == 1
+def _agreed(history: Sequence[Report], name: str) -> bool:
+    """The reports so far (at least one) all give the same grade of ``name``."""
+    return len({getattr(r.symptoms, name) for r in history}) == 1
 
 
 def _grade_pool(history: Sequence[Report], config: AnalyzerConfig) -> Sequence[Report]:

@@ -49,7 +49,7 @@ def test_no_reports_no_baseline():
         ([0], 0),  # the one report there is
         ([1, 0], 1),  # a 1 and a 0 disagree: the 0 may be a mild grade read low
         ([0, 0], 0),
-        ([0, 0, 1, 1], 0),  # the last two are left out: the 0s before them agree
+        ([0, 0, 1, 1], 1),  # the reports so far disagree: a plateau at 1 after two 0s
         ([0, 1, 0, 0], 1),  # the 0 and 1 before the last two disagree
         ([0, 0, 0, 0, 0], 0),  # the last two are left out: 3 reports known
         ([0, 0, 0, 2, 2], 0),  # a short run of raised grades does not raise its own baseline

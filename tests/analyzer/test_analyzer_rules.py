@@ -386,15 +386,16 @@ URGENT_BY_SYMPTOM = {"weakness": "progressive_weakness", "numbness": "significan
         ([0, 2], [1]),  # the one earlier report is the usual grade: two above it
         ([1, 0, 2], []),  # a 1 and a 0 disagree: the 0 may be a mild grade read low
         ([0, 0, 0, 2], [3]),  # still new, but the earlier reports agree on 0
-        ([0, 0, 1, 1, 2], [4]),  # the last two are left out of the usual grade, as always
-        ([0, 1, 0, 0, 2], []),  # still new, and the reports before the last two disagree
+        ([0, 0, 1, 1, 2], []),  # a plateau at 1 after the 0s: the 1 may be the usual grade
+        ([0, 1, 1, 2], []),  # so may it here: the first 0 may be a mild grade read low
+        ([0, 1, 0, 0, 2], []),  # still new, and the reports disagree
         # A new patient's own reports rising a grade at a time: urgent two above the start,
         # though a mild grade counts as usual while the reports are few.
         ([0, 1, 2], [2]),
         ([0, 0, 1, 2], [3]),
         ([1, 0, 1, 2], [3]),  # from the lowest report on
         ([0, 1, 1, 1, 2], []),  # a plateau at 1 since the 0: a re-check, as before
-        ([0, 1, 0, 2], [3]),  # fell back on the way: the usual grade is the first 0
+        ([0, 1, 0, 2], []),  # fell back on the way
         ([1, 1, 1, 1, 1, 1, 0, 2], []),  # one low reading does not lower the usual grade
         ([2, 2, 2, 2, 2, 2], []),  # a steady moderate grade is the patient's own
     ],
@@ -461,7 +462,7 @@ def test_a_new_patients_agreed_grade_is_named_as_such(build):
     reports = nerve(build, "numbness", [0, 0, 0, 0, 2])
     (finding,) = fired(reports, "significant_numbness")
     assert (finding.evidence["usual_grade"], finding.evidence["rise"]) == (0, 2)
-    basis = "few reports yet: 2 reports, all at this grade"
+    basis = "few reports yet: 4 reports, all at this grade"
     assert finding.evidence["usual_basis"] == basis
     assert f"usual grade 0 ({basis})" in finding.clinician_message
 
