@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     SmallInteger,
     String,
+    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -106,6 +107,22 @@ def _symptom_checks() -> tuple[CheckConstraint, ...]:
     )
 
 
+def _graded_indexes(table: str, felt: str) -> tuple[Index, ...]:
+    """A patient's reports that graded weakness, and those that graded numbness, in felt
+    order: the analyzer reads the last few of each (its nerve window) without walking past
+    every pain-only check-in of a patient who seldom grades."""
+    return tuple(
+        Index(
+            f"ix_{table}_patient_{grade}",
+            "patient_id",
+            felt,
+            sqlite_where=text(f"{grade} IS NOT NULL"),
+            postgresql_where=text(f"{grade} IS NOT NULL"),
+        )
+        for grade in ("weakness", "numbness")
+    )
+
+
 class MassageSession(ReportMixin, Base):
     __tablename__ = "sessions"
     __table_args__ = (
@@ -115,6 +132,7 @@ class MassageSession(ReportMixin, Base):
         CheckConstraint("duration_minutes BETWEEN 1 AND 240", name="duration_minutes"),
         Index("ix_sessions_patient_started", "patient_id", "started_at"),
         Index("ix_sessions_patient_change", "patient_id", "change_seq"),
+        *_graded_indexes("sessions", "started_at"),
     )
 
     therapist_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -141,6 +159,7 @@ class CheckIn(ReportMixin, Base):
         CheckConstraint("pain BETWEEN 0 AND 10", name="pain"),
         Index("ix_checkins_patient_recorded", "patient_id", "recorded_at"),
         Index("ix_checkins_patient_change", "patient_id", "change_seq"),
+        *_graded_indexes("checkins", "recorded_at"),
     )
 
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
