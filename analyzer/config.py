@@ -108,7 +108,7 @@ class AnalyzerConfig:
     # neuro_recheck (caution), a warning once neuro_confirm_reports more reports over at
     # least neuro_confirm_span confirm it (after baseline_min_reports earlier reports). A
     # patient with no earlier report counts as new_patient_grade, and so does one with
-    # fewer than neuro_min_reports.
+    # fewer than neuro_min_reports whose reports disagree (one that agree give their grade).
     neuro_severe_grade: int = 3
     neuro_urgent_rise: int = 2
     neuro_confirm_reports: int = 2

@@ -8,11 +8,18 @@ from datetime import datetime
 
 from analyzer.config import DEFAULT_CONFIG, AnalyzerConfig
 from analyzer.domain import Finding, PatientContext, Report
-from analyzer.rules import ALL_RULES, neuro_recheck, progressive_weakness, significant_numbness
+from analyzer.rules import (
+    ALL_RULES,
+    bilateral_symptoms,
+    neuro_recheck,
+    progressive_weakness,
+    significant_numbness,
+)
 
-# The rules that judge a nerve grade against the patient's own earlier grades, and the
-# symptoms they grade: they see the nerve window (nerve_window).
-NERVE_RULES = (progressive_weakness, significant_numbness, neuro_recheck)
+# The rules that judge nerve symptoms against the patient's own earlier reports of them,
+# and the symptoms graded: they see the nerve window (nerve_window), so that pain-only
+# check-ins (no grade, no side) cannot push those earlier reports out.
+NERVE_RULES = (progressive_weakness, significant_numbness, neuro_recheck, bilateral_symptoms)
 NERVE_SYMPTOMS = ("weakness", "numbness")
 
 

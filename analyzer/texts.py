@@ -56,8 +56,8 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
         "progressive_weakness": RuleText(
             title="Increasing leg weakness reported",
             message=(
-                "You reported leg weakness of grade {weakness} on a 0-3 scale (your reports "
-                "just before: {previous_grades}). " + _NEURO_GUIDANCE
+                "You reported leg weakness of grade {weakness} on a 0-3 scale (the grades "
+                "you reported before: {previous_grades}). " + _NEURO_GUIDANCE
             ),
             clinician_message=(
                 "Leg weakness grade {weakness}/3 ({pattern}); usual grade {usual_grade} "
@@ -68,8 +68,8 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
         "significant_numbness": RuleText(
             title="Significant numbness reported",
             message=(
-                "You reported numbness of grade {numbness} on a 0-3 scale (your reports just "
-                "before: {previous_grades}). " + _NEURO_GUIDANCE
+                "You reported numbness of grade {numbness} on a 0-3 scale (the grades you "
+                "reported before: {previous_grades}). " + _NEURO_GUIDANCE
             ),
             clinician_message=(
                 "Numbness grade {numbness}/3 ({pattern}); usual grade {usual_grade} "
@@ -80,9 +80,10 @@ RULE_TEXTS: Mapping[str, RuleText] = MappingProxyType(
         "neuro_recheck": RuleText(
             title="Nerve symptoms a little stronger than usual",
             message=(
-                "You reported {symptom} of grade {grade} on a 0-3 scale (your reports just "
-                "before: {previous_grades}). A one-grade change can be ordinary day-to-day "
-                "variation; a check-in within the next 24 hours shows whether it stays."
+                "You reported {symptom} of grade {grade} on a 0-3 scale (the grades you "
+                "reported before: {previous_grades}). A one-grade change can be ordinary "
+                "day-to-day variation; a check-in within the next 24 hours shows whether it "
+                "stays."
             ),
             clinician_message=(
                 "{symptom} grade {grade}/3, one above the patient's usual grade {usual_grade} "

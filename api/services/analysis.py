@@ -20,6 +20,10 @@ from models.report import felt_column
 # middle of the history); beyond it, older findings are left as they are.
 AFTER_LIMIT = 30
 LOOKBACK_CAP = 500
+# How far the re-evaluation reaches to the nerve rules' triggers: a report that graded a
+# nerve symptom is part of the usual grade of the next reports that graded it, however many
+# pain-only check-ins came between (_window_statement).
+REACH_CAP = 500
 # The precision of stored times: the span judged ends this much before a report left out.
 _TICK = timedelta(microseconds=1)
 
@@ -140,7 +144,7 @@ def _live(model, patient_id):
 # the other kind's own columns), so that one statement reads both kinds.
 _WINDOW_COLUMNS = tuple(dict.fromkeys((*_COLUMNS[MassageSession], *_COLUMNS[CheckIn])))
 _KINDS = (MassageSession, CheckIn)
-_PARTS = 5  # per kind; see _window_statement
+_PARTS = 6  # per kind; see _window_statement
 
 
 def _window_part(model):
@@ -156,31 +160,58 @@ def _window_part(model):
     return _live(model, bindparam("patient_id")).with_only_columns(*columns)
 
 
+def _reach(nerve_reports: int):
+    """The felt time of the last of the first ``nerve_reports`` + 1 reports at or after the
+    focus that graded each nerve symptom, the latest over both kinds (NULL without one): the
+    written report (one of them, if it grades) is in the nerve window of the reports that
+    graded a symptom up to that time."""
+    firsts = [
+        select(felt_column(model).label("felt"))
+        .where(
+            model.patient_id == bindparam("patient_id"),
+            model.deleted_at.is_(None),
+            felt_column(model) >= bindparam("focus"),
+            getattr(model, name).is_not(None),
+        )
+        .order_by(felt_column(model))
+        .limit(nerve_reports + 1)
+        for model in _KINDS
+        for name in analyzer.NERVE_SYMPTOMS
+    ]
+    graded = union_all(*(select(first.subquery()) for first in firsts)).subquery()
+    return select(func.max(graded.c.felt)).scalar_subquery()
+
+
 @lru_cache
 def _window_statement(history_reports: int, nerve_reports: int):
-    """One statement for both kinds of report, built once: a union of marked parts, five
-    per kind (part ``5 * k + i``, ``k`` the kind's place in _KINDS).
+    """One statement for both kinds of report, built once: a union of marked parts, six
+    per kind (part ``6 * k + i``, ``k`` the kind's place in _KINDS).
 
     The last ``history_reports`` reports felt before the focus (i = 0), those felt in the
     lookback before it (i = 1, up to ``LOOKBACK_CAP``), up to ``AFTER_LIMIT`` + 1 felt at
-    or after it (i = 2: one more than are judged, to tell where the span judged ends), and
-    the last ``nerve_reports`` felt before it that graded weakness (i = 3) and numbness
-    (i = 4): the nerve rules' window (analyzer.engine.nerve_window).
+    or after it (i = 2: one more than are judged, to tell where the span judged ends), the
+    last ``nerve_reports`` felt before it that graded weakness (i = 3) and numbness (i = 4):
+    the nerve rules' window (analyzer.engine.nerve_window), and every report felt from the
+    focus to the reach (_reach), up to ``REACH_CAP`` + 1 (i = 5): the triggers whose nerve
+    window holds the written report, with all the reports their windows need.
     """
+    reach = _reach(nerve_reports)
     marked = []
     for kind, model in enumerate(_KINDS):
         felt = felt_column(model)
         live = _window_part(model)
         before = live.where(felt < bindparam("focus"))
         latest = before.order_by(felt.desc(), model.id.desc())
+        after = live.where(felt >= bindparam("focus")).order_by(felt, model.id)
         parts = (
             latest.limit(history_reports),
             before.where(felt >= bindparam("since")).limit(LOOKBACK_CAP),
-            live.where(felt >= bindparam("focus")).order_by(felt, model.id).limit(AFTER_LIMIT + 1),
+            after.limit(AFTER_LIMIT + 1),
             *(
                 latest.where(getattr(model, name).is_not(None)).limit(nerve_reports)
                 for name in analyzer.NERVE_SYMPTOMS
             ),
+            after.where(felt <= reach).limit(REACH_CAP + 1),
         )
         marked += [
             select(part.subquery(), literal(_PARTS * kind + index).label("part"))
@@ -206,6 +237,7 @@ def load_window(
         return Window(reports=reports, focus=None, horizon=None)
     rows: dict = {}
     after: dict = {model: [] for model in _KINDS}
+    reached: dict = {model: [] for model in _KINDS}
     params = {"patient_id": patient_id, "focus": focus, "since": focus - cfg.lookback}
     statement = _window_statement(cfg.history_reports, cfg.nerve_reports)
     for row in column_rows(db_session, statement, params):
@@ -214,23 +246,37 @@ def load_window(
         # By kind and id: a session and a check-in stored before such ids were refused
         # (reports.create) may carry the same id.
         rows[model, row.id] = (row, model)
-        if index == 2:
-            after[model].append(getattr(row, felt_column(model).key))
-    horizon: datetime | None = None
-    for felt in after.values():
-        if len(felt) > AFTER_LIMIT:
-            # Cut short: judged up to just before the first report not read, so that reports
-            # felt at the same time as it are all left out, and their triggers with them
-            # (a trigger in the span judged but not found again is withdrawn). Only more
-            # than AFTER_LIMIT + 1 reports felt at the focus itself would still be cut.
-            last = max(focus, max(felt) - _TICK)
-            horizon = last if horizon is None else min(horizon, last)
+        if index in (2, 5):
+            (after if index == 2 else reached)[model].append(getattr(row, felt_column(model).key))
+    horizon = _horizon(focus, after, reached)
     reports = [to_report(row, model) for row, model in rows.values()]
     if horizon is not None:
         # One kind was cut short: judge only up to where both kinds are complete.
         reports = [r for r in reports if r.felt_at <= horizon]
     counts = {model: len(felt) for model, felt in after.items()}
     return Window(reports=reports, focus=focus, horizon=horizon, after=counts)
+
+
+def _horizon(focus: datetime, after: dict, reached: dict) -> datetime | None:
+    """The last felt time up to which every report of both kinds was read (None: all were).
+
+    A kind is complete to its end when its first AFTER_LIMIT + 1 reports after the focus
+    were all it had; otherwise up to just before the first report not read (so that
+    reports felt at the same time as it are all left out, and their triggers with them: a
+    trigger in the span judged but not found again is withdrawn), or up to the reach, the
+    latest time part 5 read, when that is later and part 5 was not cut short itself. Only
+    more than AFTER_LIMIT + 1 reports felt at the focus itself would still be cut."""
+    reach = max((felt for kind in reached.values() for felt in kind), default=None)
+    horizon: datetime | None = None
+    for model, felt in after.items():
+        if len(felt) <= AFTER_LIMIT:
+            continue
+        complete = max(focus, max(felt) - _TICK)
+        more = reached[model]
+        if reach is not None:
+            complete = max(complete, max(more) - _TICK if len(more) > REACH_CAP else reach)
+        horizon = complete if horizon is None else min(horizon, complete)
+    return horizon
 
 
 def recent_reports(

@@ -131,6 +131,18 @@ def test_check_ins_giving_pain_only_do_not_push_the_grades_out_of_the_window(bui
     ]
 
 
+def test_check_ins_giving_pain_only_do_not_hide_one_sided_reports_from_a_both_sides_one(build):
+    not_graded = Symptoms(numbness=None, tingling=None, weakness=None)
+    sided = [
+        build.checkin(3, at=build.at(days=i), symptoms=Symptoms(side="left")) for i in range(5)
+    ]
+    pain_only = [build.checkin(3, at=build.at(days=10 + i), symptoms=not_graded) for i in range(25)]
+    both = build.checkin(3, at=build.at(days=40), symptoms=Symptoms(side="both"))
+    findings = analyze([*sided, *pain_only, both], CLEARED)
+    [bilateral] = [f for f in findings if f.rule == "bilateral_symptoms"]
+    assert bilateral.report_ids == (sided[-1].id, both.id)
+
+
 def test_reports_within_the_lookback_stay_history_beyond_the_report_count(build):
     config = AnalyzerConfig(history_reports=12, baseline_reports=10, trend_window=10)
     session = build.session(3, 3, at=build.at())

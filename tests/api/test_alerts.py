@@ -893,14 +893,14 @@ def test_correcting_a_report_a_firing_cites_updates_what_the_alert_says(client, 
     typo = _weakness_checkin(client, headers, NEURO_START + timedelta(days=5), 1)
     severe = _weakness_checkin(client, headers, NEURO_START + timedelta(days=6), 3)
     [urgent] = [a for a in severe["alerts"] if a["rule"] == "progressive_weakness"]
-    assert "just before: 0, 0, 1" in urgent["message"]
+    assert "reported before: 0, 0, 1" in urgent["message"]
     grades = {"numbness": 0, "tingling": 0, "weakness": 0, "side": "left"}
     fixed = client.patch(f"/v1/checkins/{typo['id']}", json={"symptoms": grades}, headers=headers)
     told = {a["rule"]: a for a in fixed.get_json()["alerts"]}
     updated = told["progressive_weakness"]
     assert (updated["id"], updated["status"]) == (urgent["id"], "open")
     assert updated["evidence"]["items"][-1]["previous_grades"] == [0, 0, 0]
-    assert "just before: 0, 0, 0" in updated["message"]
+    assert "reported before: 0, 0, 0" in updated["message"]
 
 
 def test_pain_only_check_ins_are_not_graded_and_leave_the_usual_grade_alone(client, make, db):
@@ -971,6 +971,48 @@ def test_a_month_of_pain_only_check_ins_keeps_the_grades_a_write_is_judged_again
     )
     [stored] = _alerts(db, patient, rule="progressive_weakness")
     assert stored.status == "open"
+
+
+@pytest.mark.parametrize("change", ["corrected", "synced late"])
+def test_an_old_grade_changed_re_judges_the_grades_after_a_month_of_pain_only(
+    app, client, make, db, change
+):
+    """Weakness 1, 35 check-ins giving pain only, then weakness 2: a re-check. The first
+    grade then turns out to be 0 (corrected, or a report felt before it arrives late): the
+    2 is two grades above the usual grade, urgent, though it is 36 reports later, beyond
+    the 30 a write otherwise re-judges. A full re-analysis finds nothing more to do."""
+    patient = make.user("patient")
+    headers = make.headers(patient)
+    if change == "corrected":
+        first = _weakness_checkin(client, headers, NEURO_START, 1)
+    for day in range(1, 36):
+        body = {"recorded_at": _iso(NEURO_START + timedelta(days=day)), "pain": 4}
+        assert client.post("/v1/checkins", json=body, headers=headers).status_code == 201
+    raised = _weakness_checkin(client, headers, NEURO_START + timedelta(days=36), 2)
+    assert [(a["rule"], a["severity"]) for a in raised["alerts"]] == [("neuro_recheck", "caution")]
+
+    if change == "corrected":
+        grade_0 = {"symptoms": {"weakness": 0}}
+        resp = client.patch(f"/v1/checkins/{first['id']}", json=grade_0, headers=headers)
+        assert resp.status_code == 200
+    else:
+        resp = client.post(
+            "/v1/checkins",
+            json=checkin_body(
+                recorded_at=_iso(NEURO_START - timedelta(hours=12)),
+                symptoms={"numbness": 0, "tingling": 0, "weakness": 0, "side": "left"},
+            ),
+            headers=headers,
+        )
+        assert resp.status_code == 201
+    told = {(a["rule"], a["severity"], a["status"]) for a in resp.get_json()["alerts"]}
+    assert ("progressive_weakness", "urgent", "open") in told
+    opened = {(a.rule, a.severity) for a in _alerts(db, patient, status="open")}
+    # A correction withdraws the re-check it undid; a report synced late withdraws nothing.
+    kept = {("neuro_recheck", "caution")} if change == "synced late" else set()
+    assert opened == {("progressive_weakness", "urgent")} | kept
+    result = app.test_cli_runner().invoke(args=["analyze", "--patient", str(patient.id)])
+    assert result.output.strip().endswith("0 raised, 0 updated, 0 resolved"), result.output
 
 
 def test_correcting_the_confirming_reports_takes_the_recheck_back_to_caution(client, make, db):
@@ -1104,7 +1146,7 @@ def test_a_new_patients_weakness_rising_on_every_report_is_urgent_at_two_grades(
     [urgent] = [a for a in risen["alerts"] if a["rule"] != "neuro_recheck"]
     assert (urgent["rule"], urgent["severity"]) == ("progressive_weakness", "urgent")
     assert urgent["evidence"]["items"][0]["pattern"] == "rising since the first reports"
-    assert "your reports just before: 0, 1" in urgent["message"]
+    assert "the grades you reported before: 0, 1" in urgent["message"]
     assert "usual" not in urgent["message"]
     screened = client.post(
         "/v1/screenings", json={"symptoms": {"weakness": 2}}, headers=headers
