@@ -79,15 +79,16 @@ def graded_positions(ordered: Sequence[Report]) -> dict[str, list[int]]:
 def nerve_window(
     ordered: Sequence[Report],
     index: int,
-    config: AnalyzerConfig,
+    window: Sequence[Report],
     graded: dict[str, list[int]],
+    config: AnalyzerConfig,
 ) -> Sequence[Report]:
-    """The history window, after the older of the last ``nerve_reports`` reports before the
-    trigger that graded each nerve symptom (``graded``: graded_positions of ``ordered``).
+    """The trigger's history ``window``, after the older of the last ``nerve_reports``
+    reports before it that graded each nerve symptom (``graded``: graded_positions of
+    ``ordered``).
 
     A run of check-ins giving pain only fills the history window without a grade; the
     nerve rules still see the grades the patient gave before it."""
-    window = history_window(ordered, index, config)
     start = index - len(window)
     older = set()
     for positions in graded.values():
@@ -105,9 +106,13 @@ def _evaluate(
     config: AnalyzerConfig,
 ) -> list[Finding]:
     window = history_window(ordered, index, config)
-    nerve = nerve_window(ordered, index, config, graded)
+    nerve = nerve_window(ordered, index, window, graded, config)
     results = (
-        rule(trigger, nerve if rule in NERVE_RULES else window, context, config)
-        for rule in ALL_RULES
+        rule(trigger, history_for(rule, window, nerve), context, config) for rule in ALL_RULES
     )
     return [finding for finding in results if finding is not None]
+
+
+def history_for(rule, window: Sequence[Report], nerve: Sequence[Report]) -> Sequence[Report]:
+    """The history a rule judges a trigger against: the nerve window for NERVE_RULES."""
+    return nerve if rule in NERVE_RULES else window

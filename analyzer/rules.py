@@ -151,7 +151,7 @@ def neuro_recheck(
         reports = graded(history, name)
         baseline = grade_baseline(reports, name, config)
         # One grade up, unless the urgent rules take it (severe, or a new patient's rise).
-        if grade - baseline == 1 and _nerve_rise(name, trigger, history, config) is None:
+        if grade - baseline == 1 and _nerve_rise(name, trigger, reports, config) is None:
             run = reports[-config.neuro_confirm_reports :]
             sustained = (
                 len(run) == config.neuro_confirm_reports

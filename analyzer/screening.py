@@ -8,7 +8,7 @@ from datetime import datetime
 
 from analyzer.config import DEFAULT_CONFIG, SEVERITIES, AnalyzerConfig
 from analyzer.domain import Finding, PatientContext, Report, Symptoms
-from analyzer.engine import NERVE_RULES, graded_positions, history_window, nerve_window
+from analyzer.engine import graded_positions, history_for, history_window, nerve_window
 from analyzer.rules import (
     bilateral_symptoms,
     neuro_recheck,
@@ -98,18 +98,14 @@ def _against_history(
     earlier = sorted((r for r in history if r.felt_at < at), key=lambda r: (r.felt_at, r.id))
     ordered = [*earlier, planned]
     window = history_window(ordered, len(earlier), config)
-    nerve = nerve_window(ordered, len(earlier), config, graded_positions(ordered))
+    nerve = nerve_window(ordered, len(earlier), window, graded_positions(ordered), config)
+    context = PatientContext()
     stop = [
         (finding.rule, _rise_text(finding))
         for rule in _STOP_RULES
-        if (
-            finding := rule(
-                planned, nerve if rule in NERVE_RULES else window, PatientContext(), config
-            )
-        )
-        is not None
+        if (finding := rule(planned, history_for(rule, window, nerve), context, config)) is not None
     ]
-    return stop, neuro_recheck(planned, nerve, PatientContext(), config)
+    return stop, neuro_recheck(planned, history_for(neuro_recheck, window, nerve), context, config)
 
 
 def _rise_text(finding) -> str:

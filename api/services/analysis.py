@@ -166,13 +166,9 @@ def _reach(nerve_reports: int):
     written report (one of them, if it grades) is in the nerve window of the reports that
     graded a symptom up to that time."""
     firsts = [
-        select(felt_column(model).label("felt"))
-        .where(
-            model.patient_id == bindparam("patient_id"),
-            model.deleted_at.is_(None),
-            felt_column(model) >= bindparam("focus"),
-            getattr(model, name).is_not(None),
-        )
+        _live(model, bindparam("patient_id"))
+        .with_only_columns(felt_column(model).label("felt"))
+        .where(felt_column(model) >= bindparam("focus"), getattr(model, name).is_not(None))
         .order_by(felt_column(model))
         .limit(nerve_reports + 1)
         for model in _KINDS
